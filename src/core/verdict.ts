@@ -1,0 +1,85 @@
+/**
+ * The model's verdict on a pair and the agreement figures derived from it. Shared by the CLI and
+ * the review editor so both report the same numbers for the same scores.
+ */
+import type { Pair, Preference } from './pair';
+import type { Scorer, ScoreStats } from '../engine/scorer';
+
+export interface PairScore {
+  rewardA: number;
+  rewardB: number;
+}
+
+export interface Verdict extends PairScore {
+  /** rewardA − rewardB. */
+  margin: number;
+  /** Which response the model prefers; `tie` only when the rewards are exactly equal. */
+  prefers: Preference;
+  /** Whether the model's preference matches the human label; `null` when the pair is unlabelled. */
+  agrees: boolean | null;
+}
+
+export function verdict(pair: Pair, score: PairScore): Verdict {
+  const margin = score.rewardA - score.rewardB;
+  const prefers: Preference = margin > 0 ? 'a' : margin < 0 ? 'b' : 'tie';
+  return { ...score, margin, prefers, agrees: pair.label === null ? null : pair.label === prefers };
+}
+
+export interface AgreementSummary {
+  pairs: number;
+  scored: number;
+  /** Share of scored, labelled pairs where model and human agree; `null` before any is scored. */
+  agreement: number | null;
+  disagreements: number;
+}
+
+export function summarize(pairs: readonly Pair[], scores: ReadonlyMap<number, PairScore>): AgreementSummary {
+  let agreed = 0;
+  let labelled = 0;
+  scores.forEach((score, index) => {
+    const { agrees } = verdict(pairs[index], score);
+    if (agrees === null) return;
+    labelled++;
+    if (agrees) agreed++;
+  });
+  return {
+    pairs: pairs.length,
+    scored: scores.size,
+    agreement: labelled ? agreed / labelled : null,
+    disagreements: labelled - agreed,
+  };
+}
+
+/**
+ * Scores both responses of every pair, reporting each pair as soon as both of its rewards are in.
+ * Pair `i`'s responses are scored as items `2i` (a) and `2i + 1` (b).
+ */
+export async function scorePairs(
+  pairs: readonly Pair[],
+  indices: readonly number[],
+  scorer: Scorer,
+  options: { signal?: AbortSignal; onPair: (index: number, score: PairScore) => void; onProgress?: (done: number, total: number) => void },
+): Promise<ScoreStats> {
+  const items = indices.flatMap((index) => [
+    { id: 2 * index, prompt: pairs[index].prompt, response: pairs[index].a },
+    { id: 2 * index + 1, prompt: pairs[index].prompt, response: pairs[index].b },
+  ]);
+  const halves = new Map<number, number>();
+  return scorer.score(items, {
+    signal: options.signal,
+    onProgress: options.onProgress,
+    onResults: (results) => {
+      for (const { id, reward } of results) {
+        const index = Math.floor(id / 2);
+        const sibling = id % 2 === 0 ? id + 1 : id - 1;
+        const other = halves.get(sibling);
+        if (other === undefined) {
+          halves.set(id, reward);
+          continue;
+        }
+        halves.delete(sibling);
+        options.onPair(index, id % 2 === 0 ? { rewardA: reward, rewardB: other } : { rewardA: other, rewardB: reward });
+      }
+    },
+  });
+}

@@ -1,0 +1,78 @@
+/**
+ * Turns a conversation into the exact text the reward model was trained on. A wrong newline or a
+ * missing EOS shifts every score, so the format is a faithful copy of the training-time template.
+ */
+import type { Message } from '../core/pair';
+
+export interface SpecialTokens {
+  bos?: string;
+  eos?: string;
+  unk?: string;
+  pad?: string;
+}
+
+export interface PromptFormat {
+  /** Shown to the user as ScorerInfo.template. */
+  name: 'tulu' | 'chat_template';
+  render(messages: readonly Message[]): string;
+}
+
+/**
+ * open-instruct's "tulu" template, which the Tulu 2/2.5 reward models were trained with:
+ * `<|system|>\n…\n`, `<|user|>\n…\n`, and `<|assistant|>\n…</s>` with a `\n` after every assistant
+ * turn but the last. (The model card's `<|user|>\n{message}\n<|assistant|>\n{response}` is the same
+ * shape; the EOS comes from the template.) The BOS is the tokenizer's to add.
+ */
+export function renderTulu(messages: readonly Message[], eosToken: string): string {
+  let text = '';
+  messages.forEach((message, index) => {
+    switch (message.role) {
+      case 'system':
+      case 'user':
+        text += `<|${message.role}|>\n${message.content}\n`;
+        break;
+      case 'assistant':
+        text += `<|assistant|>\n${message.content}${eosToken}${index === messages.length - 1 ? '' : '\n'}`;
+        break;
+      default:
+        // The template has no slot for other roles; dropping the turn would score a different conversation.
+        throw new Error(`The tulu prompt format has no role "${message.role}" (only system, user, assistant)`);
+    }
+  });
+  return text;
+}
+
+/**
+ * The model's own chat template, rendered as transformers' `apply_chat_template(tokenize=False)` does
+ * for a finished conversation (no generation prompt).
+ */
+export async function chatTemplateFormat(source: string, tokens: SpecialTokens): Promise<PromptFormat> {
+  // @huggingface/jinja is ESM-only; a dynamic import keeps this CommonJS module loadable (esbuild inlines it).
+  const { Template } = await import('@huggingface/jinja');
+  const template = new Template(source);
+  return {
+    name: 'chat_template',
+    render: (messages) =>
+      template.render({
+        messages: messages.map(({ role, content }) => ({ role, content })),
+        add_generation_prompt: false,
+        bos_token: tokens.bos ?? '',
+        eos_token: tokens.eos ?? '',
+        unk_token: tokens.unk ?? '',
+        pad_token: tokens.pad ?? '',
+      }),
+  };
+}
+
+/** The model's chat template when it ships one, else the Tulu format (which needs an EOS token). */
+export async function createPromptFormat(chatTemplate: string | undefined, tokens: SpecialTokens): Promise<PromptFormat> {
+  if (chatTemplate !== undefined) return chatTemplateFormat(chatTemplate, tokens);
+  const eos = tokens.eos;
+  if (eos === undefined) {
+    throw new Error(
+      'The model has no chat template and no EOS token, so the tulu format cannot be rendered: add "eos_token" to ' +
+        'tokenizer_config.json, or a chat_template.jinja to the model folder.',
+    );
+  }
+  return { name: 'tulu', render: (messages) => renderTulu(messages, eos) };
+}

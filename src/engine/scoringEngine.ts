@@ -1,0 +1,152 @@
+/**
+ * The scoring pipeline that runs inside the worker: one warm onnxruntime session, tokenization,
+ * length-bucketed batches, results per batch. Kept free of worker plumbing so it reads (and fails)
+ * the same way in a test.
+ */
+import type * as ort from 'onnxruntime-node';
+import { Tensor } from 'onnxruntime-node';
+import type { LoadOptions } from '../shared/workerProtocol';
+import { abortError } from './abort';
+import { padBatch, planBatches, type PaddedBatch } from './batching';
+import { createEncoder, type Encoder } from './encoder';
+import { readModelFolder } from './modelFolder';
+import type { ScoreItem, ScoreResult, ScoreStats, ScorerInfo } from './scorer';
+import { createSession } from './session';
+
+/** Padded tokens per inference call when the caller does not say; a few seconds per call on a laptop CPU. */
+export const DEFAULT_BATCH_TOKENS = 4096;
+/**
+ * Items tokenized before their batches run. Bucketing needs lengths first, but tokenizing a whole
+ * dataset up front would hold back the first result for minutes (~44k tokens/s for Llama).
+ */
+const WINDOW_ITEMS = 256;
+/** Tokenized items between yields to the event loop, so a cancel message is seen promptly. */
+const YIELD_EVERY = 16;
+
+export interface ScoreHooks {
+  isCancelled(): boolean;
+  onResults(results: ScoreResult[]): void;
+  onProgress(done: number, total: number): void;
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** fp16 exports return `Uint16Array` on Node 20; reads one IEEE half. */
+function halfToFloat(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const fraction = bits & 0x3ff;
+  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
+  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
+  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+}
+
+function rewardsOf(output: ort.Tensor, rows: number): number[] {
+  const labels = output.dims.length === 2 ? output.dims[1] : -1;
+  if (output.dims[0] !== rows || labels !== 1) {
+    throw new Error(
+      `The model returned logits of shape [${output.dims.join(', ')}]; a reward model returns one score per item ` +
+        `([${rows}, 1]). Is this a sequence-classification export with a single label?`,
+    );
+  }
+  const data = output.data;
+  if (output.type === 'float16' && data instanceof Uint16Array) return Array.from(data, halfToFloat);
+  if (data instanceof Float32Array || data instanceof Float64Array) return Array.from(data);
+  throw new Error(`Unsupported logits type ${output.type}`);
+}
+
+/** Builds the feeds an export may ask for; anything else is an export this engine cannot drive. */
+function feedsFor(session: ort.InferenceSession, batch: PaddedBatch): Record<string, ort.Tensor> {
+  const shape = [batch.rows, batch.width];
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const name of session.inputNames) {
+    if (name === 'input_ids') feeds[name] = new Tensor('int64', batch.inputIds, shape);
+    else if (name === 'attention_mask') feeds[name] = new Tensor('int64', batch.attentionMask, shape);
+    // BERT-style single-segment input.
+    else if (name === 'token_type_ids') feeds[name] = new Tensor('int64', new BigInt64Array(batch.rows * batch.width), shape);
+    // Right padding: real tokens sit at 0..n-1 in every row, as in training.
+    else if (name === 'position_ids') {
+      const positions = new BigInt64Array(batch.rows * batch.width);
+      for (let i = 0; i < positions.length; i++) positions[i] = BigInt(i % batch.width);
+      feeds[name] = new Tensor('int64', positions, shape);
+    }
+  }
+  return feeds;
+}
+
+const SUPPORTED_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids', 'position_ids']);
+
+export class ScoringEngine {
+  private constructor(
+    readonly info: ScorerInfo,
+    private readonly session: ort.InferenceSession,
+    private readonly encoder: Encoder,
+    private readonly outputName: string,
+    private readonly batchTokens: number,
+  ) {}
+
+  static async load(options: LoadOptions): Promise<ScoringEngine> {
+    const folder = await readModelFolder(options.modelDir);
+    // Tokenizer problems are cheaper to find than a multi-GB session load; do them first.
+    const encoder = await createEncoder(folder, { maxLength: options.maxLength });
+    const { session, device, fallbackReason } = await createSession(folder.modelPath, options.device);
+    const unsupported = session.inputNames.filter((name) => !SUPPORTED_INPUTS.has(name));
+    if (unsupported.length > 0 || !session.inputNames.includes('input_ids')) {
+      await session.release();
+      throw new Error(
+        `${folder.modelPath} takes inputs [${session.inputNames.join(', ')}]; the scorer feeds input_ids, attention_mask ` +
+          'and optionally token_type_ids / position_ids. Re-export with `optimum-cli export onnx --task text-classification`.',
+      );
+    }
+    const outputName = session.outputNames.includes('logits') ? 'logits' : session.outputNames[0];
+    const info: ScorerInfo = { model: folder.name, device, template: encoder.format, ...(fallbackReason ? { fallbackReason } : {}) };
+    return new ScoringEngine(info, session, encoder, outputName, Math.max(1, options.batchTokens ?? DEFAULT_BATCH_TOKENS));
+  }
+
+  /** Scores `items`, reporting each batch as it finishes; throws an AbortError once cancelled. */
+  async score(items: readonly ScoreItem[], hooks: ScoreHooks): Promise<ScoreStats> {
+    const started = performance.now();
+    const stats: Required<ScoreStats> = { items: 0, tokens: 0, seconds: 0, tokenizeSeconds: 0, inferenceSeconds: 0, truncated: 0 };
+    for (let windowStart = 0; windowStart < items.length; windowStart += WINDOW_ITEMS) {
+      const window = items.slice(windowStart, windowStart + WINDOW_ITEMS);
+      const sequences: number[][] = [];
+      for (const item of window) {
+        if (sequences.length % YIELD_EVERY === 0) {
+          await yieldToEventLoop();
+          if (hooks.isCancelled()) throw abortError();
+        }
+        const tokenizeStart = performance.now();
+        let encoded;
+        try {
+          encoded = this.encoder.encode([...item.prompt, ...item.response]);
+        } catch (error) {
+          throw new Error(`Item ${item.id}: ${(error as Error).message}`, { cause: error });
+        }
+        stats.tokenizeSeconds += (performance.now() - tokenizeStart) / 1000;
+        if (encoded.truncated) stats.truncated++;
+        sequences.push(encoded.ids);
+      }
+
+      for (const batch of planBatches(sequences.map((ids) => ids.length), this.batchTokens)) {
+        await yieldToEventLoop();
+        if (hooks.isCancelled()) throw abortError();
+        const batchSequences = batch.map((index) => sequences[index]);
+        const padded = padBatch(batchSequences, this.encoder.padId);
+        const inferenceStart = performance.now();
+        const outputs = await this.session.run(feedsFor(this.session, padded));
+        stats.inferenceSeconds += (performance.now() - inferenceStart) / 1000;
+        const rewards = rewardsOf(outputs[this.outputName], padded.rows);
+        hooks.onResults(batch.map((index, row) => ({ id: window[index].id, reward: rewards[row] })));
+        stats.items += batch.length;
+        stats.tokens += batchSequences.reduce((sum, ids) => sum + ids.length, 0);
+        hooks.onProgress(stats.items, items.length);
+      }
+    }
+    stats.seconds = (performance.now() - started) / 1000;
+    return stats;
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}

@@ -1,0 +1,30 @@
+/** Typed view of the `preferenceLens.*` settings; mirrors `contributes.configuration`. */
+import * as vscode from 'vscode';
+
+export const SECTION = 'preferenceLens';
+
+export interface ModelSettings {
+  /** Model folder; empty means the bundled demo model. */
+  modelPath: string;
+  device: string;
+  maxLength: number | undefined;
+  batchTokens: number | undefined;
+}
+
+export interface Settings extends ModelSettings {
+  scoreOnOpen: boolean;
+}
+
+export function readSettings(): Settings {
+  const config = vscode.workspace.getConfiguration(SECTION);
+  return {
+    modelPath: config.get<string>('modelPath', '').trim(),
+    device: config.get<string>('device', 'auto'),
+    maxLength: config.get<number | null>('maxLength') ?? undefined,
+    batchTokens: config.get<number | null>('batchTokens') ?? undefined,
+    scoreOnOpen: config.get<boolean>('scoreOnOpen', true),
+  };
+}
+
+/** Settings that change which model runs, or how: a change means re-creating the scorer. */
+export const MODEL_SETTINGS = ['modelPath', 'device', 'maxLength', 'batchTokens'].map((key) => `${SECTION}.${key}`);

@@ -1,0 +1,60 @@
+/**
+ * Every message between the review editor's host and its webview. The webview speaks first
+ * (`ready`) and the host answers with a full snapshot, so a rebuilt webview re-syncs the same way.
+ * No `vscode`, node or DOM imports: both ends take their types from here.
+ */
+import type { Message, Preference } from '../core/pair';
+
+export interface RowScore {
+  rewardA: number;
+  rewardB: number;
+  margin: number;
+  prefers: Preference;
+  agrees: boolean | null;
+}
+
+/** One pair as the webview shows it. */
+export interface PairRow {
+  /** 0-based position among the file's pairs. */
+  index: number;
+  line: number;
+  prompt: Message[];
+  a: Message[];
+  b: Message[];
+  label: Preference;
+  score?: RowScore;
+}
+
+export type ScoringState = 'idle' | 'loading' | 'scoring' | 'done' | 'cancelled' | 'error';
+
+export interface ReviewStatus {
+  pairs: number;
+  scored: number;
+  agreement: number | null;
+  disagreements: number;
+  scoring: { state: ScoringState; done: number; total: number; error?: string };
+  model?: { name: string; device: string; template: string; isDemo: boolean; fallbackReason?: string };
+}
+
+export interface ReviewSnapshot {
+  fileName: string;
+  format: string;
+  formatTitle: string;
+  malformed: { line: number; error: string }[];
+  pageSize: number;
+  status: ReviewStatus;
+}
+
+export type WebviewToHost =
+  | { type: 'ready' }
+  | { type: 'requestPage'; offset: number; count: number }
+  | { type: 'cancelScoring' }
+  | { type: 'rescore' };
+
+export type HostToWebview =
+  | { type: 'snapshot'; snapshot: ReviewSnapshot }
+  | { type: 'page'; offset: number; total: number; rows: PairRow[] }
+  | { type: 'status'; status: ReviewStatus };
+
+/** Largest page the host serves: the webview never holds the whole file. */
+export const MAX_PAGE_SIZE = 100;

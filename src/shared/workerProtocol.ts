@@ -1,0 +1,36 @@
+/**
+ * Messages between the extension host / CLI (host) and the scoring worker (src/engine/worker.ts).
+ * Plain structured-clone data only: no class instances, functions or AbortSignals cross the port.
+ */
+import type { ScoreItem, ScoreResult, ScoreStats, ScorerInfo } from '../engine/scorer';
+
+/**
+ * Execution provider to run on. `auto` picks the platform's accelerator; any other name is an
+ * onnxruntime provider to try first. Either way an unavailable one falls back to `cpu`, and
+ * ScorerInfo.fallbackReason says why. Open-ended (`string & {}`) because it comes from settings and
+ * CLI flags; the named members are the usual ones.
+ */
+export type Device = 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu' | (string & {});
+
+export interface LoadOptions {
+  /** Folder with model.onnx (or onnx/model.onnx), tokenizer.json and optional configs. */
+  modelDir: string;
+  device?: Device;
+  /** Padded tokens (batch size × longest sequence) per inference call. */
+  batchTokens?: number;
+  /** Upper bound on tokens per sequence; the model's own limit still applies. */
+  maxLength?: number;
+}
+
+export type HostToWorker =
+  | ({ type: 'load' } & LoadOptions)
+  | { type: 'score'; jobId: number; items: ScoreItem[] }
+  | { type: 'cancel'; jobId: number };
+
+export type WorkerToHost =
+  | { type: 'loaded'; info: ScorerInfo }
+  | { type: 'results'; jobId: number; results: ScoreResult[] }
+  | { type: 'progress'; jobId: number; done: number; total: number }
+  | { type: 'done'; jobId: number; stats: ScoreStats }
+  /** Without `jobId` the error concerns loading (or a message the worker could not handle). */
+  | { type: 'error'; jobId?: number; message: string };

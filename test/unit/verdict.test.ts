@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Pair } from '../../src/core/pair';
+import { ReviewState } from '../../src/core/reviewState';
+import { scorePairs, summarize, verdict, type PairScore } from '../../src/core/verdict';
+import type { ScoreItem, Scorer, ScoreOptions } from '../../src/engine/scorer';
+
+const pair = (label: Pair['label'], line = 1): Pair => ({
+  line,
+  prompt: [{ role: 'user', content: 'q' }],
+  a: [{ role: 'assistant', content: 'x' }],
+  b: [{ role: 'assistant', content: 'y' }],
+  label,
+});
+
+describe('verdict', () => {
+  it('margin is a − b and the larger reward is preferred', () => {
+    assert.deepEqual(verdict(pair('a'), { rewardA: 2, rewardB: 0.5 }), { rewardA: 2, rewardB: 0.5, margin: 1.5, prefers: 'a', agrees: true });
+    assert.deepEqual(verdict(pair('a'), { rewardA: -1, rewardB: 0.5 }), { rewardA: -1, rewardB: 0.5, margin: -1.5, prefers: 'b', agrees: false });
+  });
+
+  it('equal rewards are a tie; unlabelled pairs neither agree nor disagree', () => {
+    assert.equal(verdict(pair('tie'), { rewardA: 1, rewardB: 1 }).agrees, true);
+    assert.equal(verdict(pair('b'), { rewardA: 1, rewardB: 1 }).agrees, false);
+    assert.equal(verdict(pair(null), { rewardA: 3, rewardB: 1 }).agrees, null);
+  });
+
+  it('agreement counts only scored, labelled pairs', () => {
+    const pairs = [pair('a'), pair('b'), pair(null), pair('a')];
+    const scores = new Map<number, PairScore>([
+      [0, { rewardA: 1, rewardB: 0 }],
+      [1, { rewardA: 1, rewardB: 0 }],
+      [2, { rewardA: 1, rewardB: 0 }],
+    ]);
+    assert.deepEqual(summarize(pairs, scores), { pairs: 4, scored: 3, agreement: 0.5, disagreements: 1 });
+    assert.deepEqual(summarize(pairs, new Map()), { pairs: 4, scored: 0, agreement: null, disagreements: 0 });
+  });
+});
+
+/** Rewards each response by its length, answering in reverse order to mimic out-of-order batches. */
+class LengthScorer implements Scorer {
+  seen: ScoreItem[] = [];
+  async load() {
+    return { model: 'length', device: 'cpu', template: 'none' };
+  }
+  async score(items: ScoreItem[], options: ScoreOptions) {
+    this.seen.push(...items);
+    for (const item of [...items].reverse()) options.onResults([{ id: item.id, reward: item.response[0].content.length }]);
+    return { items: items.length, tokens: 0, seconds: 0, tokenizeSeconds: 0, inferenceSeconds: 0 };
+  }
+  async dispose() {}
+}
+
+describe('scorePairs', () => {
+  it('reports each pair once both rewards are in, whatever order they arrive in', async () => {
+    const pairs = [pair('a'), { ...pair('b'), a: [{ role: 'assistant', content: 'long answer' }] }, pair('a')];
+    const scorer = new LengthScorer();
+    const got = new Map<number, PairScore>();
+    await scorePairs(pairs, [1, 2], scorer, { onPair: (index, score) => got.set(index, score) });
+    assert.deepEqual([...got.keys()].sort(), [1, 2]);
+    assert.deepEqual(got.get(1), { rewardA: 11, rewardB: 1 });
+    assert.equal(scorer.seen.length, 4);
+    assert.deepEqual(scorer.seen.map((item) => item.prompt), [pairs[1].prompt, pairs[1].prompt, pairs[2].prompt, pairs[2].prompt]);
+  });
+});
+
+describe('ReviewState', () => {
+  it('serves bounded pages with verdicts for scored pairs only', () => {
+    const pairs = Array.from({ length: 250 }, (_, i) => pair('a', i + 1));
+    const state = new ReviewState({ file: 'f', format: { name: 'x', title: 'x', matches: () => true, toPair: () => pairs[0] }, pairs, malformed: [] });
+    state.scores.set(200, { rewardA: 0, rewardB: 1 });
+    const page = state.page(190, 1000);
+    assert.equal(page.length, 60);
+    assert.equal(page[0].index, 190);
+    assert.equal(page[10].score?.agrees, false);
+    assert.equal(page[11].score, undefined);
+    assert.equal(state.page(-5, 2)[0].index, 0);
+    assert.deepEqual(state.page(999, 10), []);
+    assert.equal(state.unscored().length, 249);
+    assert.equal(state.status().disagreements, 1);
+  });
+});
