@@ -1,14 +1,20 @@
 /** Activation: wiring only. Everything disposable goes to `context.subscriptions`. */
+import { execFile } from 'node:child_process';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { REVIEW_VIEW_TYPE, ReviewEditorProvider } from './editor/reviewEditorProvider';
 import { ScorerService } from './scoring/scorerService';
-import { SECTION } from './settings';
+import { readSettings, SECTION } from './settings';
 
 export function activate(context: vscode.ExtensionContext): void {
   const scorers = new ScorerService(context.extensionPath);
   context.subscriptions.push(scorers);
-  const reviews = ReviewEditorProvider.register(context, scorers);
+  let gitUser: string | undefined;
+  void gitUserName().then((name) => (gitUser = name));
+  // Read on every change so a new name in the settings applies at once.
+  const annotator = () => readSettings().annotator || gitUser || os.userInfo().username;
+  const reviews = ReviewEditorProvider.register(context, scorers, annotator);
 
   context.subscriptions.push(
     vscode.commands.registerCommand('preferenceLens.openReview', async (target?: vscode.Uri) => {
@@ -22,6 +28,14 @@ export function activate(context: vscode.ExtensionContext): void {
 }
 
 export function deactivate(): void {}
+
+/** The git user name, the default annotator: what a reviewer's commits are already signed with. */
+function gitUserName(): Promise<string | undefined> {
+  const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? os.homedir();
+  return new Promise((resolve) =>
+    execFile('git', ['config', 'user.name'], { cwd, timeout: 5000 }, (error, stdout) => resolve(error ? undefined : stdout.trim() || undefined)),
+  );
+}
 
 /** The file behind the active editor tab, whether a text editor or another custom editor. */
 function activeFileUri(): vscode.Uri | undefined {

@@ -13,6 +13,8 @@ export interface ModelSettings {
 
 export interface Settings extends ModelSettings {
   scoreOnOpen: boolean;
+  /** Name recorded with each annotation; empty means the git user name. */
+  annotator: string;
 }
 
 export function readSettings(): Settings {
@@ -23,6 +25,7 @@ export function readSettings(): Settings {
     maxLength: config.get<number | null>('maxLength') ?? undefined,
     batchTokens: config.get<number | null>('batchTokens') ?? undefined,
     scoreOnOpen: config.get<boolean>('scoreOnOpen', true),
+    annotator: config.get<string>('annotator', '').trim(),
   };
 }
 

@@ -3,7 +3,8 @@
  * serves it a page at a time. Dataset text is always inserted with `textContent`, never as HTML.
  */
 import type { Message, Preference } from '../src/core/pair';
-import type { HostToWebview, PairRow, ReviewSnapshot, ReviewStatus, WebviewToHost } from '../src/shared/reviewProtocol';
+import type { AnnotationField, AnnotationValue, ReviewLabel } from '../src/core/annotations';
+import type { HostToWebview, PairRow, ReviewSnapshot, ReviewStatus, RowFilter, WebviewToHost } from '../src/shared/reviewProtocol';
 
 interface VsCodeApi {
   postMessage(message: WebviewToHost): void;
@@ -14,6 +15,9 @@ declare function acquireVsCodeApi(): VsCodeApi;
 
 interface ViewState {
   offset: number;
+  filter: RowFilter;
+  /** Position of the focused pair within the page. */
+  focus: number;
 }
 
 const vscode = acquireVsCodeApi();
@@ -21,8 +25,14 @@ const app = document.getElementById('app')!;
 
 let snapshot: ReviewSnapshot | undefined;
 let status: ReviewStatus | undefined;
-let offset = vscode.getState()?.offset ?? 0;
+const saved = vscode.getState();
+let offset = saved?.offset ?? 0;
+let filter: RowFilter = saved?.filter ?? 'all';
+let focus = saved?.focus ?? 0;
 let rows: PairRow[] = [];
+let total = 0;
+/** The pair just annotated: when the next page arrives, focus moves past it (or to what took its place). */
+let advanceFrom: number | undefined;
 /** Set while a page request is out, so streaming status updates do not pile up requests. */
 let pageRequested = false;
 
@@ -42,13 +52,30 @@ function el<K extends keyof HTMLElementTagNameMap>(
 
 const post = (message: WebviewToHost) => vscode.postMessage(message);
 
+function saveViewState(): void {
+  vscode.setState({ offset, filter, focus });
+}
+
 function requestPage(newOffset: number): void {
-  if (!snapshot || !status) return;
-  const last = Math.max(0, status.pairs - 1);
+  if (!snapshot) return;
+  const last = Math.max(0, total - 1);
   offset = Math.max(0, Math.min(newOffset, last - (last % snapshot.pageSize)));
-  vscode.setState({ offset });
+  saveViewState();
   pageRequested = true;
-  post({ type: 'requestPage', offset, count: snapshot.pageSize });
+  post({ type: 'requestPage', offset, count: snapshot.pageSize, filter });
+}
+
+function annotate(row: PairRow, field: AnnotationField, value: AnnotationValue | null, advance: boolean): void {
+  if (advance) advanceFrom = row.index;
+  post({ type: 'annotate', index: row.index, field, value });
+}
+
+/** Sets the reviewer's label (pressing the same one again clears it) and marks the pair reviewed. */
+function setLabel(row: PairRow, label: ReviewLabel): void {
+  const same = row.annotation?.label === label;
+  annotate(row, 'label', same ? null : label, false);
+  if (!same && !row.annotation?.reviewed) annotate(row, 'reviewed', true, false);
+  if (!same) advanceFrom = row.index;
 }
 
 const fmtReward = (x: number) => (Math.abs(x) >= 1000 ? x.toExponential(3) : x.toFixed(3));
@@ -103,6 +130,7 @@ function renderHeader(): HTMLElement {
       stat('Scored', 'scored-count', String(s.scored)),
       stat('Agreement', 'agreement-rate', s.agreement === null ? '—' : `${(100 * s.agreement).toFixed(1)}%`),
       stat('Disagreements', 'disagreement-count', String(s.disagreements)),
+      stat('Reviewed', 'reviewed-count', String(s.reviewed)),
     ),
     progress,
     model,
@@ -133,6 +161,7 @@ function renderResponse(row: PairRow, side: 'a' | 'b'): HTMLElement {
   const reward = score ? (side === 'a' ? score.rewardA : score.rewardB) : undefined;
   const preferred = score?.prefers === side;
   const isHumanChoice = row.label === side;
+  const isReviewerChoice = row.annotation?.label === side;
   return el(
     'section',
     { class: `response${preferred ? ' preferred' : ''}`, 'aria-label': `Response ${side.toUpperCase()}` },
@@ -140,7 +169,8 @@ function renderResponse(row: PairRow, side: 'a' | 'b'): HTMLElement {
       'div',
       { class: 'response-head' },
       el('span', { class: 'side' }, `Response ${side.toUpperCase()}`),
-      isHumanChoice ? el('span', { class: 'human-pick', title: 'The human label prefers this response' }, 'human ✓') : null,
+      isHumanChoice ? el('span', { class: 'human-pick', title: 'The label in the file prefers this response' }, 'label ✓') : null,
+      isReviewerChoice ? el('span', { class: 'reviewer-pick', title: 'You chose this response' }, 'you ✓') : null,
       preferred ? el('span', { class: 'model-pick', 'data-testid': `preferred-${side}`, title: 'The reward model prefers this response' }, '★ model') : null,
       el('span', { class: 'reward', 'data-testid': `reward-${side}` }, reward === undefined ? '…' : fmtReward(reward)),
     ),
@@ -149,20 +179,59 @@ function renderResponse(row: PairRow, side: 'a' | 'b'): HTMLElement {
   );
 }
 
-function renderRow(row: PairRow): HTMLElement {
+const LABEL_KEYS: [ReviewLabel, string, string][] = [
+  ['a', '1', 'A is better'],
+  ['b', '2', 'B is better'],
+  ['tie', '3', 'Tie'],
+  ['both-bad', '4', 'Both bad'],
+];
+
+function toggle(label: string, key: string, pressed: boolean, onClick: () => void, testId: string): HTMLButtonElement {
+  const b = button(`${label} (${key})`, onClick, testId);
+  b.setAttribute('aria-pressed', String(pressed));
+  b.setAttribute('aria-keyshortcuts', key);
+  b.tabIndex = -1;
+  return b;
+}
+
+function renderAnnotationBar(row: PairRow): HTMLElement {
+  const a = row.annotation ?? {};
+  return el(
+    'div',
+    { class: 'annotation-bar', role: 'toolbar', 'aria-label': 'Annotate this pair' },
+    ...LABEL_KEYS.map(([label, key, title]) => toggle(title, key, a.label === label, () => setLabel(row, label), `label-${label}`)),
+    toggle('Flag', 'f', a.flagged === true, () => annotate(row, 'flagged', a.flagged ? null : true, false), 'flag'),
+    toggle('Reviewed', 'r', a.reviewed === true, () => annotate(row, 'reviewed', a.reviewed ? null : true, false), 'reviewed'),
+    toggle('Note', 'n', Boolean(a.note), () => post({ type: 'editNote', index: row.index }), 'note'),
+    a.note ? el('span', { class: 'note', 'data-testid': 'note-text' }, a.note) : null,
+  );
+}
+
+function renderRow(row: PairRow, position: number): HTMLElement {
   const score = row.score;
+  const reviewerLabel = row.annotation?.label;
   const badge =
     score && score.agrees !== null
       ? el('span', { class: `badge ${score.agrees ? 'agree' : 'disagree'}`, 'data-testid': score.agrees ? 'agree-badge' : 'disagree-badge' }, score.agrees ? 'agrees' : 'disagrees')
       : null;
   return el(
     'article',
-    { class: `pair${score?.agrees === false ? ' is-disagreement' : ''}`, 'data-index': String(row.index), tabindex: '0', 'aria-label': `Pair ${row.index + 1}, line ${row.line}` },
+    {
+      class: `pair${score?.agrees === false ? ' is-disagreement' : ''}${row.annotation?.flagged ? ' is-flagged' : ''}`,
+      'data-index': String(row.index),
+      'data-position': String(position),
+      tabindex: position === focus ? '0' : '-1',
+      'aria-label': `Pair ${row.index + 1}, line ${row.line}`,
+    },
     el(
       'div',
       { class: 'pair-head' },
       el('span', { class: 'pair-id' }, `#${row.index + 1} · line ${row.line}`),
-      el('span', { class: 'label' }, `Human: ${sideName(row.label)}`),
+      el(
+        'span',
+        { class: 'label', 'data-testid': 'label' },
+        reviewerLabel ? `Label: ${reviewerLabel === 'both-bad' ? 'both bad' : sideName(reviewerLabel)} (yours; file: ${sideName(row.label)})` : `Label: ${sideName(row.label)}`,
+      ),
       score
         ? el('span', { class: 'margin', 'data-testid': 'margin', title: 'reward A − reward B' }, `Margin ${fmtSigned(score.margin)} · P(A≻B) ${(100 * sigmoid(score.margin)).toFixed(0)}%`)
         : el('span', { class: 'margin pending' }, 'not scored yet'),
@@ -170,11 +239,29 @@ function renderRow(row: PairRow): HTMLElement {
     ),
     el('details', { class: 'prompt', open: '' }, el('summary', {}, `Prompt (${row.prompt.length} turn${row.prompt.length === 1 ? '' : 's'})`), renderMessages(row.prompt)),
     el('div', { class: 'responses' }, renderResponse(row, 'a'), renderResponse(row, 'b')),
+    renderAnnotationBar(row),
   );
 }
 
+const FILTERS: [RowFilter, string][] = [
+  ['all', 'All pairs'],
+  ['disagreements', 'Disagreements'],
+  ['unreviewed', 'Not reviewed'],
+  ['flagged', 'Flagged'],
+];
+
+function renderFilter(): HTMLElement {
+  const select = el('select', { 'data-testid': 'filter', 'aria-label': 'Show' }, ...FILTERS.map(([value, label]) => el('option', { value }, label)));
+  select.value = filter;
+  select.addEventListener('change', () => {
+    filter = select.value as RowFilter;
+    focus = 0;
+    requestPage(0);
+  });
+  return el('label', { class: 'filter' }, 'Show ', select);
+}
+
 function renderPager(): HTMLElement {
-  const total = status!.pairs;
   const pageSize = snapshot!.pageSize;
   const first = total ? offset + 1 : 0;
   const last = Math.min(total, offset + pageSize);
@@ -182,17 +269,57 @@ function renderPager(): HTMLElement {
     'nav',
     { class: 'pager', 'aria-label': 'Pages' },
     button('◀ Previous', () => requestPage(offset - pageSize)),
-    el('span', { 'data-testid': 'page-range' }, `Pairs ${first}–${last} of ${total}`),
+    el('span', { 'data-testid': 'page-range' }, `${first}–${last} of ${total}`),
     button('Next ▶', () => requestPage(offset + pageSize)),
-    el('span', { class: 'hint' }, '[ and ] turn pages; { and } go to the first and last'),
+  );
+}
+
+function renderKeys(): HTMLElement {
+  return el(
+    'p',
+    { class: 'hint', 'data-testid': 'key-help' },
+    'Keys: j / k next / previous pair · 1 A better · 2 B better · 3 tie · 4 both bad · a accept the model · ' +
+      'h keep the label · f flag · r reviewed · n note · [ / ] page · Ctrl+Z undo · Ctrl+S save',
   );
 }
 
 function render(): void {
   if (!snapshot || !status) return;
   const scrollTop = document.scrollingElement?.scrollTop ?? 0;
-  app.replaceChildren(renderHeader(), renderPager(), el('main', { class: 'pairs' }, ...rows.map(renderRow)), renderPager());
+  const empty = rows.length === 0 ? el('p', { class: 'empty' }, filter === 'all' ? 'No pairs.' : 'No pairs match this filter.') : null;
+  app.replaceChildren(
+    renderHeader(),
+    el('div', { class: 'toolbar' }, renderFilter(), renderPager()),
+    renderKeys(),
+    el('main', { class: 'pairs' }, ...rows.map(renderRow), empty),
+    renderPager(),
+  );
   if (document.scrollingElement) document.scrollingElement.scrollTop = scrollTop;
+  if (app.contains(document.activeElement) || document.activeElement === document.body) focusRow(false);
+}
+
+function focusRow(scroll: boolean): void {
+  const card = app.querySelector<HTMLElement>(`.pair[data-position="${focus}"]`);
+  if (!card) return;
+  card.focus({ preventScroll: !scroll });
+  if (scroll) card.scrollIntoView({ block: 'nearest' });
+}
+
+/** Moves the focus by one pair, turning the page at either end. */
+function moveFocus(step: number): void {
+  const next = focus + step;
+  if (next >= 0 && next < rows.length) {
+    focus = next;
+    saveViewState();
+    app.querySelectorAll('.pair').forEach((card) => card.setAttribute('tabindex', card.getAttribute('data-position') === String(focus) ? '0' : '-1'));
+    focusRow(true);
+  } else if (next >= rows.length && offset + rows.length < total) {
+    focus = 0;
+    requestPage(offset + snapshot!.pageSize);
+  } else if (next < 0 && offset > 0) {
+    focus = snapshot!.pageSize - 1;
+    requestPage(offset - snapshot!.pageSize);
+  }
 }
 
 window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
@@ -201,21 +328,48 @@ window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
     case 'snapshot':
       snapshot = message.snapshot;
       status = message.snapshot.status;
+      total = filter === 'all' ? status.pairs : Math.max(total, offset + 1);
       requestPage(offset);
       render();
       break;
-    case 'page':
+    case 'page': {
       pageRequested = false;
-      if (message.offset !== offset) return;
+      if (message.offset !== offset || message.filter !== filter) return;
+      if (message.rows.length === 0 && message.total > 0 && offset > 0) {
+        // The filtered list shrank below this page: show its last page instead.
+        total = message.total;
+        requestPage(message.total - 1);
+        return;
+      }
       rows = message.rows;
+      total = message.total;
+      if (advanceFrom !== undefined) {
+        const stillHere = rows.findIndex((row) => row.index === advanceFrom);
+        // Still listed: move to the next pair. Filtered out: the next pair has taken its place.
+        if (stillHere >= 0) focus = stillHere + 1;
+        advanceFrom = undefined;
+        if (focus >= rows.length && offset + rows.length < total) {
+          focus = 0;
+          requestPage(offset + snapshot!.pageSize);
+          return;
+        }
+      }
+      focus = Math.max(0, Math.min(focus, rows.length - 1));
+      saveViewState();
       render();
+      focusRow(true);
+      break;
+    }
+    case 'annotationsChanged':
+      requestPage(offset);
       break;
     case 'status': {
       const scoredBefore = status?.scored;
       status = message.status;
-      // New scores may belong to pairs on this page: fetch it again once the last request is in.
+      // New scores may belong to pairs on this page, or change which pairs a filter keeps: fetch
+      // the page again once the last request is in.
       const pageHasUnscored = rows.some((row) => !row.score);
-      if ((status.scored !== scoredBefore && pageHasUnscored) || rows.length === 0) {
+      if (status.scored !== scoredBefore && (pageHasUnscored || filter === 'disagreements' || rows.length === 0)) {
         if (!pageRequested) requestPage(offset);
       }
       render();
@@ -225,20 +379,39 @@ window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
 });
 
 document.addEventListener('keydown', (event) => {
-  if (!snapshot || event.target instanceof HTMLInputElement || event.target instanceof HTMLTextAreaElement) return;
+  if (!snapshot || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.target instanceof HTMLSelectElement || event.target instanceof HTMLInputElement) return;
+  const row = rows[focus];
   const pageSize = snapshot.pageSize;
-  // Plain PageUp/PageDown keep scrolling the page; these keys turn pages.
-  const moves: Record<string, () => number> = {
-    ']': () => offset + pageSize,
-    '[': () => offset - pageSize,
-    '{': () => 0,
-    '}': () => status!.pairs,
+  const actions: Record<string, () => void> = {
+    j: () => moveFocus(1),
+    ArrowDown: () => moveFocus(1),
+    k: () => moveFocus(-1),
+    ArrowUp: () => moveFocus(-1),
+    ']': () => {
+      focus = 0;
+      requestPage(offset + pageSize);
+    },
+    '[': () => {
+      focus = 0;
+      requestPage(offset - pageSize);
+    },
   };
-  const move = moves[event.key];
-  if (!move || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (row) {
+    for (const [label, key] of LABEL_KEYS) actions[key] = () => setLabel(row, label);
+    actions.a = () => row.score?.prefers && setLabel(row, row.score.prefers);
+    actions.h = () => {
+      if (row.annotation?.label) annotate(row, 'label', null, false);
+      annotate(row, 'reviewed', true, true);
+    };
+    actions.f = () => annotate(row, 'flagged', row.annotation?.flagged ? null : true, false);
+    actions.r = () => annotate(row, 'reviewed', row.annotation?.reviewed ? null : true, false);
+    actions.n = () => post({ type: 'editNote', index: row.index });
+  }
+  const action = actions[event.key];
+  if (!action) return;
   event.preventDefault();
-  requestPage(move());
-  window.scrollTo(0, 0);
+  action();
 });
 
 post({ type: 'ready' });

@@ -88,7 +88,7 @@ async function score(file: string, values: ScoreFlags): Promise<void> {
     dataset.pairs.forEach((pair, index) => {
       const pairScore = scores.get(index);
       if (!pairScore) return;
-      const v = verdict(pair, pairScore);
+      const v = verdict(pair.label, pairScore);
       const row = {
         line: pair.line,
         reward_a: v.rewardA,

@@ -19,10 +19,11 @@ export interface Verdict extends PairScore {
   agrees: boolean | null;
 }
 
-export function verdict(pair: Pair, score: PairScore): Verdict {
+/** The model's verdict on a pair whose human label is `label`. */
+export function verdict(label: Preference, score: PairScore): Verdict {
   const margin = score.rewardA - score.rewardB;
   const prefers: Preference = margin > 0 ? 'a' : margin < 0 ? 'b' : 'tie';
-  return { ...score, margin, prefers, agrees: pair.label === null ? null : pair.label === prefers };
+  return { ...score, margin, prefers, agrees: label === null ? null : label === prefers };
 }
 
 export interface AgreementSummary {
@@ -33,11 +34,16 @@ export interface AgreementSummary {
   disagreements: number;
 }
 
-export function summarize(pairs: readonly Pair[], scores: ReadonlyMap<number, PairScore>): AgreementSummary {
+/** Agreement over the scored pairs; `labelOf` gives a pair's current human label (default: the file's). */
+export function summarize(
+  pairs: readonly Pair[],
+  scores: ReadonlyMap<number, PairScore>,
+  labelOf: (index: number) => Preference = (index) => pairs[index].label,
+): AgreementSummary {
   let agreed = 0;
   let labelled = 0;
   scores.forEach((score, index) => {
-    const { agrees } = verdict(pairs[index], score);
+    const { agrees } = verdict(labelOf(index), score);
     if (agrees === null) return;
     labelled++;
     if (agrees) agreed++;

@@ -1,40 +1,166 @@
 /**
- * One dataset open in the review editor: loads the file, runs scoring with progress and cancel, and
- * tells its webviews when the status changes.
+ * One dataset open in the review editor: loads the file and its annotations sidecar, records the
+ * reviewer's changes as undoable edits, saves and backs them up, runs scoring with progress and
+ * cancel, and follows the files when they change on disk.
  */
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { AnnotationLog, sidecarPath, type AnnotationEvent, type AnnotationField, type AnnotationValue } from '../core/annotations';
+import { writeFileAtomic } from '../core/atomicWrite';
 import { loadDataset } from '../core/dataset';
 import { ReviewState } from '../core/reviewState';
-import { scorePairs } from '../core/verdict';
+import { scorePairs, type PairScore } from '../core/verdict';
 import type { ScorerService } from '../scoring/scorerService';
 import type { ReviewStatus } from '../shared/reviewProtocol';
 
 /** Webviews are told about progress at most this often, so streaming scores cannot flood them. */
 const STATUS_INTERVAL_MS = 250;
 
+export interface ReviewDocumentDelegate {
+  scorers: ScorerService;
+  annotator(): string;
+  /** Tells VS Code about an undoable edit (marks the document dirty). */
+  didEdit(event: vscode.CustomDocumentEditEvent<ReviewDocument>): void;
+}
+
 export class ReviewDocument implements vscode.CustomDocument {
-  static async open(uri: vscode.Uri, scorers: ScorerService): Promise<ReviewDocument> {
+  static async open(uri: vscode.Uri, backupId: string | undefined, delegate: ReviewDocumentDelegate): Promise<ReviewDocument> {
     const dataset = await loadDataset(uri.fsPath);
-    return new ReviewDocument(uri, new ReviewState(dataset), scorers);
+    const annotations = await AnnotationLog.load(sidecarPath(uri.fsPath));
+    if (backupId) annotations.restorePending(await readBackup(vscode.Uri.parse(backupId)));
+    return new ReviewDocument(uri, new ReviewState(dataset, annotations), delegate);
   }
 
   private readonly statusChanged = new vscode.EventEmitter<ReviewStatus>();
   readonly onDidChangeStatus = this.statusChanged.event;
+  private readonly annotationsChanged = new vscode.EventEmitter<void>();
+  /** Fires when annotations or the pairs themselves changed: webviews fetch their page again. */
+  readonly onDidChangeAnnotations = this.annotationsChanged.event;
   private run?: { controller: AbortController; done: Promise<void> };
   private statusTimer?: NodeJS.Timeout;
-  private readonly modelSubscription: vscode.Disposable;
+  private readonly disposables: vscode.Disposable[] = [];
 
   private constructor(
     readonly uri: vscode.Uri,
-    readonly state: ReviewState,
-    private readonly scorers: ScorerService,
+    public state: ReviewState,
+    private readonly delegate: ReviewDocumentDelegate,
   ) {
-    this.modelSubscription = scorers.onDidChangeModel(() => void this.rescore());
+    this.disposables.push(delegate.scorers.onDidChangeModel(() => void this.rescore()));
+    this.watchFiles();
   }
 
-  get isScoring(): boolean {
-    return this.run !== undefined;
+  // ------------------------------------------------------------------ annotations
+
+  /** Sets one annotation field of pair `index`, as an undoable edit. */
+  annotate(index: number, field: AnnotationField, value: AnnotationValue | null): void {
+    const from = this.state.annotation(index)?.[field] ?? null;
+    if (from === value) return;
+    const change = (fromValue: AnnotationValue | null, toValue: AnnotationValue | null): AnnotationEvent => ({
+      key: this.state.keys[index],
+      line: this.state.dataset.pairs[index].line,
+      field,
+      from: fromValue,
+      to: toValue,
+      by: this.delegate.annotator(),
+      at: new Date().toISOString(),
+    });
+    const apply = (event: AnnotationEvent) => {
+      this.state.annotations.record(event);
+      this.changed();
+    };
+    apply(change(from, value));
+    // Undo and redo are recorded as changes of their own: the log says what happened, in order.
+    this.delegate.didEdit({
+      document: this,
+      label: `${field} of pair ${index + 1}`,
+      undo: () => apply(change(value, from)),
+      redo: () => apply(change(from, value)),
+    });
   }
+
+  private changed(): void {
+    this.annotationsChanged.fire();
+    this.flushStatus();
+  }
+
+  async save(): Promise<void> {
+    const foreign = await this.state.annotations.save(sidecarPath(this.uri.fsPath));
+    if (foreign) {
+      void vscode.window.showInformationMessage(
+        `${foreign} annotation change(s) made elsewhere were merged into ${vscode.workspace.asRelativePath(sidecarPath(this.uri.fsPath))}.`,
+      );
+      this.changed();
+    }
+  }
+
+  /** Writes a copy of the dataset, unchanged, and the annotations beside it. */
+  async saveAs(target: vscode.Uri): Promise<void> {
+    await vscode.workspace.fs.copy(this.uri, target, { overwrite: true });
+    await this.state.annotations.save(sidecarPath(target.fsPath));
+  }
+
+  /** Drops unsaved changes: the annotations become what the sidecar on disk says. */
+  async revert(): Promise<void> {
+    this.state.annotations = await AnnotationLog.load(sidecarPath(this.uri.fsPath));
+    this.changed();
+  }
+
+  /** Backs up only the unsaved changes; the dataset and the saved sidecar are already on disk. */
+  async backup(destination: vscode.Uri): Promise<vscode.CustomDocumentBackup> {
+    await vscode.workspace.fs.createDirectory(vscode.Uri.joinPath(destination, '..'));
+    await writeFileAtomic(destination.fsPath, JSON.stringify(this.state.annotations.pendingChanges));
+    return {
+      id: destination.toString(),
+      delete: () => void vscode.workspace.fs.delete(destination).then(undefined, () => undefined),
+    };
+  }
+
+  // ------------------------------------------------------------------ files changing on disk
+
+  private watchFiles(): void {
+    const watch = (file: string, onChange: () => Promise<void>) => {
+      const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(file)), path.basename(file)));
+      const handler = () => void onChange().catch((error: Error) => void vscode.window.showErrorMessage(error.message));
+      watcher.onDidChange(handler);
+      watcher.onDidCreate(handler);
+      this.disposables.push(watcher);
+    };
+    watch(this.uri.fsPath, () => this.reloadDataset());
+    watch(sidecarPath(this.uri.fsPath), () => this.reloadAnnotations());
+  }
+
+  /**
+   * The dataset changed on disk. Annotations are keyed by content, so they stay attached; scores
+   * carry over for pairs whose content is unchanged, and the rest is scored again.
+   */
+  private async reloadDataset(): Promise<void> {
+    const dataset = await loadDataset(this.uri.fsPath);
+    const previous = this.state;
+    const scoresByKey = new Map<string, PairScore>();
+    previous.scores.forEach((score, index) => scoresByKey.set(previous.keys[index], score));
+    this.run?.controller.abort();
+    await this.run?.done;
+    const next = new ReviewState(dataset, previous.annotations);
+    next.keys.forEach((key, index) => {
+      const score = scoresByKey.get(key);
+      if (score) next.scores.set(index, score);
+    });
+    next.model = previous.model;
+    this.state = next;
+    this.changed();
+    void vscode.window.showInformationMessage(`${vscode.workspace.asRelativePath(this.uri)} changed on disk and was reloaded; annotations are kept.`);
+    if (next.unscored().length) void this.score();
+  }
+
+  /** The sidecar changed on disk: adopt it unless there are unsaved changes, which merge on save. */
+  private async reloadAnnotations(): Promise<void> {
+    if (this.state.annotations.hasPendingChanges) return;
+    this.state.annotations = await AnnotationLog.load(sidecarPath(this.uri.fsPath));
+    this.changed();
+  }
+
+  // ------------------------------------------------------------------ scoring
 
   /** Scores every pair that has no score yet; a no-op while a run is going. */
   score(): Promise<void> {
@@ -63,7 +189,7 @@ export class ReviewDocument implements vscode.CustomDocument {
   }
 
   private async scoreUnscored(signal: AbortSignal): Promise<void> {
-    const { state } = this;
+    const state = this.state;
     const indices = state.unscored();
     state.scoring = { state: 'loading', done: 0, total: indices.length * 2 };
     this.flushStatus();
@@ -73,7 +199,7 @@ export class ReviewDocument implements vscode.CustomDocument {
       async (progress, token) => {
         token.onCancellationRequested(() => this.cancelScoring());
         try {
-          const loaded = await this.scorers.get();
+          const loaded = await this.delegate.scorers.get();
           if (signal.aborted) throw abortError();
           const { model, ...info } = loaded.info;
           state.model = { ...info, name: model, isDemo: loaded.isDemo };
@@ -125,9 +251,14 @@ export class ReviewDocument implements vscode.CustomDocument {
   dispose(): void {
     this.cancelScoring();
     if (this.statusTimer) clearTimeout(this.statusTimer);
-    this.modelSubscription.dispose();
+    this.disposables.forEach((d) => d.dispose());
     this.statusChanged.dispose();
+    this.annotationsChanged.dispose();
   }
+}
+
+async function readBackup(uri: vscode.Uri): Promise<AnnotationEvent[]> {
+  return JSON.parse(await readFile(uri.fsPath, 'utf8')) as AnnotationEvent[];
 }
 
 function abortError(): Error {

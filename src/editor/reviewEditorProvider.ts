@@ -1,10 +1,12 @@
 /**
- * The review editor: a custom editor over preference files. The dataset is read-only here; the
- * webview shows pages of pairs it asks for, never the whole file.
+ * The review editor: a custom editor over preference files. The dataset itself is never written;
+ * the reviewer's annotations are the document's edits (undo, redo, save, backup) and go to a sidecar.
+ * The webview shows pages of pairs it asks for, never the whole file.
  */
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { readSettings } from '../settings';
+import type { AnnotationValue } from '../core/annotations';
 import type { ScorerService } from '../scoring/scorerService';
 import type { HostToWebview, WebviewToHost } from '../shared/reviewProtocol';
 import { ReviewDocument } from './reviewDocument';
@@ -12,16 +14,19 @@ import { ReviewDocument } from './reviewDocument';
 export const REVIEW_VIEW_TYPE = 'preferenceLens.review';
 const PAGE_SIZE = 20;
 
-export class ReviewEditorProvider implements vscode.CustomReadonlyEditorProvider<ReviewDocument> {
+export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewDocument> {
   private activeDocument?: ReviewDocument;
+  private readonly edits = new vscode.EventEmitter<vscode.CustomDocumentEditEvent<ReviewDocument>>();
+  readonly onDidChangeCustomDocument = this.edits.event;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
     private readonly scorers: ScorerService,
+    private readonly annotator: () => string,
   ) {}
 
-  static register(context: vscode.ExtensionContext, scorers: ScorerService): ReviewEditorProvider {
-    const provider = new ReviewEditorProvider(context.extensionUri, scorers);
+  static register(context: vscode.ExtensionContext, scorers: ScorerService, annotator: () => string): ReviewEditorProvider {
+    const provider = new ReviewEditorProvider(context.extensionUri, scorers, annotator);
     context.subscriptions.push(
       vscode.window.registerCustomEditorProvider(REVIEW_VIEW_TYPE, provider, {
         // Off: a hidden review re-syncs from the host's snapshot instead of holding memory.
@@ -37,8 +42,12 @@ export class ReviewEditorProvider implements vscode.CustomReadonlyEditorProvider
     return this.activeDocument;
   }
 
-  async openCustomDocument(uri: vscode.Uri): Promise<ReviewDocument> {
-    const document = await ReviewDocument.open(uri, this.scorers);
+  async openCustomDocument(uri: vscode.Uri, context: vscode.CustomDocumentOpenContext): Promise<ReviewDocument> {
+    const document = await ReviewDocument.open(uri, context.backupId, {
+      scorers: this.scorers,
+      annotator: this.annotator,
+      didEdit: (event) => this.edits.fire(event),
+    });
     if (document.state.dataset.malformed.length) {
       const { malformed } = document.state.dataset;
       const first = malformed[0];
@@ -58,6 +67,7 @@ export class ReviewEditorProvider implements vscode.CustomReadonlyEditorProvider
 
     const subscriptions = [
       document.onDidChangeStatus((status) => post({ type: 'status', status })),
+      document.onDidChangeAnnotations(() => post({ type: 'annotationsChanged' })),
       webview.onDidReceiveMessage((message: WebviewToHost) => {
         switch (message.type) {
           case 'ready': {
@@ -76,12 +86,13 @@ export class ReviewEditorProvider implements vscode.CustomReadonlyEditorProvider
             break;
           }
           case 'requestPage':
-            post({
-              type: 'page',
-              offset: message.offset,
-              total: document.state.dataset.pairs.length,
-              rows: document.state.page(message.offset, message.count),
-            });
+            post({ type: 'page', offset: message.offset, filter: message.filter, ...document.state.page(message.offset, message.count, message.filter) });
+            break;
+          case 'annotate':
+            if (validIndex(document, message.index)) document.annotate(message.index, message.field, message.value);
+            break;
+          case 'editNote':
+            if (validIndex(document, message.index)) void this.editNote(document, message.index);
             break;
           case 'cancelScoring':
             document.cancelScoring();
@@ -101,6 +112,34 @@ export class ReviewEditorProvider implements vscode.CustomReadonlyEditorProvider
       if (this.activeDocument === document) this.activeDocument = undefined;
     });
     if (readSettings().scoreOnOpen) void document.score();
+  }
+
+  saveCustomDocument(document: ReviewDocument): Thenable<void> {
+    return document.save();
+  }
+
+  saveCustomDocumentAs(document: ReviewDocument, destination: vscode.Uri): Thenable<void> {
+    return document.saveAs(destination);
+  }
+
+  revertCustomDocument(document: ReviewDocument): Thenable<void> {
+    return document.revert();
+  }
+
+  backupCustomDocument(document: ReviewDocument, context: vscode.CustomDocumentBackupContext): Thenable<vscode.CustomDocumentBackup> {
+    return document.backup(context.destination);
+  }
+
+  /** Notes are typed in VS Code's own input box: native editing, undo and accessibility. */
+  private async editNote(document: ReviewDocument, index: number): Promise<void> {
+    const current = document.state.annotation(index)?.note ?? '';
+    const note = await vscode.window.showInputBox({
+      title: `Note on pair ${index + 1} (line ${document.state.dataset.pairs[index].line})`,
+      value: current,
+      prompt: 'Leave empty to remove the note',
+    });
+    if (note === undefined) return;
+    document.annotate(index, 'note', (note.trim() || null) as AnnotationValue | null);
   }
 
   private html(webview: vscode.Webview): string {
@@ -130,3 +169,7 @@ export class ReviewEditorProvider implements vscode.CustomReadonlyEditorProvider
 </html>`;
   }
 }
+
+/** Messages come from a webview showing untrusted text: never trust an index it sends. */
+const validIndex = (document: ReviewDocument, index: unknown): index is number =>
+  Number.isInteger(index) && (index as number) >= 0 && (index as number) < document.state.dataset.pairs.length;

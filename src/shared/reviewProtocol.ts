@@ -3,6 +3,7 @@
  * (`ready`) and the host answers with a full snapshot, so a rebuilt webview re-syncs the same way.
  * No `vscode`, node or DOM imports: both ends take their types from here.
  */
+import type { Annotation, AnnotationField, AnnotationValue } from '../core/annotations';
 import type { Message, Preference } from '../core/pair';
 
 export interface RowScore {
@@ -21,14 +22,21 @@ export interface PairRow {
   prompt: Message[];
   a: Message[];
   b: Message[];
+  /** The label in the file. */
   label: Preference;
+  /** The reviewer's annotations, when there are any; a reviewer's label overrides `label`. */
+  annotation?: Annotation;
   score?: RowScore;
 }
+
+/** Which pairs the list shows. */
+export type RowFilter = 'all' | 'disagreements' | 'unreviewed' | 'flagged';
 
 export type ScoringState = 'idle' | 'loading' | 'scoring' | 'done' | 'cancelled' | 'error';
 
 export interface ReviewStatus {
   pairs: number;
+  reviewed: number;
   scored: number;
   agreement: number | null;
   disagreements: number;
@@ -47,13 +55,16 @@ export interface ReviewSnapshot {
 
 export type WebviewToHost =
   | { type: 'ready' }
-  | { type: 'requestPage'; offset: number; count: number }
+  | { type: 'requestPage'; offset: number; count: number; filter: RowFilter }
+  | { type: 'annotate'; index: number; field: AnnotationField; value: AnnotationValue | null }
+  | { type: 'editNote'; index: number }
   | { type: 'cancelScoring' }
   | { type: 'rescore' };
 
 export type HostToWebview =
   | { type: 'snapshot'; snapshot: ReviewSnapshot }
-  | { type: 'page'; offset: number; total: number; rows: PairRow[] }
+  | { type: 'page'; offset: number; total: number; filter: RowFilter; rows: PairRow[] }
+  | { type: 'annotationsChanged' }
   | { type: 'status'; status: ReviewStatus };
 
 /** Largest page the host serves: the webview never holds the whole file. */

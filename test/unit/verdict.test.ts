@@ -15,14 +15,14 @@ const pair = (label: Pair['label'], line = 1): Pair => ({
 
 describe('verdict', () => {
   it('margin is a − b and the larger reward is preferred', () => {
-    assert.deepEqual(verdict(pair('a'), { rewardA: 2, rewardB: 0.5 }), { rewardA: 2, rewardB: 0.5, margin: 1.5, prefers: 'a', agrees: true });
-    assert.deepEqual(verdict(pair('a'), { rewardA: -1, rewardB: 0.5 }), { rewardA: -1, rewardB: 0.5, margin: -1.5, prefers: 'b', agrees: false });
+    assert.deepEqual(verdict('a', { rewardA: 2, rewardB: 0.5 }), { rewardA: 2, rewardB: 0.5, margin: 1.5, prefers: 'a', agrees: true });
+    assert.deepEqual(verdict('a', { rewardA: -1, rewardB: 0.5 }), { rewardA: -1, rewardB: 0.5, margin: -1.5, prefers: 'b', agrees: false });
   });
 
   it('equal rewards are a tie; unlabelled pairs neither agree nor disagree', () => {
-    assert.equal(verdict(pair('tie'), { rewardA: 1, rewardB: 1 }).agrees, true);
-    assert.equal(verdict(pair('b'), { rewardA: 1, rewardB: 1 }).agrees, false);
-    assert.equal(verdict(pair(null), { rewardA: 3, rewardB: 1 }).agrees, null);
+    assert.equal(verdict('tie', { rewardA: 1, rewardB: 1 }).agrees, true);
+    assert.equal(verdict('b', { rewardA: 1, rewardB: 1 }).agrees, false);
+    assert.equal(verdict(null, { rewardA: 3, rewardB: 1 }).agrees, null);
   });
 
   it('agreement counts only scored, labelled pairs', () => {
@@ -69,13 +69,15 @@ describe('ReviewState', () => {
     const pairs = Array.from({ length: 250 }, (_, i) => pair('a', i + 1));
     const state = new ReviewState({ file: 'f', format: { name: 'x', title: 'x', matches: () => true, toPair: () => pairs[0] }, pairs, malformed: [] });
     state.scores.set(200, { rewardA: 0, rewardB: 1 });
-    const page = state.page(190, 1000);
+    const { rows: page, total } = state.page(190, 1000);
+    assert.equal(total, 250);
     assert.equal(page.length, 60);
     assert.equal(page[0].index, 190);
     assert.equal(page[10].score?.agrees, false);
     assert.equal(page[11].score, undefined);
-    assert.equal(state.page(-5, 2)[0].index, 0);
-    assert.deepEqual(state.page(999, 10), []);
+    assert.equal(state.page(-5, 2).rows[0].index, 0);
+    assert.deepEqual(state.page(999, 10).rows, []);
+    assert.deepEqual(state.page(0, 10, 'disagreements'), { total: 1, rows: [state.row(200)] });
     assert.equal(state.unscored().length, 249);
     assert.equal(state.status().disagreements, 1);
   });

@@ -1,0 +1,205 @@
+/**
+ * Reviewers' annotations, kept in a sidecar file next to the dataset so the dataset stays
+ * byte-identical until the user asks to export. The sidecar is an append-only event log — who changed
+ * which field of which pair, from what, to what, and when — and the current annotations are the log
+ * folded in order. An append-only log makes saving safe against concurrent writers: a save writes the
+ * events on disk plus ours, so nobody's work is ever overwritten.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from './atomicWrite';
+import type { Pair } from './pair';
+
+/** A reviewer's verdict: the human label vocabulary plus "both bad" (neither should be trained on). */
+export type ReviewLabel = 'a' | 'b' | 'tie' | 'both-bad';
+
+export interface Annotation {
+  label?: ReviewLabel | null;
+  flagged?: boolean;
+  note?: string;
+  reviewed?: boolean;
+}
+
+export type AnnotationField = keyof Annotation;
+export type AnnotationValue = Annotation[AnnotationField];
+
+/** One change, as stored in the sidecar. */
+export interface AnnotationEvent {
+  /** Content key of the pair (see {@link pairKeys}). */
+  key: string;
+  /** Line of the record when the change was made: a hint for people reading the log. */
+  line: number;
+  field: AnnotationField;
+  from: AnnotationValue | null;
+  to: AnnotationValue | null;
+  by: string;
+  /** ISO 8601 time of the change. */
+  at: string;
+}
+
+export class AnnotationFileError extends Error {}
+
+const HEADER = { plens: 'annotations', version: 1 };
+const FIELDS: readonly AnnotationField[] = ['label', 'flagged', 'note', 'reviewed'];
+const LABELS: readonly (ReviewLabel | null)[] = ['a', 'b', 'tie', 'both-bad', null];
+
+/** Where the annotations of `datasetFile` live. */
+export const sidecarPath = (datasetFile: string) => `${datasetFile}.plens-annotations.jsonl`;
+
+/**
+ * Content keys for pairs: a hash of the prompt and both responses, so an annotation follows its pair
+ * when the dataset is re-sorted, appended to or re-formatted. Identical pairs are told apart by
+ * their order of occurrence.
+ */
+export function pairKeys(pairs: readonly Pair[]): string[] {
+  const seen = new Map<string, number>();
+  return pairs.map((pair) => {
+    const hash = createHash('sha256').update(JSON.stringify([pair.prompt, pair.a, pair.b])).digest('hex').slice(0, 24);
+    const occurrence = seen.get(hash) ?? 0;
+    seen.set(hash, occurrence + 1);
+    return occurrence === 0 ? hash : `${hash}#${occurrence}`;
+  });
+}
+
+function validValue(field: AnnotationField, value: unknown): boolean {
+  switch (field) {
+    case 'label':
+      return LABELS.includes(value as ReviewLabel | null);
+    case 'flagged':
+    case 'reviewed':
+      return value === null || typeof value === 'boolean';
+    case 'note':
+      return value === null || typeof value === 'string';
+  }
+}
+
+function parseEvent(text: string, where: string): AnnotationEvent {
+  let event: AnnotationEvent;
+  try {
+    event = JSON.parse(text) as AnnotationEvent;
+  } catch (error) {
+    throw new AnnotationFileError(`${where}: invalid JSON: ${(error as Error).message}`);
+  }
+  if (typeof event !== 'object' || event === null || typeof event.key !== 'string' || !FIELDS.includes(event.field)) {
+    throw new AnnotationFileError(`${where}: not an annotation event`);
+  }
+  if (!validValue(event.field, event.to)) {
+    throw new AnnotationFileError(`${where}: invalid value ${JSON.stringify(event.to)} for "${event.field}"`);
+  }
+  return event;
+}
+
+export class AnnotationLog {
+  private readonly state = new Map<string, Annotation>();
+  /** Changes made since the last save, in order. */
+  private pending: AnnotationEvent[] = [];
+
+  private constructor(private saved: AnnotationEvent[]) {
+    for (const event of saved) this.fold(event);
+  }
+
+  static empty(): AnnotationLog {
+    return new AnnotationLog([]);
+  }
+
+  static parse(text: string, file: string): AnnotationLog {
+    return new AnnotationLog(parseEvents(text, file));
+  }
+
+  /** Reads the sidecar; a missing file is an empty log, a corrupt one is an error naming the line. */
+  static async load(file: string): Promise<AnnotationLog> {
+    const text = await readIfExists(file);
+    return text === undefined ? AnnotationLog.empty() : AnnotationLog.parse(text, file);
+  }
+
+  get(key: string): Annotation | undefined {
+    return this.state.get(key);
+  }
+
+  get hasPendingChanges(): boolean {
+    return this.pending.length > 0;
+  }
+
+  get pendingChanges(): readonly AnnotationEvent[] {
+    return this.pending;
+  }
+
+  /** Records a change made in this session. */
+  record(event: AnnotationEvent): void {
+    if (!validValue(event.field, event.to)) throw new Error(`invalid value for ${event.field}`);
+    this.pending.push(event);
+    this.fold(event);
+  }
+
+  /**
+   * Saves to `file`: the events on disk (including any another writer added since we read it),
+   * then any of our saved events the disk no longer has, then this session's. Nothing is dropped.
+   * Returns how many events on disk were new to us.
+   */
+  async save(file: string): Promise<number> {
+    const text = await readIfExists(file);
+    const onDisk = text === undefined ? [] : parseEvents(text, file);
+    const onDiskText = new Set(onDisk.map((e) => JSON.stringify(e)));
+    const ours = new Set(this.saved.map((e) => JSON.stringify(e)));
+    const foreign = onDisk.filter((e) => !ours.has(JSON.stringify(e)));
+    const lost = this.saved.filter((e) => !onDiskText.has(JSON.stringify(e)));
+    const events = [...onDisk, ...lost, ...this.pending];
+    await writeFileAtomic(file, [HEADER, ...events].map((e) => JSON.stringify(e)).join('\n') + '\n');
+    this.saved = events;
+    this.pending = [];
+    if (foreign.length || lost.length) {
+      // Refold in file order so the state is what the next load will see.
+      this.state.clear();
+      for (const event of events) this.fold(event);
+    }
+    return foreign.length;
+  }
+
+  /** Re-applies the unsaved changes of an earlier session, read from its backup. */
+  restorePending(events: readonly AnnotationEvent[]): void {
+    for (const event of events) this.record(event);
+  }
+
+  private fold(event: AnnotationEvent): void {
+    const annotation = { ...this.state.get(event.key) };
+    if (event.to === null || event.to === undefined) delete annotation[event.field];
+    else (annotation as Record<string, unknown>)[event.field] = event.to;
+    if (Object.keys(annotation).length) this.state.set(event.key, annotation);
+    else this.state.delete(event.key);
+  }
+}
+
+function parseEvents(text: string, file: string): AnnotationEvent[] {
+  const lines = text.split('\n');
+  const events: AnnotationEvent[] = [];
+  let headerSeen = false;
+  lines.forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line) return;
+    const where = `${file}:${i + 1}`;
+    if (!headerSeen) {
+      let header: unknown;
+      try {
+        header = JSON.parse(line);
+      } catch {
+        header = undefined;
+      }
+      if ((header as { plens?: string })?.plens !== 'annotations') {
+        throw new AnnotationFileError(`${where}: not a Preference Lens annotations file (no header line)`);
+      }
+      headerSeen = true;
+      return;
+    }
+    events.push(parseEvent(line, where));
+  });
+  return events;
+}
+
+async function readIfExists(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
