@@ -1,0 +1,120 @@
+// The plens contract, run as a user runs it: the built CLI in a child process.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+const repoRoot = path.resolve(__dirname, '..', '..');
+const cli = path.join(repoRoot, 'dist', 'cli.js');
+const fixture = (name: string) => path.join(repoRoot, 'test', 'fixtures', 'formats', name);
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function plens(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cli, ...args], { cwd: repoRoot }, (error, stdout, stderr) =>
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+let dir: string;
+before(async () => {
+  assert.ok(existsSync(cli), `${cli} is missing: run \`npm run build\` first`);
+  dir = await mkdtemp(path.join(os.tmpdir(), 'plens-cli-'));
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+describe('plens inspect', () => {
+  it('prints format, pair count, label counts and malformed lines as one JSON object', async () => {
+    const run = await plens('inspect', fixture('hh-rlhf.jsonl'));
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.trim().split('\n');
+    assert.equal(lines.length, 1);
+    const report = JSON.parse(lines[0]);
+    assert.deepEqual(Object.keys(report), ['file', 'format', 'pairs', 'labels', 'malformed']);
+    assert.equal(report.format, 'hh-rlhf');
+    assert.equal(report.pairs, 4);
+    assert.deepEqual(report.labels, { a: 4, b: 0, tie: 0, none: 0 });
+    assert.deepEqual(
+      report.malformed.map((m: { line: number }) => m.line),
+      [4, 6],
+    );
+  });
+
+  it('counts ties', async () => {
+    const report = JSON.parse((await plens('inspect', fixture('pandalm.json'))).stdout);
+    assert.deepEqual(report.labels, { a: 1, b: 0, tie: 2, none: 0 });
+  });
+
+  it('fails with a one-line reason when the file cannot be read or no format fits', async () => {
+    for (const [file, reason] of [
+      [path.join(dir, 'missing.jsonl'), /missing\.jsonl: cannot read the file/],
+      [fixture('unknown.jsonl'), /no known preference format fits/],
+      [fixture('kto-unpaired.jsonl'), /unpaired \(KTO-style\)/],
+    ] as const) {
+      const run = await plens('inspect', file);
+      assert.notEqual(run.code, 0, file);
+      assert.equal(run.stdout, '');
+      assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+      assert.match(run.stderr, reason);
+    }
+  });
+});
+
+describe('plens score', () => {
+  it('writes one line per pair in file order and a summary that agrees with them', async () => {
+    const out = path.join(dir, 'scores.jsonl');
+    const run = await plens('score', fixture('hh-rlhf.jsonl'), '--out', out);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /:4: skipped: invalid JSON/);
+    const rows = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(
+      rows.map((r) => r.line),
+      [1, 2, 5, 7],
+    );
+    for (const row of rows) {
+      assert.deepEqual(Object.keys(row), ['line', 'reward_a', 'reward_b', 'margin', 'prefers', 'label', 'agrees']);
+      assert.equal(row.margin, row.reward_a - row.reward_b);
+      assert.equal(row.prefers, row.margin > 0 ? 'a' : row.margin < 0 ? 'b' : 'tie');
+      assert.equal(row.agrees, row.prefers === row.label);
+    }
+    // Line 5 has identical responses: equal rewards, a tie, which disagrees with the "chosen" label.
+    assert.equal(rows[2].reward_a, rows[2].reward_b);
+    assert.equal(rows[2].prefers, 'tie');
+
+    const summary = JSON.parse(run.stdout.trim());
+    assert.equal(summary.pairs, 4);
+    assert.equal(summary.scored, 4);
+    assert.equal(summary.disagreements, rows.filter((r) => r.agrees === false).length);
+    assert.equal(summary.agreement, rows.filter((r) => r.agrees).length / 4);
+    assert.equal(summary.device, 'cpu');
+    assert.ok(summary.tokens_per_second > 0);
+    for (const key of ['pairs', 'scored', 'agreement', 'disagreements', 'device', 'seconds', 'tokens_per_second']) assert.ok(key in summary, key);
+  });
+
+  it('without --out prints the pair lines, then the summary last', async () => {
+    const run = await plens('score', fixture('pandalm.json'));
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(lines.length, 4);
+    assert.deepEqual(
+      lines.slice(0, 3).map((r) => r.label),
+      ['a', 'tie', 'tie'],
+    );
+    assert.equal(lines[3].pairs, 3);
+  });
+
+  it('fails clearly on a model folder that is not one', async () => {
+    const run = await plens('score', fixture('pandalm.json'), '--model', dir);
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /model\.onnx/);
+  });
+});
