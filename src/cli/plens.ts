@@ -5,7 +5,7 @@
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { countLabels, DatasetError, loadDataset } from '../core/dataset';
+import { countLabels, loadDataset } from '../core/dataset';
 import { scorePairs, summarize, verdict, type PairScore } from '../core/verdict';
 import { createWorkerScorer } from '../engine/workerScorer';
 
@@ -16,7 +16,6 @@ const USAGE = `usage:
 
 When --model is omitted, the bundled demo model is used (a toy with known scores, not a real reward model).`;
 
-/** An error whose message is the whole story for the user: printed as one line, no stack. */
 class UsageError extends Error {}
 
 const bundledModel = () => path.join(__dirname, 'models', 'demo');
@@ -170,16 +169,12 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: Error) => {
-  const known =
-    error instanceof UsageError ||
-    error instanceof DatasetError ||
-    error.name === 'ModelError' ||
-    String((error as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS');
   if (error.name === 'AbortError') {
     process.stderr.write('plens: cancelled\n');
     process.exitCode = 130;
     return;
   }
-  process.stderr.write(`plens: ${known ? error.message : error.stack ?? error.message}\n`);
+  // Errors here are written for the user; the stack is for bug reports.
+  process.stderr.write(`plens: ${process.env.PLENS_DEBUG ? error.stack : error.message}\n`);
   process.exitCode = 1;
 });
