@@ -5,7 +5,12 @@
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { countLabels, loadDataset } from '../core/dataset';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { AnnotationLog, pairKeys, sidecarPath } from '../core/annotations';
+import { countLabels, loadDataset, type Dataset } from '../core/dataset';
+import type { Preference } from '../core/pair';
+import { datasetStats, topDisagreements } from '../core/stats';
 import { scorePairs, summarize, verdict, type PairScore } from '../core/verdict';
 import { createWorkerScorer } from '../engine/workerScorer';
 
@@ -13,6 +18,7 @@ const USAGE = `usage:
   plens inspect <file> [--format <name>]
   plens score <file> [--model <dir>] [--out <file>] [--format <name>] [--device <auto|cpu|cuda|...>]
                      [--max-length <n>] [--batch-tokens <n>]
+  plens review <file> [--scores <file> | --model <dir> ...] [--annotations <file>] [--top <n>] [--format <name>]
 
 When --model is omitted, the bundled demo model is used (a toy with known scores, not a real reward model).`;
 
@@ -48,10 +54,8 @@ interface ScoreFlags {
   'batch-tokens'?: string;
 }
 
-async function score(file: string, values: ScoreFlags): Promise<void> {
-  const dataset = await loadDataset(file, { format: values.format });
-  for (const bad of dataset.malformed) process.stderr.write(`${file}:${bad.line}: skipped: ${bad.error}\n`);
-
+/** Scores every pair of the dataset with the model the flags name; progress goes to stderr. */
+async function scoreAll(dataset: Dataset, values: ScoreFlags) {
   const modelDir = values.model ? path.resolve(values.model) : bundledModel();
   if (!values.model) process.stderr.write('plens: no --model given; using the bundled demo model (not a real reward model)\n');
   const scorer = createWorkerScorer({
@@ -81,44 +85,128 @@ async function score(file: string, values: ScoreFlags): Promise<void> {
       },
     );
     progress.finish();
-    const seconds = (performance.now() - started) / 1000;
-
-    const out = values.out ? createWriteStream(values.out) : process.stdout;
-    dataset.pairs.forEach((pair, index) => {
-      const pairScore = scores.get(index);
-      if (!pairScore) return;
-      const v = verdict(pair.label, pairScore);
-      const row = {
-        line: pair.line,
-        reward_a: v.rewardA,
-        reward_b: v.rewardB,
-        margin: v.margin,
-        prefers: v.prefers,
-        label: pair.label,
-        agrees: v.agrees,
-      };
-      out.write(JSON.stringify(row) + '\n');
-    });
-    if (out !== process.stdout) await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
-
-    const summary = {
-      ...summarize(dataset.pairs, scores),
-      model: info.model,
-      template: info.template,
-      device: info.device,
-      seconds: round(seconds),
-      tokens_per_second: Math.round(stats.tokens / seconds),
-      time: {
-        tokenize: round(stats.tokenizeSeconds),
-        inference: round(stats.inferenceSeconds),
-        other: round(Math.max(0, seconds - stats.tokenizeSeconds - stats.inferenceSeconds)),
-      },
-    };
-    process.stdout.write(JSON.stringify(summary) + '\n');
+    return { scores, info, stats, seconds: (performance.now() - started) / 1000 };
   } finally {
     process.off('SIGINT', onSigint);
     await scorer.dispose();
   }
+}
+
+async function score(file: string, values: ScoreFlags): Promise<void> {
+  const dataset = await loadDataset(file, { format: values.format });
+  reportSkipped(file, dataset);
+  const { scores, info, stats, seconds } = await scoreAll(dataset, values);
+
+  const out = values.out ? createWriteStream(values.out) : process.stdout;
+  dataset.pairs.forEach((pair, index) => {
+    const pairScore = scores.get(index);
+    if (!pairScore) return;
+    const v = verdict(pair.label, pairScore);
+    const row = {
+      line: pair.line,
+      reward_a: v.rewardA,
+      reward_b: v.rewardB,
+      margin: v.margin,
+      prefers: v.prefers,
+      label: pair.label,
+      agrees: v.agrees,
+    };
+    out.write(JSON.stringify(row) + '\n');
+  });
+  if (out !== process.stdout) await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+
+  const summary = {
+    ...summarize(dataset.pairs, scores),
+    model: info.model,
+    template: info.template,
+    device: info.device,
+    seconds: round(seconds),
+    tokens_per_second: Math.round(stats.tokens / seconds),
+    time: {
+      tokenize: round(stats.tokenizeSeconds),
+      inference: round(stats.inferenceSeconds),
+      other: round(Math.max(0, seconds - stats.tokenizeSeconds - stats.inferenceSeconds)),
+    },
+  };
+  process.stdout.write(JSON.stringify(summary) + '\n');
+}
+
+function reportSkipped(file: string, dataset: Dataset): void {
+  for (const bad of dataset.malformed) process.stderr.write(`${file}:${bad.line}: skipped: ${bad.error}\n`);
+}
+
+/** Reads `plens score` output back: rewards by record line (the summary line has no `line`). */
+async function readScores(file: string, dataset: Dataset): Promise<Map<number, PairScore>> {
+  const byLine = new Map<number, PairScore>();
+  (await readFile(file, 'utf8')).split('\n').forEach((text, i) => {
+    if (!text.trim()) return;
+    let row: { line?: unknown; reward_a?: unknown; reward_b?: unknown };
+    try {
+      row = JSON.parse(text);
+    } catch (error) {
+      throw new UsageError(`${file}:${i + 1}: invalid JSON: ${(error as Error).message}`);
+    }
+    if (row.line === undefined) return;
+    if (typeof row.line !== 'number' || typeof row.reward_a !== 'number' || typeof row.reward_b !== 'number') {
+      throw new UsageError(`${file}:${i + 1}: not a plens score line (needs numeric "line", "reward_a", "reward_b")`);
+    }
+    byLine.set(row.line, { rewardA: row.reward_a, rewardB: row.reward_b });
+  });
+  const scores = new Map<number, PairScore>();
+  dataset.pairs.forEach((pair, index) => {
+    const pairScore = byLine.get(pair.line);
+    if (pairScore) scores.set(index, pairScore);
+  });
+  return scores;
+}
+
+interface ReviewFlags extends ScoreFlags {
+  scores?: string;
+  annotations?: string;
+  top?: string;
+}
+
+async function review(file: string, values: ReviewFlags): Promise<void> {
+  const dataset = await loadDataset(file, { format: values.format });
+  reportSkipped(file, dataset);
+  const scores = values.scores ? await readScores(values.scores, dataset) : (await scoreAll(dataset, values)).scores;
+  // The reviewer's corrections count, as they do in the editor's stats view.
+  const annotationsFile = values.annotations ?? sidecarPath(file);
+  const annotations = values.annotations || existsSync(annotationsFile) ? await AnnotationLog.load(annotationsFile) : AnnotationLog.empty();
+  const keys = pairKeys(dataset.pairs);
+  const annotationOf = (index: number) => annotations.get(keys[index]);
+  const labelOf = (index: number): Preference => {
+    const label = annotationOf(index)?.label;
+    if (label === undefined || label === null) return dataset.pairs[index].label;
+    return label === 'both-bad' ? null : label;
+  };
+  const stats = datasetStats({ pairs: dataset.pairs, scores, labelOf, annotationOf });
+  const top = topDisagreements(dataset.pairs, scores, positiveInt(values.top, '--top') ?? 10, labelOf).map(({ index, margin }) => {
+    const pair = dataset.pairs[index];
+    const lastTurn = pair.prompt.at(-1)?.content ?? '';
+    const { prefers } = verdict(labelOf(index), scores.get(index)!);
+    return { line: pair.line, margin, prefers, label: labelOf(index), prompt: lastTurn.slice(0, 200) };
+  });
+  const report = {
+    file,
+    format: dataset.format.name,
+    pairs: stats.pairs,
+    scored: stats.scored,
+    agreement: stats.agreement,
+    disagreements: stats.disagreements,
+    calibration: stats.calibration,
+    margin_histogram: stats.marginHistogram,
+    length: { human_prefers_longer: stats.length.humanPrefersLonger, model_prefers_longer: stats.length.modelPrefersLonger },
+    review: {
+      reviewed: stats.review.reviewed,
+      relabelled: stats.review.relabelled,
+      both_bad: stats.review.bothBad,
+      flagged: stats.review.flagged,
+      notes: stats.review.notes,
+    },
+    top_disagreements: top,
+  };
+  process.stdout.write(JSON.stringify(report) + '\n');
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
@@ -153,6 +241,9 @@ async function main(argv: string[]): Promise<void> {
       device: { type: 'string' },
       'max-length': { type: 'string' },
       'batch-tokens': { type: 'string' },
+      scores: { type: 'string' },
+      annotations: { type: 'string' },
+      top: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -165,6 +256,7 @@ async function main(argv: string[]): Promise<void> {
   if (extra.length) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
   if (command === 'inspect') return inspect(file, values.format);
   if (command === 'score') return score(file, values);
+  if (command === 'review') return review(file, values);
   throw new UsageError(`unknown command "${command}"\n${USAGE}`);
 }
 

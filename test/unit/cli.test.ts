@@ -2,10 +2,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { pairKeys } from '../../src/core/annotations';
+import { loadDataset } from '../../src/core/dataset';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const cli = path.join(repoRoot, 'dist', 'cli.js');
@@ -117,5 +119,43 @@ describe('plens score', () => {
     assert.notEqual(run.code, 0);
     assert.match(run.stderr, /^plens: No model\.onnx in .*optimum-cli export onnx/);
     assert.equal(run.stderr.trim().split('\n').length, 1);
+  });
+});
+
+describe('plens review', () => {
+  it('reports the agreement plens score reported, calibration, length bias and the top disagreements', async () => {
+    const out = path.join(dir, 'review-scores.jsonl');
+    const scored = await plens('score', fixture('hh-rlhf.jsonl'), '--out', out);
+    const summary = JSON.parse(scored.stdout.trim());
+    const run = await plens('review', fixture('hh-rlhf.jsonl'), '--scores', out, '--top', '1');
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout);
+    assert.equal(report.agreement, summary.agreement);
+    assert.equal(report.disagreements, summary.disagreements);
+    assert.equal(report.calibration.reduce((n: number, b: { pairs: number }) => n + b.pairs, 0), 4);
+    assert.equal(report.margin_histogram.reduce((n: number, b: { count: number }) => n + b.count, 0), 4);
+    assert.equal(report.top_disagreements.length, 1);
+    const rows = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const worst = rows.filter((r) => r.agrees === false).sort((x, y) => Math.abs(y.margin) - Math.abs(x.margin))[0];
+    assert.equal(report.top_disagreements[0].line, worst.line);
+    assert.deepEqual(report.review, { reviewed: 0, relabelled: 0, both_bad: 0, flagged: 0, notes: 0 });
+  });
+
+  it('counts the reviewer corrections saved in the sidecar', async () => {
+    const out = path.join(dir, 'review-scores2.jsonl');
+    await plens('score', fixture('hh-rlhf.jsonl'), '--out', out);
+    const rows = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const dataset = await loadDataset(fixture('hh-rlhf.jsonl'));
+    const keys = pairKeys(dataset.pairs);
+    // The reviewer sides with the model on line 7 (the model prefers b there).
+    const index = dataset.pairs.findIndex((p) => p.line === 7);
+    assert.equal(rows.find((r) => r.line === 7).prefers, 'b');
+    const sidecar = path.join(dir, 'corrections.jsonl');
+    const event = { key: keys[index], line: 7, field: 'label', from: null, to: 'b', by: 't', at: '2026-11-29T00:00:00Z' };
+    await writeFile(sidecar, `{"plens":"annotations","version":1}\n${JSON.stringify(event)}\n`);
+    const report = JSON.parse((await plens('review', fixture('hh-rlhf.jsonl'), '--scores', out, '--annotations', sidecar)).stdout);
+    const before = rows.filter((r) => r.agrees === false).length;
+    assert.equal(report.disagreements, before - 1);
+    assert.equal(report.review.relabelled, 1);
   });
 });

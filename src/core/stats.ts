@@ -1,0 +1,136 @@
+/**
+ * Dataset-level insight: how agreement between model and human varies with the model's confidence
+ * (a calibration table), the spread of margins, length bias on both sides, and review progress.
+ * The CLI (`plens review`) and the stats view print the same figures from this one function.
+ */
+import type { Annotation } from './annotations';
+import type { Message, Pair, Preference } from './pair';
+import { summarize, verdict, type AgreementSummary, type PairScore } from './verdict';
+
+export interface CalibrationBin {
+  /** Model confidence range, P(preferred ≻ other) = σ(|margin|), from `low` (inclusive) to `high`. */
+  low: number;
+  high: number;
+  /** Scored, labelled pairs in the bin. */
+  pairs: number;
+  /** Mean model confidence in the bin: a calibrated model agrees with humans this often. */
+  confidence: number | null;
+  /** How often the human label agrees with the model in the bin. */
+  agreement: number | null;
+}
+
+export interface HistogramBin {
+  low: number;
+  high: number;
+  count: number;
+}
+
+export interface DatasetStats extends AgreementSummary {
+  calibration: CalibrationBin[];
+  marginHistogram: HistogramBin[];
+  length: {
+    /** Among labelled pairs with responses of different lengths: how often the chosen one is longer. */
+    humanPrefersLonger: number | null;
+    /** Among scored pairs with responses of different lengths: how often the model prefers the longer. */
+    modelPrefersLonger: number | null;
+  };
+  review: { reviewed: number; relabelled: number; bothBad: number; flagged: number; notes: number };
+}
+
+const CALIBRATION_EDGES = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
+const HISTOGRAM_BINS = 20;
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+const textLength = (messages: readonly Message[]) => messages.reduce((n, m) => n + m.content.length, 0);
+const ratio = (part: number, whole: number) => (whole ? part / whole : null);
+
+export interface StatsInput {
+  pairs: readonly Pair[];
+  scores: ReadonlyMap<number, PairScore>;
+  /** The human label as it stands (a reviewer's correction wins); defaults to the file's label. */
+  labelOf?: (index: number) => Preference;
+  annotationOf?: (index: number) => Annotation | undefined;
+}
+
+export function datasetStats({ pairs, scores, labelOf = (i) => pairs[i].label, annotationOf = () => undefined }: StatsInput): DatasetStats {
+  const bins = CALIBRATION_EDGES.slice(0, -1).map((low, i) => ({ low, high: CALIBRATION_EDGES[i + 1], pairs: 0, agreed: 0, confidenceSum: 0 }));
+  let longerPreferred = 0;
+  let modelLengthPairs = 0;
+  const margins: number[] = [];
+  scores.forEach((score, index) => {
+    const label = labelOf(index);
+    const v = verdict(label, score);
+    margins.push(v.margin);
+    const lengthA = textLength(pairs[index].a);
+    const lengthB = textLength(pairs[index].b);
+    if (lengthA !== lengthB && v.prefers !== 'tie') {
+      modelLengthPairs++;
+      if ((v.prefers === 'a') === lengthA > lengthB) longerPreferred++;
+    }
+    if (v.agrees === null) return;
+    const confidence = sigmoid(Math.abs(v.margin));
+    const bin = bins.find((b) => confidence < b.high) ?? bins[bins.length - 1];
+    bin.pairs++;
+    bin.confidenceSum += confidence;
+    if (v.agrees) bin.agreed++;
+  });
+
+  let longerChosen = 0;
+  let humanLengthPairs = 0;
+  const review = { reviewed: 0, relabelled: 0, bothBad: 0, flagged: 0, notes: 0 };
+  pairs.forEach((pair, index) => {
+    const label = labelOf(index);
+    const lengthA = textLength(pair.a);
+    const lengthB = textLength(pair.b);
+    if ((label === 'a' || label === 'b') && lengthA !== lengthB) {
+      humanLengthPairs++;
+      if ((label === 'a') === lengthA > lengthB) longerChosen++;
+    }
+    const annotation = annotationOf(index);
+    if (!annotation) return;
+    if (annotation.reviewed) review.reviewed++;
+    if (annotation.label === 'both-bad') review.bothBad++;
+    else if (annotation.label && annotation.label !== pair.label) review.relabelled++;
+    if (annotation.flagged) review.flagged++;
+    if (annotation.note) review.notes++;
+  });
+
+  return {
+    ...summarize(pairs, scores, labelOf),
+    calibration: bins.map((b) => ({
+      low: b.low,
+      high: b.high,
+      pairs: b.pairs,
+      confidence: ratio(b.confidenceSum, b.pairs),
+      agreement: ratio(b.agreed, b.pairs),
+    })),
+    marginHistogram: histogram(margins, HISTOGRAM_BINS),
+    length: { humanPrefersLonger: ratio(longerChosen, humanLengthPairs), modelPrefersLonger: ratio(longerPreferred, modelLengthPairs) },
+    review,
+  };
+}
+
+/** Equal-width bins symmetric around zero, so the sign of the margin reads at a glance. */
+export function histogram(values: readonly number[], binCount: number): HistogramBin[] {
+  if (values.length === 0) return [];
+  const extent = values.reduce((m, v) => Math.max(m, Math.abs(v)), 0) || 1;
+  const width = (2 * extent) / binCount;
+  const bins = Array.from({ length: binCount }, (_, i) => ({ low: -extent + i * width, high: -extent + (i + 1) * width, count: 0 }));
+  for (const value of values) bins[Math.min(binCount - 1, Math.floor((value + extent) / width))].count++;
+  return bins;
+}
+
+/** Disagreements the model is most confident about: the likeliest label errors, first. */
+export function topDisagreements(
+  pairs: readonly Pair[],
+  scores: ReadonlyMap<number, PairScore>,
+  count: number,
+  labelOf: (index: number) => Preference = (i) => pairs[i].label,
+): { index: number; margin: number }[] {
+  const found: { index: number; margin: number }[] = [];
+  scores.forEach((score, index) => {
+    const v = verdict(labelOf(index), score);
+    if (v.agrees === false) found.push({ index, margin: v.margin });
+  });
+  return found.sort((x, y) => Math.abs(y.margin) - Math.abs(x.margin) || x.index - y.index).slice(0, count);
+}
