@@ -4,7 +4,10 @@
  */
 import type { Message, Preference } from '../src/core/pair';
 import type { AnnotationField, AnnotationValue, ReviewLabel } from '../src/core/annotations';
+import type { DatasetStats } from '../src/core/stats';
 import type { HostToWebview, PairRow, ReviewSnapshot, ReviewStatus, RowFilter, WebviewToHost } from '../src/shared/reviewProtocol';
+import { el } from './dom';
+import { renderStats } from './stats';
 
 interface VsCodeApi {
   postMessage(message: WebviewToHost): void;
@@ -18,6 +21,7 @@ interface ViewState {
   filter: RowFilter;
   /** Position of the focused pair within the page. */
   focus: number;
+  showStats: boolean;
 }
 
 const vscode = acquireVsCodeApi();
@@ -29,6 +33,11 @@ const saved = vscode.getState();
 let offset = saved?.offset ?? 0;
 let filter: RowFilter = saved?.filter ?? 'all';
 let focus = saved?.focus ?? 0;
+let showStats = saved?.showStats ?? false;
+let stats: DatasetStats | undefined;
+let lastStatsRequest = 0;
+/** Stats walk every pair: while scores stream in, ask for them at most this often. */
+const STATS_INTERVAL_MS = 1000;
 let rows: PairRow[] = [];
 let total = 0;
 /** The pair just annotated: when the next page arrives, focus moves past it (or to what took its place). */
@@ -36,24 +45,23 @@ let advanceFrom: number | undefined;
 /** Set while a page request is out, so streaming status updates do not pile up requests. */
 let pageRequested = false;
 
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attributes: Record<string, string> = {},
-  ...children: (Node | string | null | undefined)[]
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  for (const child of children) {
-    if (child === null || child === undefined) continue;
-    node.append(typeof child === 'string' ? document.createTextNode(child) : child);
-  }
-  return node;
-}
-
 const post = (message: WebviewToHost) => vscode.postMessage(message);
 
 function saveViewState(): void {
-  vscode.setState({ offset, filter, focus });
+  vscode.setState({ offset, filter, focus, showStats });
+}
+
+function requestStats(force: boolean): void {
+  if (!showStats || (!force && Date.now() - lastStatsRequest < STATS_INTERVAL_MS)) return;
+  lastStatsRequest = Date.now();
+  post({ type: 'requestStats' });
+}
+
+function toggleStats(): void {
+  showStats = !showStats;
+  saveViewState();
+  requestStats(true);
+  render();
 }
 
 function requestPage(newOffset: number): void {
@@ -122,7 +130,13 @@ function renderHeader(): HTMLElement {
   return el(
     'header',
     {},
-    el('h1', {}, snapshot!.fileName, el('span', { class: 'format', title: snapshot!.formatTitle }, snapshot!.format)),
+    el(
+      'h1',
+      {},
+      snapshot!.fileName,
+      el('span', { class: 'format', title: snapshot!.formatTitle }, snapshot!.format),
+      button(showStats ? 'Hide statistics (s)' : 'Statistics (s)', toggleStats, 'toggle-stats'),
+    ),
     el(
       'div',
       { class: 'stats', role: 'status', 'aria-live': 'polite' },
@@ -290,6 +304,7 @@ function render(): void {
   app.replaceChildren(
     renderHeader(),
     el('div', { class: 'toolbar' }, renderFilter(), renderPager()),
+    ...(showStats ? [renderStats(stats)] : []),
     renderKeys(),
     el('main', { class: 'pairs' }, ...rows.map(renderRow), empty),
     renderPager(),
@@ -326,6 +341,7 @@ window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
   const message = event.data;
   switch (message.type) {
     case 'snapshot':
+      requestStats(true);
       snapshot = message.snapshot;
       status = message.snapshot.status;
       total = filter === 'all' ? status.pairs : Math.max(total, offset + 1);
@@ -362,6 +378,11 @@ window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
     }
     case 'annotationsChanged':
       requestPage(offset);
+      requestStats(true);
+      break;
+    case 'stats':
+      stats = message.stats;
+      render();
       break;
     case 'status': {
       const scoredBefore = status?.scored;
@@ -369,6 +390,7 @@ window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
       // New scores may belong to pairs on this page, or change which pairs a filter keeps: fetch
       // the page again once the last request is in.
       const pageHasUnscored = rows.some((row) => !row.score);
+      if (status.scored !== scoredBefore) requestStats(status.scoring.state !== 'scoring');
       if (status.scored !== scoredBefore && (pageHasUnscored || filter === 'disagreements' || rows.length === 0)) {
         if (!pageRequested) requestPage(offset);
       }
@@ -388,6 +410,7 @@ document.addEventListener('keydown', (event) => {
     ArrowDown: () => moveFocus(1),
     k: () => moveFocus(-1),
     ArrowUp: () => moveFocus(-1),
+    s: toggleStats,
     ']': () => {
       focus = 0;
       requestPage(offset + pageSize);

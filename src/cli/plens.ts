@@ -7,10 +7,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { AnnotationLog, pairKeys, sidecarPath } from '../core/annotations';
+import { AnnotationLog, sidecarPath } from '../core/annotations';
 import { countLabels, loadDataset, type Dataset } from '../core/dataset';
-import type { Preference } from '../core/pair';
-import { datasetStats, topDisagreements } from '../core/stats';
+import { ReviewState } from '../core/reviewState';
+import { topDisagreements } from '../core/stats';
 import { scorePairs, summarize, verdict, type PairScore } from '../core/verdict';
 import { createWorkerScorer } from '../engine/workerScorer';
 
@@ -170,17 +170,13 @@ async function review(file: string, values: ReviewFlags): Promise<void> {
   const dataset = await loadDataset(file, { format: values.format });
   reportSkipped(file, dataset);
   const scores = values.scores ? await readScores(values.scores, dataset) : (await scoreAll(dataset, values)).scores;
-  // The reviewer's corrections count, as they do in the editor's stats view.
+  // The reviewer's corrections count, as they do in the editor's stats view: same state, same figures.
   const annotationsFile = values.annotations ?? sidecarPath(file);
   const annotations = values.annotations || existsSync(annotationsFile) ? await AnnotationLog.load(annotationsFile) : AnnotationLog.empty();
-  const keys = pairKeys(dataset.pairs);
-  const annotationOf = (index: number) => annotations.get(keys[index]);
-  const labelOf = (index: number): Preference => {
-    const label = annotationOf(index)?.label;
-    if (label === undefined || label === null) return dataset.pairs[index].label;
-    return label === 'both-bad' ? null : label;
-  };
-  const stats = datasetStats({ pairs: dataset.pairs, scores, labelOf, annotationOf });
+  const state = new ReviewState(dataset, annotations);
+  scores.forEach((pairScore, index) => state.scores.set(index, pairScore));
+  const stats = state.stats();
+  const labelOf = (index: number) => state.label(index);
   const top = topDisagreements(dataset.pairs, scores, positiveInt(values.top, '--top') ?? 10, labelOf).map(({ index, margin }) => {
     const pair = dataset.pairs[index];
     const lastTurn = pair.prompt.at(-1)?.content ?? '';

@@ -6,6 +6,7 @@
 import { AnnotationLog, pairKeys, type Annotation } from './annotations';
 import type { Dataset } from './dataset';
 import type { Preference } from './pair';
+import { datasetStats, type DatasetStats } from './stats';
 import { summarize, verdict, type PairScore } from './verdict';
 import { MAX_PAGE_SIZE, type PairRow, type ReviewStatus, type RowFilter, type ScoringState } from '../shared/reviewProtocol';
 
@@ -81,6 +82,15 @@ export class ReviewState {
       scoring: { ...this.scoring },
       model: this.model,
     };
+  }
+
+  stats(): DatasetStats {
+    return datasetStats({
+      pairs: this.dataset.pairs,
+      scores: this.scores,
+      labelOf: (index) => this.label(index),
+      annotationOf: (index) => this.annotation(index),
+    });
   }
 
   setScoring(state: ScoringState, error?: string): void {

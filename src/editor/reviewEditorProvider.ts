@@ -94,6 +94,9 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
           case 'editNote':
             if (validIndex(document, message.index)) void this.editNote(document, message.index);
             break;
+          case 'requestStats':
+            post({ type: 'stats', stats: document.state.stats() });
+            break;
           case 'cancelScoring':
             document.cancelScoring();
             break;

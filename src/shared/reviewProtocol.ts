@@ -5,6 +5,7 @@
  */
 import type { Annotation, AnnotationField, AnnotationValue } from '../core/annotations';
 import type { Message, Preference } from '../core/pair';
+import type { DatasetStats } from '../core/stats';
 
 export interface RowScore {
   rewardA: number;
@@ -58,6 +59,7 @@ export type WebviewToHost =
   | { type: 'requestPage'; offset: number; count: number; filter: RowFilter }
   | { type: 'annotate'; index: number; field: AnnotationField; value: AnnotationValue | null }
   | { type: 'editNote'; index: number }
+  | { type: 'requestStats' }
   | { type: 'cancelScoring' }
   | { type: 'rescore' };
 
@@ -65,6 +67,7 @@ export type HostToWebview =
   | { type: 'snapshot'; snapshot: ReviewSnapshot }
   | { type: 'page'; offset: number; total: number; filter: RowFilter; rows: PairRow[] }
   | { type: 'annotationsChanged' }
+  | { type: 'stats'; stats: DatasetStats }
   | { type: 'status'; status: ReviewStatus };
 
 /** Largest page the host serves: the webview never holds the whole file. */

@@ -1,0 +1,114 @@
+/**
+ * The statistics panel: agreement by model confidence (calibration), the margin histogram, length
+ * bias and review progress. Charts are SVG coloured by theme variables through CSS classes; each has
+ * a table beside it with the same numbers for screen readers and copying.
+ */
+import type { CalibrationBin, DatasetStats, HistogramBin } from '../src/core/stats';
+import { el, svg } from './dom';
+
+const pct = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)}%`);
+const WIDTH = 360;
+const HEIGHT = 160;
+const PAD = { left: 36, right: 8, top: 8, bottom: 24 };
+
+function calibrationChart(bins: CalibrationBin[]): SVGElement {
+  const plotWidth = WIDTH - PAD.left - PAD.right;
+  const plotHeight = HEIGHT - PAD.top - PAD.bottom;
+  const barWidth = plotWidth / bins.length;
+  const y = (fraction: number) => PAD.top + plotHeight * (1 - fraction);
+  const chart = svg('svg', { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, class: 'chart', 'aria-hidden': 'true' });
+  for (const tick of [0, 0.5, 1]) {
+    chart.append(svg('line', { x1: PAD.left, x2: WIDTH - PAD.right, y1: y(tick), y2: y(tick), class: 'grid' }));
+    chart.append(svg('text', { x: PAD.left - 4, y: y(tick) + 4, class: 'axis', 'text-anchor': 'end' }, `${tick * 100}%`));
+  }
+  bins.forEach((bin, i) => {
+    const x = PAD.left + i * barWidth;
+    if (bin.agreement !== null) {
+      chart.append(svg('rect', { x: x + 4, y: y(bin.agreement), width: barWidth - 8, height: plotHeight * bin.agreement, class: 'bar' }));
+    }
+    if (bin.confidence !== null) {
+      // Where a calibrated model's bar would reach.
+      chart.append(svg('line', { x1: x + 2, x2: x + barWidth - 2, y1: y(bin.confidence), y2: y(bin.confidence), class: 'expected' }));
+    }
+    chart.append(svg('text', { x: x + barWidth / 2, y: HEIGHT - 8, class: 'axis', 'text-anchor': 'middle' }, `${Math.round(bin.low * 100)}–${Math.round(bin.high * 100)}%`));
+  });
+  return chart;
+}
+
+function histogramChart(bins: HistogramBin[]): SVGElement {
+  const plotWidth = WIDTH - PAD.left - PAD.right;
+  const plotHeight = HEIGHT - PAD.top - PAD.bottom;
+  const max = Math.max(1, ...bins.map((b) => b.count));
+  const barWidth = plotWidth / Math.max(1, bins.length);
+  const chart = svg('svg', { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, class: 'chart', 'aria-hidden': 'true' });
+  bins.forEach((bin, i) => {
+    const height = (plotHeight * bin.count) / max;
+    chart.append(svg('rect', { x: PAD.left + i * barWidth + 1, y: PAD.top + plotHeight - height, width: barWidth - 2, height, class: bin.high <= 0 ? 'bar negative' : 'bar' }));
+  });
+  const zero = PAD.left + plotWidth / 2;
+  chart.append(svg('line', { x1: zero, x2: zero, y1: PAD.top, y2: PAD.top + plotHeight, class: 'zero' }));
+  if (bins.length) {
+    chart.append(svg('text', { x: PAD.left, y: HEIGHT - 8, class: 'axis' }, bins[0].low.toFixed(2)));
+    chart.append(svg('text', { x: zero, y: HEIGHT - 8, class: 'axis', 'text-anchor': 'middle' }, '0 (B ≻ A | A ≻ B)'));
+    chart.append(svg('text', { x: WIDTH - PAD.right, y: HEIGHT - 8, class: 'axis', 'text-anchor': 'end' }, bins[bins.length - 1].high.toFixed(2)));
+  }
+  chart.append(svg('text', { x: PAD.left - 4, y: PAD.top + 10, class: 'axis', 'text-anchor': 'end' }, String(max)));
+  return chart;
+}
+
+function table(caption: string, head: string[], rows: string[][]): HTMLTableElement {
+  return el(
+    'table',
+    { class: 'numbers' },
+    el('caption', {}, caption),
+    el('thead', {}, el('tr', {}, ...head.map((h) => el('th', { scope: 'col' }, h)))),
+    el('tbody', {}, ...rows.map((r) => el('tr', {}, ...r.map((c) => el('td', {}, c))))),
+  );
+}
+
+export function renderStats(stats: DatasetStats | undefined): HTMLElement {
+  if (!stats) return el('section', { class: 'stats-panel', 'aria-busy': 'true' }, 'Computing statistics…');
+  const labelled = stats.calibration.reduce((n, b) => n + b.pairs, 0);
+  return el(
+    'section',
+    { class: 'stats-panel', 'data-testid': 'stats-panel', 'aria-label': 'Statistics' },
+    el(
+      'div',
+      { class: 'stats-summary' },
+      el('p', {}, `Agreement ${pct(stats.agreement)} over ${labelled} scored, labelled pairs; ${stats.disagreements} disagreements.`),
+      el(
+        'p',
+        {},
+        `The chosen response is the longer one in ${pct(stats.length.humanPrefersLonger)} of labelled pairs; ` +
+          `the model prefers the longer one in ${pct(stats.length.modelPrefersLonger)}.`,
+      ),
+      el(
+        'p',
+        { 'data-testid': 'review-progress' },
+        `Reviewed ${stats.review.reviewed} of ${stats.pairs} · relabelled ${stats.review.relabelled} · both bad ${stats.review.bothBad} · ` +
+          `flagged ${stats.review.flagged} · notes ${stats.review.notes}`,
+      ),
+    ),
+    el(
+      'div',
+      { class: 'charts' },
+      el(
+        'figure',
+        {},
+        calibrationChart(stats.calibration),
+        el('figcaption', {}, 'Human agreement by model confidence σ(|margin|); the line marks what a calibrated model would get'),
+        table(
+          'Calibration',
+          ['confidence', 'pairs', 'mean confidence', 'agreement'],
+          stats.calibration.map((b) => [`${Math.round(b.low * 100)}–${Math.round(b.high * 100)}%`, String(b.pairs), pct(b.confidence), pct(b.agreement)]),
+        ),
+      ),
+      el(
+        'figure',
+        {},
+        histogramChart(stats.marginHistogram),
+        el('figcaption', {}, 'Margins (reward A − reward B) of scored pairs'),
+      ),
+    ),
+  );
+}
