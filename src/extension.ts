@@ -4,7 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { REVIEW_VIEW_TYPE, ReviewEditorProvider } from './editor/reviewEditorProvider';
+import { QuickScore } from './quickScore';
 import { ScorerService } from './scoring/scorerService';
+import { StatusBar } from './statusBar';
 import { readSettings, SECTION } from './settings';
 
 export function activate(context: vscode.ExtensionContext): void {
@@ -17,6 +19,11 @@ export function activate(context: vscode.ExtensionContext): void {
   const reviews = ReviewEditorProvider.register(context, scorers, annotator);
 
   context.subscriptions.push(
+    new StatusBar(reviews),
+    new QuickScore(scorers),
+    vscode.commands.registerCommand('preferenceLens.openSettings', () =>
+      vscode.commands.executeCommand('workbench.action.openSettings', `@ext:${context.extension.id}`),
+    ),
     vscode.commands.registerCommand('preferenceLens.openReview', async (target?: vscode.Uri) => {
       const uri = target instanceof vscode.Uri ? target : (activeFileUri() ?? (await pickDataset()));
       if (uri) await vscode.commands.executeCommand('vscode.openWith', uri, REVIEW_VIEW_TYPE);

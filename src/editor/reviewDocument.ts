@@ -162,6 +162,10 @@ export class ReviewDocument implements vscode.CustomDocument {
 
   // ------------------------------------------------------------------ scoring
 
+  get isScoring(): boolean {
+    return this.run !== undefined;
+  }
+
   /** Scores every pair that has no score yet; a no-op while a run is going. */
   score(): Promise<void> {
     if (this.run) return this.run.done;

@@ -16,6 +16,9 @@ const PAGE_SIZE = 20;
 
 export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewDocument> {
   private activeDocument?: ReviewDocument;
+  private readonly activeChanged = new vscode.EventEmitter<ReviewDocument | undefined>();
+  /** Fires when the review the user works in changes (or none is left). */
+  readonly onDidChangeActive = this.activeChanged.event;
   private readonly edits = new vscode.EventEmitter<vscode.CustomDocumentEditEvent<ReviewDocument>>();
   readonly onDidChangeCustomDocument = this.edits.event;
 
@@ -106,15 +109,21 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
         }
       }),
       panel.onDidChangeViewState(() => {
-        if (panel.active) this.activeDocument = document;
+        if (panel.active) this.setActive(document);
       }),
     ];
-    this.activeDocument = document;
+    this.setActive(document);
     panel.onDidDispose(() => {
       subscriptions.forEach((s) => s.dispose());
-      if (this.activeDocument === document) this.activeDocument = undefined;
+      if (this.activeDocument === document) this.setActive(undefined);
     });
     if (readSettings().scoreOnOpen) void document.score();
+  }
+
+  private setActive(document: ReviewDocument | undefined): void {
+    if (this.activeDocument === document) return;
+    this.activeDocument = document;
+    this.activeChanged.fire(document);
   }
 
   saveCustomDocument(document: ReviewDocument): Thenable<void> {

@@ -1,0 +1,78 @@
+/**
+ * "Score Selection": scores the selected text as a response (or a whole transcript), or compares two
+ * selections, and shows the result beside the selection and in the status bar.
+ */
+import * as vscode from 'vscode';
+import { readSelectedConversation } from './core/transcript';
+import type { ScorerService } from './scoring/scorerService';
+
+const RESULT_SECONDS = 15;
+
+export class QuickScore implements vscode.Disposable {
+  private readonly decoration = vscode.window.createTextEditorDecorationType({
+    after: { margin: '0 0 0 1em', color: new vscode.ThemeColor('editorCodeLens.foreground'), fontStyle: 'italic' },
+  });
+  private readonly disposables: vscode.Disposable[] = [this.decoration];
+
+  constructor(private readonly scorers: ScorerService) {
+    this.disposables.push(
+      vscode.commands.registerCommand('preferenceLens.scoreSelection', () => this.scoreSelection()),
+      // A result describes the text as it was: any edit clears it.
+      vscode.workspace.onDidChangeTextDocument((event) => {
+        for (const editor of vscode.window.visibleTextEditors) if (editor.document === event.document) editor.setDecorations(this.decoration, []);
+      }),
+    );
+  }
+
+  private async scoreSelection(): Promise<void> {
+    const editor = vscode.window.activeTextEditor;
+    const selections = editor?.selections.filter((s) => !s.isEmpty) ?? [];
+    if (!editor || selections.length === 0) {
+      void vscode.window.showInformationMessage('Select the text to score (or two responses to compare) first.');
+      return;
+    }
+    if (selections.length > 2) {
+      void vscode.window.showInformationMessage('Select one text to score, or two to compare; not more.');
+      return;
+    }
+    const conversations = selections.map((s) => readSelectedConversation(editor.document.getText(s)));
+    try {
+      const rewards = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Window, title: 'Preference Lens: scoring selection' },
+        async () => {
+          const { scorer, info, isDemo } = await this.scorers.get();
+          const found = new Map<number, number>();
+          await scorer.score(
+            conversations.map((c, id) => ({ id, prompt: c.prompt, response: c.response })),
+            { onResults: (results) => results.forEach((r) => found.set(r.id, r.reward)) },
+          );
+          return { values: conversations.map((_, id) => found.get(id)!), info, isDemo };
+        },
+      );
+      const model = `${rewards.info.model}${rewards.isDemo ? ' — demo, not a real reward model' : ''}, ${rewards.info.device}`;
+      const decorations: vscode.DecorationOptions[] = selections.map((selection, i) => {
+        const reward = rewards.values[i];
+        const form = conversations[i].form === 'response' ? 'as a response' : `as a ${conversations[i].form} conversation`;
+        let text = `reward ${reward.toFixed(3)}`;
+        if (selections.length === 2) {
+          const margin = reward - rewards.values[1 - i];
+          text += margin > 0 ? ' ★ preferred' : margin === 0 ? ' (tie)' : '';
+        }
+        const hover = new vscode.MarkdownString(`**Preference Lens**: reward ${reward} (${form})  \nModel: ${model}`);
+        return { range: new vscode.Range(selection.end, selection.end), hoverMessage: hover, renderOptions: { after: { contentText: text } } };
+      });
+      editor.setDecorations(this.decoration, decorations);
+      const summary =
+        selections.length === 2
+          ? `A ${rewards.values[0].toFixed(3)} vs B ${rewards.values[1].toFixed(3)}: margin ${(rewards.values[0] - rewards.values[1]).toFixed(3)}, P(A≻B) ${(100 / (1 + Math.exp(rewards.values[1] - rewards.values[0]))).toFixed(0)}%`
+          : `reward ${rewards.values[0].toFixed(3)}`;
+      vscode.window.setStatusBarMessage(`$(law) ${summary} (${model})`, RESULT_SECONDS * 1000);
+    } catch (error) {
+      void vscode.window.showErrorMessage(`Preference Lens could not score the selection: ${(error as Error).message}`);
+    }
+  }
+
+  dispose(): void {
+    this.disposables.forEach((d) => d.dispose());
+  }
+}
