@@ -9,8 +9,12 @@ import { ScorerService } from './scoring/scorerService';
 import { StatusBar } from './statusBar';
 import { readSettings, SECTION } from './settings';
 
+const REMOTE_TOKEN_SECRET = 'preferenceLens.remoteToken';
+
 export function activate(context: vscode.ExtensionContext): void {
-  const scorers = new ScorerService(context.extensionPath);
+  const scorers = new ScorerService(context.extensionPath, path.join(context.globalStorageUri.fsPath, 'score-cache'), () =>
+    context.secrets.get(REMOTE_TOKEN_SECRET),
+  );
   context.subscriptions.push(scorers);
   let gitUser: string | undefined;
   void gitUserName().then((name) => (gitUser = name));
@@ -29,6 +33,18 @@ export function activate(context: vscode.ExtensionContext): void {
       if (uri) await vscode.commands.executeCommand('vscode.openWith', uri, REVIEW_VIEW_TYPE);
     }),
     vscode.commands.registerCommand('preferenceLens.chooseModel', chooseModel),
+    vscode.commands.registerCommand('preferenceLens.setRemoteToken', async () => {
+      const token = await vscode.window.showInputBox({
+        title: 'Token for the remote scoring endpoint',
+        prompt: 'Kept in VS Code’s secret storage, never in settings. Leave empty to remove it.',
+        password: true,
+        ignoreFocusOut: true,
+      });
+      if (token === undefined) return;
+      if (token) await context.secrets.store(REMOTE_TOKEN_SECRET, token);
+      else await context.secrets.delete(REMOTE_TOKEN_SECRET);
+      scorers.reset();
+    }),
     vscode.commands.registerCommand('preferenceLens.cancelScoring', () => reviews.active?.cancelScoring()),
     vscode.commands.registerCommand('preferenceLens.rescore', () => reviews.active?.rescore()),
   );

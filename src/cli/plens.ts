@@ -12,15 +12,19 @@ import { countLabels, loadDataset, type Dataset } from '../core/dataset';
 import { ReviewState } from '../core/reviewState';
 import { topDisagreements } from '../core/stats';
 import { scorePairs, summarize, verdict, type PairScore } from '../core/verdict';
-import { createWorkerScorer } from '../engine/workerScorer';
+import { defaultCacheDir } from '../engine/scoreCache';
+import { createScorer, isEndpoint, isRemoteProtocol } from '../engine/createScorer';
 
 const USAGE = `usage:
   plens inspect <file> [--format <name>]
-  plens score <file> [--model <dir>] [--out <file>] [--format <name>] [--device <auto|cpu|cuda|...>]
-                     [--max-length <n>] [--batch-tokens <n>]
+  plens score <file> [--model <dir | http(s) endpoint>] [--out <file>] [--format <name>] [--device <auto|cpu|cuda|...>]
+                     [--max-length <n>] [--batch-tokens <n>] [--cache-dir <dir> | --no-cache]
+                     [--remote-protocol <vllm|tei|kserve>] [--tokenizer <dir>]
   plens review <file> [--scores <file> | --model <dir> ...] [--annotations <file>] [--top <n>] [--format <name>]
 
-When --model is omitted, the bundled demo model is used (a toy with known scores, not a real reward model).`;
+When --model is omitted, the bundled demo model is used (a toy with known scores, not a real reward model).
+An endpoint's token is read from $PLENS_REMOTE_TOKEN; KServe endpoints need --tokenizer <model folder>.
+Scores are cached in --cache-dir (default ${defaultCacheDir()}); re-scoring unchanged pairs runs no model.`;
 
 class UsageError extends Error {}
 
@@ -52,18 +56,26 @@ interface ScoreFlags {
   device?: string;
   'max-length'?: string;
   'batch-tokens'?: string;
+  'cache-dir'?: string;
+  'no-cache'?: boolean;
+  'remote-protocol'?: string;
+  tokenizer?: string;
 }
 
 /** Scores every pair of the dataset with the model the flags name; progress goes to stderr. */
 async function scoreAll(dataset: Dataset, values: ScoreFlags) {
-  const modelDir = values.model ? path.resolve(values.model) : bundledModel();
+  const model = values.model ? (isEndpoint(values.model) ? values.model : path.resolve(values.model)) : bundledModel();
+  const protocol = values['remote-protocol'];
+  if (protocol !== undefined && !isRemoteProtocol(protocol)) throw new UsageError(`--remote-protocol should be vllm, tei or kserve, got "${protocol}"`);
   if (!values.model) process.stderr.write('plens: no --model given; using the bundled demo model (not a real reward model)\n');
-  const scorer = createWorkerScorer({
-    modelDir,
+  const scorer = createScorer({
+    model,
     workerPath: path.join(__dirname, 'worker.js'),
     device: values.device,
     maxLength: positiveInt(values['max-length'], '--max-length'),
     batchTokens: positiveInt(values['batch-tokens'], '--batch-tokens'),
+    cacheDir: values['no-cache'] ? undefined : path.resolve(values['cache-dir'] ?? defaultCacheDir()),
+    remote: { protocol, tokenizerDir: values.tokenizer === undefined ? undefined : path.resolve(values.tokenizer) },
   });
   const controller = new AbortController();
   const onSigint = () => controller.abort();
@@ -72,6 +84,7 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
     const started = performance.now();
     const info = await scorer.load();
     if (info.fallbackReason) process.stderr.write(`plens: running on ${info.device}: ${info.fallbackReason}\n`);
+    if (info.cacheError) process.stderr.write(`plens: ${info.cacheError}\n`);
     const scores = new Map<number, PairScore>();
     const progress = new ProgressLine(dataset.pairs.length * 2);
     const stats = await scorePairs(
@@ -85,6 +98,8 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
       },
     );
     progress.finish();
+    if (stats.failed) process.stderr.write(`plens: ${stats.failed} responses could not be scored; their pairs are left out\n`);
+    if (stats.cacheError) process.stderr.write(`plens: ${stats.cacheError}\n`);
     return { scores, info, stats, seconds: (performance.now() - started) / 1000 };
   } finally {
     process.off('SIGINT', onSigint);
@@ -122,6 +137,8 @@ async function score(file: string, values: ScoreFlags): Promise<void> {
     device: info.device,
     seconds: round(seconds),
     tokens_per_second: Math.round(stats.tokens / seconds),
+    cached: stats.cached ?? 0,
+    model_calls: stats.modelCalls ?? null,
     time: {
       tokenize: round(stats.tokenizeSeconds),
       inference: round(stats.inferenceSeconds),
@@ -237,6 +254,10 @@ async function main(argv: string[]): Promise<void> {
       device: { type: 'string' },
       'max-length': { type: 'string' },
       'batch-tokens': { type: 'string' },
+      'cache-dir': { type: 'string' },
+      'no-cache': { type: 'boolean' },
+      'remote-protocol': { type: 'string' },
+      tokenizer: { type: 'string' },
       scores: { type: 'string' },
       annotations: { type: 'string' },
       top: { type: 'string' },

@@ -4,7 +4,7 @@
  */
 import type { Tokenizer } from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
 import type { Message } from '../core/pair';
-import type { ModelFolder, TokenSpec } from './modelFolder';
+import type { TokenizerFolder, TokenSpec } from './modelFolder';
 import { createPromptFormat, type PromptFormat, type SpecialTokens } from './promptFormat';
 
 /** Used when config.json does not say: Llama-2's context, the seed model's limit. */
@@ -20,6 +20,10 @@ export interface Encoder {
   format: PromptFormat['name'];
   maxLength: number;
   padId: number;
+  /** The exact text the model reads (the score cache keys on it); cheap next to tokenizing it. */
+  render(messages: readonly Message[]): string;
+  /** Tokens of rendered text, left-truncated to `maxLength`. */
+  encodeText(text: string): Encoded;
   encode(messages: readonly Message[]): Encoded;
 }
 
@@ -37,7 +41,7 @@ function firstId(value: number | number[] | null | undefined): number | undefine
  * declared maximum (RoBERTa-style configs say 514 positions but take 512 tokens; Llama's tokenizer
  * declares 1e30, which the min ignores).
  */
-function resolveMaxLength(folder: ModelFolder, requested: number | undefined): number {
+function resolveMaxLength(folder: TokenizerFolder, requested: number | undefined): number {
   const limits = [requested, folder.config.max_position_embeddings ?? DEFAULT_MAX_LENGTH, folder.tokenizerConfig.model_max_length];
   const maxLength = Math.min(...limits.filter((limit): limit is number => typeof limit === 'number' && limit > 0));
   return Math.floor(maxLength);
@@ -47,7 +51,7 @@ function resolveMaxLength(folder: ModelFolder, requested: number | undefined): n
  * The id the export was made with comes first (config.json): reward heads read the last non-pad
  * token, so padding with any other id would move the scored position.
  */
-function resolvePadId(folder: ModelFolder, tokenizer: Tokenizer, tokens: SpecialTokens): number {
+function resolvePadId(folder: TokenizerFolder, tokenizer: Tokenizer, tokens: SpecialTokens): number {
   const fromConfig = folder.config.pad_token_id;
   if (typeof fromConfig === 'number') return fromConfig;
   const fromTokenizer = tokens.pad === undefined ? undefined : tokenizer.token_to_id(tokens.pad);
@@ -89,7 +93,7 @@ function specialAwareEncoder(tokenizer: Tokenizer): (text: string, addSpecialTok
   };
 }
 
-export async function createEncoder(folder: ModelFolder, options: { maxLength?: number } = {}): Promise<Encoder> {
+export async function createEncoder(folder: TokenizerFolder, options: { maxLength?: number } = {}): Promise<Encoder> {
   // ESM-only package: see promptFormat.ts.
   const { Tokenizer } = await import('@huggingface/tokenizers');
   const tokenizer = new Tokenizer(folder.tokenizerJson, folder.tokenizerConfig);
@@ -106,18 +110,21 @@ export async function createEncoder(folder: ModelFolder, options: { maxLength?: 
 
   const toIds = specialAwareEncoder(tokenizer);
 
+  const encodeText = (text: string): Encoded => {
+    // Chat templates often emit the BOS themselves; letting the post-processor add another would
+    // give `<s><s>`, a sequence the model never saw in training.
+    const ids = toIds(text, !(bos && text.startsWith(bos)));
+    // Left truncation (RewardBench's truncation_side="left"): the end of the response is what is judged.
+    if (ids.length <= maxLength) return { ids, truncated: false };
+    return { ids: ids.slice(ids.length - maxLength), truncated: true };
+  };
+
   return {
     format: format.name,
     maxLength,
     padId,
-    encode(messages) {
-      const text = format.render(messages);
-      // Chat templates often emit the BOS themselves; letting the post-processor add another would
-      // give `<s><s>`, a sequence the model never saw in training.
-      const ids = toIds(text, !(bos && text.startsWith(bos)));
-      // Left truncation (RewardBench's truncation_side="left"): the end of the response is what is judged.
-      if (ids.length <= maxLength) return { ids, truncated: false };
-      return { ids: ids.slice(ids.length - maxLength), truncated: true };
-    },
+    render: (messages) => format.render(messages),
+    encodeText,
+    encode: (messages) => encodeText(format.render(messages)),
   };
 }

@@ -28,11 +28,11 @@ export interface TokenizerConfig {
   chat_template?: string | Array<{ name: string; template: string }>;
 }
 
-export interface ModelFolder {
+/** What tokenization and formatting need; a remote model's local folder has only this. */
+export interface TokenizerFolder {
   dir: string;
   /** Human-readable name: the hub id from config.json when it has one, else the folder name. */
   name: string;
-  modelPath: string;
   tokenizerJson: object;
   /** `{}` when the folder has no tokenizer_config.json. */
   tokenizerConfig: TokenizerConfig;
@@ -40,6 +40,10 @@ export interface ModelFolder {
   config: ModelConfig;
   /** chat_template.jinja when present (newer exports; it wins), else tokenizer_config's default template. */
   chatTemplate?: string;
+}
+
+export interface ModelFolder extends TokenizerFolder {
+  modelPath: string;
 }
 
 export class ModelFolderError extends Error {
@@ -97,22 +101,14 @@ function modelName(dir: string, config: ModelConfig): string {
   return path.basename(path.resolve(dir));
 }
 
-export async function readModelFolder(dir: string): Promise<ModelFolder> {
+async function requireFolder(dir: string): Promise<void> {
   const stat = await fs.stat(dir).catch(() => undefined);
   if (!stat?.isDirectory()) throw new ModelFolderError(`Model folder not found: ${dir}. ${EXPORT_HINT}`, dir);
+}
 
-  const candidates = [path.join(dir, 'model.onnx'), path.join(dir, 'onnx', 'model.onnx')];
-  let modelPath: string | undefined;
-  for (const candidate of candidates) {
-    if (await isFile(candidate)) {
-      modelPath = candidate;
-      break;
-    }
-  }
-  if (!modelPath) {
-    throw new ModelFolderError(`No model.onnx in ${dir} (looked for ${candidates.join(' and ')}). ${EXPORT_HINT}`, candidates[0]);
-  }
-
+/** The tokenizer files and configs of a folder, without requiring the ONNX weights. */
+export async function readTokenizerFolder(dir: string): Promise<TokenizerFolder> {
+  await requireFolder(dir);
   const tokenizerPath = path.join(dir, 'tokenizer.json');
   const tokenizerText = await readOptional(tokenizerPath);
   if (tokenizerText === undefined) {
@@ -135,5 +131,21 @@ export async function readModelFolder(dir: string): Promise<ModelFolder> {
 
   const chatTemplate = (await readOptional(path.join(dir, 'chat_template.jinja'))) ?? pickChatTemplate(tokenizerConfig);
 
-  return { dir, name: modelName(dir, config), modelPath, tokenizerJson, tokenizerConfig, config, chatTemplate };
+  return { dir, name: modelName(dir, config), tokenizerJson, tokenizerConfig, config, chatTemplate };
+}
+
+export async function readModelFolder(dir: string): Promise<ModelFolder> {
+  await requireFolder(dir);
+  const candidates = [path.join(dir, 'model.onnx'), path.join(dir, 'onnx', 'model.onnx')];
+  let modelPath: string | undefined;
+  for (const candidate of candidates) {
+    if (await isFile(candidate)) {
+      modelPath = candidate;
+      break;
+    }
+  }
+  if (!modelPath) {
+    throw new ModelFolderError(`No model.onnx in ${dir} (looked for ${candidates.join(' and ')}). ${EXPORT_HINT}`, candidates[0]);
+  }
+  return { ...(await readTokenizerFolder(dir)), modelPath };
 }

@@ -13,7 +13,7 @@ export interface SpecialTokens {
 
 export interface PromptFormat {
   /** Shown to the user as ScorerInfo.template. */
-  name: 'tulu' | 'chat_template';
+  name: 'tulu' | 'chat_template' | 'text-pair';
   render(messages: readonly Message[]): string;
 }
 
@@ -40,6 +40,16 @@ export function renderTulu(messages: readonly Message[], eosToken: string): stri
     }
   });
   return text;
+}
+
+/**
+ * Text-pair input for DeBERTa-style reward models (OpenAssistant's), which were trained on
+ * (question, answer) pairs rather than a chat transcript: the prompt turns' contents, then the
+ * response turns' contents, each joined by a blank line.
+ */
+export function renderTextPair(prompt: readonly Message[], response: readonly Message[]): [string, string] {
+  const join = (messages: readonly Message[]) => messages.map((message) => message.content).join('\n\n');
+  return [join(prompt), join(response)];
 }
 
 /**

@@ -13,6 +13,13 @@ export interface ScoreResult {
   reward: number;
 }
 
+/** An item that got no reward (a remote request that failed for good); never a score. */
+export interface ScoreFailure {
+  id: number;
+  /** Why, for the user; never contains the access token. */
+  error: string;
+}
+
 /** What is loaded and where it runs, shown to the user in the CLI summary and the status bar. */
 export interface ScorerInfo {
   /** Human-readable model name (folder name or hub id). */
@@ -23,6 +30,10 @@ export interface ScorerInfo {
   template: string;
   /** Why a preferred device was not used, when it fell back. */
   fallbackReason?: string;
+  /** The score cache file in use, when a cache folder was given. */
+  cache?: string;
+  /** Why scores are not cached although a cache folder was given (scoring goes on without it). */
+  cacheError?: string;
 }
 
 export interface ScoreStats {
@@ -33,6 +44,14 @@ export interface ScoreStats {
   inferenceSeconds: number;
   /** Items longer than the model's limit, scored on their last tokens only (left truncation). */
   truncated?: number;
+  /** Items answered from the score cache, without running the model. */
+  cached?: number;
+  /** Inference calls made (onnxruntime runs, or HTTP requests for a remote model). */
+  modelCalls?: number;
+  /** Set when storing scores in the cache failed; the scores themselves were still delivered. */
+  cacheError?: string;
+  /** Items reported through `onFailures` instead of `onResults`. */
+  failed?: number;
 }
 
 export interface ScoreOptions {
@@ -40,6 +59,12 @@ export interface ScoreOptions {
   /** Called as batches finish, in completion order. */
   onResults: (results: ScoreResult[]) => void;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Called with items that could not be scored (remote scorers: retries exhausted, a rejected
+   * request). A separate callback so a failure can never be taken for a reward; `stats.failed`
+   * counts them either way.
+   */
+  onFailures?: (failures: ScoreFailure[]) => void;
 }
 
 /** A reward model kept loaded between calls. */

@@ -11,6 +11,7 @@ import { padBatch, planBatches, type PaddedBatch } from './batching';
 import { createEncoder, type Encoder } from './encoder';
 import { readModelFolder } from './modelFolder';
 import type { ScoreItem, ScoreResult, ScoreStats, ScorerInfo } from './scorer';
+import { modelIdentity, ScoreCache } from './scoreCache';
 import { createSession } from './session';
 
 /** Padded tokens per inference call when the caller does not say; a few seconds per call on a laptop CPU. */
@@ -83,6 +84,8 @@ export class ScoringEngine {
     private readonly encoder: Encoder,
     private readonly outputName: string,
     private readonly batchTokens: number,
+    /** Dropped after a failed write, so a full or read-only disk costs one warning, not every batch. */
+    private cache: ScoreCache | undefined,
   ) {}
 
   static async load(options: LoadOptions): Promise<ScoringEngine> {
@@ -100,50 +103,88 @@ export class ScoringEngine {
     }
     const outputName = session.outputNames.includes('logits') ? 'logits' : session.outputNames[0];
     const info: ScorerInfo = { model: folder.name, device, template: encoder.format, ...(fallbackReason ? { fallbackReason } : {}) };
-    return new ScoringEngine(info, session, encoder, outputName, Math.max(1, options.batchTokens ?? DEFAULT_BATCH_TOKENS));
+    let cache: ScoreCache | undefined;
+    if (options.cacheDir !== undefined) {
+      // The cache only saves time: when it cannot be opened, scoring goes on and the user is told why.
+      try {
+        const settings = { template: encoder.format, maxLength: encoder.maxLength };
+        cache = await ScoreCache.open(options.cacheDir, await modelIdentity(folder, settings), { model: folder.name, modelPath: folder.modelPath, ...settings });
+        info.cache = cache.file;
+      } catch (error) {
+        info.cacheError = `Scores are not cached: ${(error as Error).message}`;
+      }
+    }
+    return new ScoringEngine(info, session, encoder, outputName, Math.max(1, options.batchTokens ?? DEFAULT_BATCH_TOKENS), cache);
   }
 
-  /** Scores `items`, reporting each batch as it finishes; throws an AbortError once cancelled. */
+  /**
+   * Scores `items`, reporting each batch as it finishes; throws an AbortError once cancelled.
+   * Items whose text is in the score cache are reported first, without running the model.
+   */
   async score(items: readonly ScoreItem[], hooks: ScoreHooks): Promise<ScoreStats> {
     const started = performance.now();
-    const stats: Required<ScoreStats> = { items: 0, tokens: 0, seconds: 0, tokenizeSeconds: 0, inferenceSeconds: 0, truncated: 0 };
+    const stats = { items: 0, tokens: 0, seconds: 0, tokenizeSeconds: 0, inferenceSeconds: 0, truncated: 0, cached: 0, modelCalls: 0 };
+    let cacheError: string | undefined;
     for (let windowStart = 0; windowStart < items.length; windowStart += WINDOW_ITEMS) {
       const window = items.slice(windowStart, windowStart + WINDOW_ITEMS);
-      const sequences: number[][] = [];
-      for (const item of window) {
-        if (sequences.length % YIELD_EVERY === 0) {
+      const hits: ScoreResult[] = [];
+      const misses: Array<{ item: ScoreItem; key: string | undefined; ids: number[]; truncated: boolean }> = [];
+      for (const [index, item] of window.entries()) {
+        if (index % YIELD_EVERY === 0) {
           await yieldToEventLoop();
           if (hooks.isCancelled()) throw abortError();
         }
         const tokenizeStart = performance.now();
-        let encoded;
         try {
-          encoded = this.encoder.encode([...item.prompt, ...item.response]);
+          const text = this.encoder.render([...item.prompt, ...item.response]);
+          const key = this.cache?.keyOf(text);
+          const hit = key === undefined ? undefined : this.cache?.get(key);
+          if (hit) {
+            hits.push({ id: item.id, reward: hit.reward });
+            if (hit.truncated) stats.truncated++;
+          } else {
+            const encoded = this.encoder.encodeText(text);
+            if (encoded.truncated) stats.truncated++;
+            misses.push({ item, key, ids: encoded.ids, truncated: encoded.truncated });
+          }
         } catch (error) {
           throw new Error(`Item ${item.id}: ${(error as Error).message}`, { cause: error });
         }
         stats.tokenizeSeconds += (performance.now() - tokenizeStart) / 1000;
-        if (encoded.truncated) stats.truncated++;
-        sequences.push(encoded.ids);
+      }
+      if (hits.length > 0) {
+        hooks.onResults(hits);
+        stats.items += hits.length;
+        stats.cached += hits.length;
+        hooks.onProgress(stats.items, items.length);
       }
 
-      for (const batch of planBatches(sequences.map((ids) => ids.length), this.batchTokens)) {
+      for (const batch of planBatches(misses.map(({ ids }) => ids.length), this.batchTokens)) {
         await yieldToEventLoop();
         if (hooks.isCancelled()) throw abortError();
-        const batchSequences = batch.map((index) => sequences[index]);
+        const batchSequences = batch.map((index) => misses[index].ids);
         const padded = padBatch(batchSequences, this.encoder.padId);
         const inferenceStart = performance.now();
         const outputs = await this.session.run(feedsFor(this.session, padded));
         stats.inferenceSeconds += (performance.now() - inferenceStart) / 1000;
+        stats.modelCalls++;
         const rewards = rewardsOf(outputs[this.outputName], padded.rows);
-        hooks.onResults(batch.map((index, row) => ({ id: window[index].id, reward: rewards[row] })));
+        hooks.onResults(batch.map((index, row) => ({ id: misses[index].item.id, reward: rewards[row] })));
         stats.items += batch.length;
         stats.tokens += batchSequences.reduce((sum, ids) => sum + ids.length, 0);
         hooks.onProgress(stats.items, items.length);
+        if (this.cache) {
+          try {
+            await this.cache.add(batch.map((index, row) => ({ key: misses[index].key as string, reward: rewards[row], truncated: misses[index].truncated })));
+          } catch (error) {
+            this.cache = undefined;
+            cacheError = `Scores are no longer cached: ${(error as Error).message}`;
+          }
+        }
       }
     }
     stats.seconds = (performance.now() - started) / 1000;
-    return stats;
+    return cacheError === undefined ? stats : { ...stats, cacheError };
   }
 
   async dispose(): Promise<void> {

@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Scorer, ScorerInfo } from '../engine/scorer';
-import { createWorkerScorer } from '../engine/workerScorer';
+import { createScorer, isEndpoint } from '../engine/createScorer';
 import { MODEL_SETTINGS, readSettings } from '../settings';
 
 export interface LoadedScorer {
@@ -21,13 +21,24 @@ export class ScorerService implements vscode.Disposable {
   readonly onDidChangeModel = this.changed.event;
   private readonly subscription: vscode.Disposable;
 
-  constructor(private readonly extensionPath: string) {
+  /**
+   * @param cacheDir where scores are cached (the extension's global storage)
+   * @param remoteToken the endpoint token from VS Code's secret storage, never from settings
+   */
+  constructor(
+    private readonly extensionPath: string,
+    private readonly cacheDir: string,
+    private readonly remoteToken: () => Thenable<string | undefined>,
+  ) {
     this.subscription = vscode.workspace.onDidChangeConfiguration((event) => {
-      if (MODEL_SETTINGS.some((key) => event.affectsConfiguration(key))) {
-        void this.unload();
-        this.changed.fire();
-      }
+      if (MODEL_SETTINGS.some((key) => event.affectsConfiguration(key))) this.reset();
     });
+  }
+
+  /** Forgets the loaded model, e.g. after the endpoint token changed; the next use loads it again. */
+  reset(): void {
+    void this.unload();
+    this.changed.fire();
   }
 
   get(): Promise<LoadedScorer> {
@@ -45,13 +56,15 @@ export class ScorerService implements vscode.Disposable {
   private async create(): Promise<LoadedScorer> {
     const settings = readSettings();
     const isDemo = !settings.modelPath;
-    const modelDir = isDemo ? path.join(this.extensionPath, 'dist', 'models', 'demo') : settings.modelPath;
-    const scorer = createWorkerScorer({
-      modelDir,
+    const model = isDemo ? path.join(this.extensionPath, 'dist', 'models', 'demo') : settings.modelPath;
+    const scorer = createScorer({
+      model,
       workerPath: path.join(this.extensionPath, 'dist', 'worker.js'),
       device: settings.device,
       maxLength: settings.maxLength,
       batchTokens: settings.batchTokens,
+      cacheDir: this.cacheDir,
+      remote: isEndpoint(model) ? { token: await this.remoteToken() } : undefined,
     });
     try {
       return { scorer, info: await scorer.load(), isDemo };

@@ -20,6 +20,11 @@ export interface LoadOptions {
   batchTokens?: number;
   /** Upper bound on tokens per sequence; the model's own limit still applies. */
   maxLength?: number;
+  /**
+   * Folder for persisted scores (see engine/scoreCache.ts); no caching without it. The CLI defaults
+   * to defaultCacheDir(), the extension passes its global storage folder.
+   */
+  cacheDir?: string;
 }
 
 export type HostToWorker =

@@ -19,9 +19,13 @@ interface Run {
   stderr: string;
 }
 
+let runs = 0;
+
 function plens(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { cwd: repoRoot }, (error, stdout, stderr) =>
+    // A cache of our own: never the user's, and no run answered from an earlier test's scores.
+    const env = { ...process.env, XDG_CACHE_HOME: path.join(dir, 'cache', String(runs++)) };
+    execFile(process.execPath, [cli, ...args], { cwd: repoRoot, env }, (error, stdout, stderr) =>
       resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -99,7 +103,19 @@ describe('plens score', () => {
     assert.equal(summary.agreement, rows.filter((r) => r.agrees).length / 4);
     assert.equal(summary.device, 'cpu');
     assert.ok(summary.tokens_per_second > 0);
+    assert.equal(summary.cached, 0);
     for (const key of ['pairs', 'scored', 'agreement', 'disagreements', 'device', 'seconds', 'tokens_per_second']) assert.ok(key in summary, key);
+  });
+
+  it('re-scoring with the same cache runs no model and gives the same scores', async () => {
+    const cacheDir = path.join(dir, 'shared-cache');
+    const first = await plens('score', fixture('pandalm.json'), '--cache-dir', cacheDir);
+    const second = await plens('score', fixture('pandalm.json'), '--cache-dir', cacheDir);
+    const rows = (run: Run) => run.stdout.trim().split('\n').slice(0, -1);
+    assert.deepEqual(rows(second), rows(first));
+    const summary = JSON.parse(second.stdout.trim().split('\n').at(-1)!);
+    assert.equal(summary.cached, 6);
+    assert.equal(summary.model_calls, 0);
   });
 
   it('without --out prints the pair lines, then the summary last', async () => {

@@ -155,6 +155,17 @@ describe('worker scorer over the known-score model', () => {
     assert.equal(stats.tokens, maxLength);
   });
 
+  it('answers from the cache folder it is given: a second worker makes no model calls', async () => {
+    const cacheDir = path.join(scratch, 'cache');
+    const first = await scoreAll(open({ cacheDir }), ITEMS);
+    assert.equal(first.stats.cached, 0);
+    assert.ok((first.stats.modelCalls ?? 0) > 0);
+    const second = await scoreAll(open({ cacheDir }), ITEMS);
+    assert.equal(second.stats.modelCalls, 0);
+    assert.equal(second.stats.cached, ITEMS.length);
+    assert.deepEqual(second.rewards, first.rewards);
+  });
+
   it('renders a chat template instead when the model ships one, without doubling its BOS', async () => {
     const templated = path.join(scratch, 'templated');
     await fs.cp(modelDir, templated, { recursive: true });
