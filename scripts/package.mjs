@@ -1,6 +1,7 @@
 // Builds a VSIX for this platform only. The bundles in dist/ carry every JS dependency; the one
-// thing left outside is onnxruntime-node (native), copied here with only this platform's binaries,
-// plus the onnxruntime-common it requires. Staging a folder keeps vsce from walking node_modules.
+// thing left outside is onnxruntime-node (native), copied with only this platform's binaries, plus
+// the onnxruntime-common it requires, into dist/node_modules: Node finds it there from the bundles,
+// and vsce --no-dependencies leaves out only the top-level node_modules, which stays empty.
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -29,18 +30,19 @@ delete manifest.scripts;
 writeFileSync(path.join(stage, 'package.json'), JSON.stringify(manifest, null, 2));
 
 const ortSource = path.join(root, 'node_modules', 'onnxruntime-node');
-const ortStage = path.join(stage, 'node_modules', 'onnxruntime-node');
+const runtimeModules = path.join(stage, 'dist', 'node_modules');
+const ortStage = path.join(runtimeModules, 'onnxruntime-node');
 cpSync(path.join(ortSource, 'package.json'), path.join(ortStage, 'package.json'));
 cpSync(path.join(ortSource, 'dist'), path.join(ortStage, 'dist'), { recursive: true });
 const binaries = path.join('bin', 'napi-v6', process.platform, process.arch);
 cpSync(path.join(ortSource, binaries), path.join(ortStage, binaries), { recursive: true });
-cpSync(path.join(root, 'node_modules', 'onnxruntime-common'), path.join(stage, 'node_modules', 'onnxruntime-common'), {
+cpSync(path.join(root, 'node_modules', 'onnxruntime-common'), path.join(runtimeModules, 'onnxruntime-common'), {
   recursive: true,
 });
 
 execFileSync(
   process.execPath,
-  [path.join(root, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--target', target, '--out', out],
+  [path.join(root, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--no-rewrite-relative-links', '--target', target, '--out', out],
   { cwd: stage, stdio: 'inherit' },
 );
 console.log(`packaged ${out} for ${target}`);
