@@ -1,19 +1,17 @@
 /**
  * Reading a preference file: records with their line numbers (JSONL or a top-level JSON array),
  * format detection, and normalisation to pairs. A bad record is reported with its line and never
- * stops the rest from loading.
+ * stops the rest from loading. `loadDataset` reads a whole file at once; `openDatasetIndex` indexes
+ * a file of any size in the background and reads pairs on demand. Both split records with the same
+ * byte scanner (./lineIndex), so they agree on every record and line number.
  */
 import { readFile } from 'node:fs/promises';
-import { FORMATS, RecordError, UNPAIRED_FORMATS, formatByName, type PreferenceFormat } from './formats';
+import { FORMATS, RecordError, UNPAIRED_FORMATS, formatByName, shapeOf, type PreferenceFormat } from './formats';
+import { IndexError, LineIndex, scanBytes, type LineIndexOptions, type RawRecord } from './lineIndex';
 import type { Malformed, Pair, Preference } from './pair';
 
 /** The file could not be read as preference data at all (as opposed to a few bad records). */
 export class DatasetError extends Error {}
-
-export interface RawRecord {
-  line: number;
-  text: string;
-}
 
 export interface Dataset {
   file: string;
@@ -24,89 +22,40 @@ export interface Dataset {
 
 export type LabelCounts = Record<'a' | 'b' | 'tie' | 'none', number>;
 
+/** Record `index` (0-based, blank lines not counted) read as a pair, or why it could not be. */
+export type PairEntry = { index: number; pair: Pair } | { index: number; malformed: Malformed };
+
 const DETECTION_SAMPLE = 200;
 
-/** Splits JSONL text into records, skipping blank lines; tolerates CRLF and a missing final newline. */
-export function* jsonlRecords(text: string): Generator<RawRecord> {
-  let line = 1;
-  let start = 0;
-  while (start <= text.length) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    const content = text.slice(start, end).trim();
-    if (content) yield { line, text: content };
-    line++;
-    start = end + 1;
-  }
+interface Parsed {
+  line: number;
+  record: Record<string, unknown>;
 }
 
-/**
- * Splits a top-level JSON array into its elements' source text with the line each starts on, so a
- * bad element is reported where it is, and the others still load.
- */
-export function* jsonArrayRecords(text: string): Generator<RawRecord> {
-  let line = 1;
-  let depth = 0;
-  let inString = false;
-  let elementStart = -1;
-  let elementLine = 0;
-  const startElement = (at: number) => {
-    if (depth === 1 && elementStart < 0) [elementStart, elementLine] = [at, line];
-  };
-  const element = (end: number): RawRecord => {
-    const record = { line: elementLine, text: text.slice(elementStart, end).trim() };
-    elementStart = -1;
-    return record;
-  };
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '\n') line++;
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-      continue;
-    }
-    if (c === ' ' || c === '\t' || c === '\r' || c === '\n') continue;
-    if (depth === 0 && c !== '[') throw new DatasetError(`line ${line}: expected a JSON array or JSON Lines`);
-    switch (c) {
-      case '"':
-        startElement(i);
-        inString = true;
-        break;
-      case '{':
-      case '[':
-        startElement(i);
-        depth++;
-        break;
-      case '}':
-      case ']':
-        depth--;
-        if (depth === 0) {
-          if (elementStart >= 0) yield element(i);
-          return;
-        }
-        break;
-      case ',':
-        if (depth === 1 && elementStart >= 0) yield element(i);
-        break;
-      default:
-        startElement(i);
-    }
-  }
-  throw new DatasetError('the JSON array is not closed: the file looks truncated');
-}
-
-function parseRecord(raw: RawRecord): Record<string, unknown> {
+function parseRecord(raw: RawRecord): Parsed | Malformed {
+  if ('error' in raw) return { line: raw.line, error: raw.error };
   let value: unknown;
   try {
     value = JSON.parse(raw.text);
   } catch (error) {
-    throw new RecordError(`invalid JSON: ${(error as Error).message}`);
+    return { line: raw.line, error: `invalid JSON: ${(error as Error).message}` };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new RecordError('a record should be a JSON object');
+    return { line: raw.line, error: 'a record should be a JSON object' };
   }
-  return value as Record<string, unknown>;
+  return { line: raw.line, record: value as Record<string, unknown> };
+}
+
+function toPair({ line, record }: Parsed, format: PreferenceFormat): Pair | Malformed {
+  try {
+    return format.toPair(record, line);
+  } catch (error) {
+    if (!(error instanceof RecordError)) throw error;
+    // In a file that mixes shapes, naming the shape of the misfit says what to do about it.
+    const shape = shapeOf(record);
+    const hint = shape && shape !== format.name ? `; it has the shape of ${shape}` : '';
+    return { line, error: `does not fit ${format.name}: ${error.message}${hint}` };
+  }
 }
 
 /** Picks the pair format that fits most of the sampled records. */
@@ -132,55 +81,55 @@ export function detectFormat(records: Record<string, unknown>[]): PreferenceForm
   return best;
 }
 
+/** The format named by the user, or the one detected from the first valid records. */
+function chooseFormat(sample: Record<string, unknown>[], records: number, name: string | undefined): PreferenceFormat {
+  if (sample.length === 0) {
+    throw new DatasetError(records === 0 ? 'the file has no records' : 'no record in the file is valid JSON');
+  }
+  if (!name) return detectFormat(sample);
+  const forced = formatByName(name);
+  if (!forced) throw new DatasetError(`unknown format "${name}"; known: ${FORMATS.map((f) => f.name).join(', ')}`);
+  return forced;
+}
+
+/** Errors about the file's content name the file; others (I/O, cancellation) pass unchanged. */
+function inFile(file: string, error: unknown): unknown {
+  if (error instanceof DatasetError || error instanceof IndexError) return new DatasetError(`${file}: ${error.message}`);
+  return error;
+}
+
 /** Reads records from already-decoded text; `file` names the source in messages. */
 export function parseDataset(file: string, text: string, options: { format?: string } = {}): Dataset {
+  return parseBytes(file, Buffer.from(text, 'utf8'), options);
+}
+
+function parseBytes(file: string, bytes: Buffer, options: { format?: string }): Dataset {
   try {
-    return parseText(file, text, options);
+    const scanner = scanBytes(bytes);
+    const malformed: Malformed[] = [];
+    const parsed: Parsed[] = [];
+    for (let i = 0; i < scanner.count; i++) {
+      const [start, end] = scanner.span(i);
+      const result = parseRecord(scanner.decode(i, bytes.subarray(start, end)));
+      if ('record' in result) parsed.push(result);
+      else malformed.push(result);
+    }
+    const sample = parsed.slice(0, DETECTION_SAMPLE).map((p) => p.record);
+    const format = chooseFormat(sample, scanner.count, options.format);
+    const pairs: Pair[] = [];
+    for (const record of parsed) {
+      const result = toPair(record, format);
+      if ('error' in result) malformed.push(result);
+      else pairs.push(result);
+    }
+    malformed.sort((x, y) => x.line - y.line);
+    return { file, format, pairs, malformed };
   } catch (error) {
-    if (error instanceof DatasetError) throw new DatasetError(`${file}: ${error.message}`);
-    throw error;
+    throw inFile(file, error);
   }
 }
 
-function parseText(file: string, text: string, options: { format?: string }): Dataset {
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const isArray = text.trimStart().startsWith('[');
-  const raws = [...(isArray ? jsonArrayRecords(text) : jsonlRecords(text))];
-  const malformed: Malformed[] = [];
-  const parsed: { line: number; record: Record<string, unknown> }[] = [];
-  for (const raw of raws) {
-    try {
-      parsed.push({ line: raw.line, record: parseRecord(raw) });
-    } catch (error) {
-      malformed.push({ line: raw.line, error: (error as Error).message });
-    }
-  }
-  if (parsed.length === 0) {
-    throw new DatasetError(raws.length === 0 ? 'the file has no records' : 'no record in the file is valid JSON');
-  }
-  let format: PreferenceFormat;
-  if (options.format) {
-    const forced = formatByName(options.format);
-    if (!forced) {
-      throw new DatasetError(`unknown format "${options.format}"; known: ${FORMATS.map((f) => f.name).join(', ')}`);
-    }
-    format = forced;
-  } else {
-    format = detectFormat(parsed.slice(0, DETECTION_SAMPLE).map((p) => p.record));
-  }
-  const pairs: Pair[] = [];
-  for (const { line, record } of parsed) {
-    try {
-      pairs.push(format.toPair(record, line));
-    } catch (error) {
-      if (!(error instanceof RecordError)) throw error;
-      malformed.push({ line, error: `does not fit ${format.name}: ${error.message}` });
-    }
-  }
-  malformed.sort((x, y) => x.line - y.line);
-  return { file, format, pairs, malformed };
-}
-
+/** Reads a whole file into memory; for files of any size use {@link openDatasetIndex}. */
 export async function loadDataset(file: string, options: { format?: string } = {}): Promise<Dataset> {
   let bytes: Buffer;
   try {
@@ -188,7 +137,111 @@ export async function loadDataset(file: string, options: { format?: string } = {
   } catch (error) {
     throw new DatasetError(`${file}: cannot read the file (${(error as Error).message})`);
   }
-  return parseDataset(file, bytes.toString('utf8'), options);
+  return parseBytes(file, bytes, options);
+}
+
+export interface DatasetIndexOptions extends LineIndexOptions {
+  /** A format name that overrides detection. */
+  format?: string;
+}
+
+/**
+ * A preference file being indexed in the background: `count` records are readable now, `done`
+ * settles when the whole file is indexed. Read pairs a page at a time; each page is one read.
+ */
+export class DatasetIndex {
+  /** Resolves to the final record count; rejects with a {@link DatasetError} if the file turns out unreadable. */
+  readonly done: Promise<number>;
+
+  /** Use {@link openDatasetIndex}. */
+  constructor(
+    readonly file: string,
+    readonly format: PreferenceFormat,
+    private readonly index: LineIndex,
+  ) {
+    this.done = index.done.catch((error: unknown) => {
+      throw inFile(file, error);
+    });
+    this.done.catch(() => undefined);
+  }
+
+  /** Records indexed so far (blank lines are not records; malformed ones are). */
+  get count(): number {
+    return this.index.count;
+  }
+
+  get complete(): boolean {
+    return this.index.complete;
+  }
+
+  get bytesIndexed(): number {
+    return this.index.bytesIndexed;
+  }
+
+  get totalBytes(): number {
+    return this.index.totalBytes;
+  }
+
+  /** Resolves with the record count once at least `count` records are indexed, or the whole file is. */
+  async whenCount(count: number): Promise<number> {
+    try {
+      return await this.index.whenCount(count);
+    } catch (error) {
+      throw inFile(this.file, error);
+    }
+  }
+
+  async pair(index: number): Promise<PairEntry> {
+    return (await this.pairs(index, index + 1))[0];
+  }
+
+  /** Records `from` to `to` (exclusive, at most `count`) as pairs or as what is wrong with them. */
+  async pairs(from: number, to: number): Promise<PairEntry[]> {
+    const raws = await this.index.readRecords(from, to);
+    return raws.map((raw): PairEntry => {
+      const parsed = parseRecord(raw);
+      const result = 'record' in parsed ? toPair(parsed, this.format) : parsed;
+      return 'error' in result ? { index: raw.index, malformed: result } : { index: raw.index, pair: result };
+    });
+  }
+
+  /** Stops indexing and releases the file. */
+  close(): Promise<void> {
+    return this.index.close();
+  }
+}
+
+/**
+ * Starts indexing `file` and resolves as soon as its format is known from the first records (or
+ * given), long before a large file is fully indexed. Rejects with a {@link DatasetError} when the
+ * file cannot be read or holds no pairs.
+ */
+export async function openDatasetIndex(file: string, options: DatasetIndexOptions = {}): Promise<DatasetIndex> {
+  let index: LineIndex;
+  try {
+    index = await LineIndex.open(file, options);
+  } catch (error) {
+    throw new DatasetError(`${file}: cannot read the file (${(error as Error).message})`);
+  }
+  try {
+    const sample: Record<string, unknown>[] = [];
+    // Reads on past invalid records, as loadDataset does, until the sample is full or the file ends.
+    for (let next = 0; sample.length < DETECTION_SAMPLE; ) {
+      const available = await index.whenCount(next + DETECTION_SAMPLE);
+      if (available <= next) break;
+      const to = Math.min(available, next + DETECTION_SAMPLE);
+      for (const raw of await index.readRecords(next, to)) {
+        const parsed = parseRecord(raw);
+        if ('record' in parsed) sample.push(parsed.record);
+      }
+      next = to;
+    }
+    const format = chooseFormat(sample.slice(0, DETECTION_SAMPLE), index.count, options.format);
+    return new DatasetIndex(file, format, index);
+  } catch (error) {
+    await index.close();
+    throw inFile(file, error);
+  }
 }
 
 export function countLabels(pairs: readonly Pair[]): LabelCounts {

@@ -19,8 +19,9 @@ export interface PreferenceFormat {
 }
 
 /**
- * A shape that is recognised so it can be explained, but that holds no pairs (for example KTO's
- * unpaired thumbs-up/down records). Reading it as pairs would invent comparisons that are not there.
+ * A shape that is recognised so it can be explained, but that holds no pairs to review: KTO's
+ * unpaired thumbs-up/down records, or arena battle outcomes without the text. Reading it as pairs
+ * would invent comparisons that are not there, or show empty ones.
  */
 export interface UnpairedFormat {
   readonly name: string;
@@ -29,6 +30,9 @@ export interface UnpairedFormat {
 }
 
 const isString = (value: unknown): value is string => typeof value === 'string';
+const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 const isMessageList = (value: unknown): value is unknown[] =>
   Array.isArray(value) && value.length > 0 && value.every((m) => typeof m === 'object' && m !== null && 'role' in m);
 
@@ -86,6 +90,12 @@ function toMessages(list: unknown[], where: string): Message[] {
     }
     return { role: m.role, content: contentText(m.content, `${where}[${i}].content`) };
   });
+}
+
+/** Metadata without the keys the record lacks, or undefined when it has none, so pairs stay small. */
+function meta(entries: Record<string, unknown>): Record<string, unknown> | undefined {
+  const kept = Object.entries(entries).filter(([, value]) => value !== undefined && value !== null);
+  return kept.length ? Object.fromEntries(kept) : undefined;
 }
 
 const sameMessage = (x: Message, y: Message) => x.role === y.role && x.content === y.content;
@@ -191,7 +201,7 @@ export const trlStandard: PreferenceFormat = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// TRL conversational (also Tulu 2.5 preference data and UltraFeedback binarized): message lists.
+// TRL conversational (also Tulu 2.5 preference data): message lists.
 
 export const trlConversational: PreferenceFormat = {
   name: 'trl-conversational',
@@ -207,6 +217,23 @@ export const trlConversational: PreferenceFormat = {
       return { line, prompt: toMessages(r.prompt as unknown[], 'prompt'), a: chosen, b: rejected, label: 'a' };
     }
     return { line, ...splitCommonPrefix(chosen, rejected), label: 'a' };
+  },
+};
+
+/**
+ * UltraFeedback binarized is TRL conversational plus the ratings that chose the pair. It has its own
+ * name so `plens inspect` and the editor say which dataset shape was recognised, and the ratings
+ * are kept: a pair whose chosen response was rated only slightly higher is a weak label.
+ */
+export const ultraFeedbackBinarized: PreferenceFormat = {
+  name: 'ultrafeedback-binarized',
+  title: 'UltraFeedback binarized (chosen / rejected messages with score_chosen / score_rejected)',
+  matches: (r) => trlConversational.matches(r) && typeof r.score_chosen === 'number' && typeof r.score_rejected === 'number',
+  toPair(r, line) {
+    const scoreA = field(r, 'score_chosen', isNumber, 'a number');
+    const scoreB = field(r, 'score_rejected', isNumber, 'a number');
+    const pair = trlConversational.toPair(r, line);
+    return { ...pair, meta: meta({ scoreA, scoreB, promptId: isString(r.prompt_id) ? r.prompt_id : undefined }) };
   },
 };
 
@@ -314,6 +341,239 @@ export const pandaLm: PreferenceFormat = {
 };
 
 // ---------------------------------------------------------------------------------------------
+// Arena battles: Chatbot Arena / MT-bench human judgments, and the Kaggle competition's variant.
+
+const ARENA_WINNERS: Readonly<Record<string, Preference>> = {
+  model_a: 'a',
+  model_b: 'b',
+  tie: 'tie',
+  'tie (bothbad)': 'tie',
+};
+
+function arenaLabel(winner: string): Preference {
+  if (!Object.hasOwn(ARENA_WINNERS, winner)) {
+    throw new RecordError(`field "winner" should be model_a, model_b, tie or "tie (bothbad)", got ${JSON.stringify(winner)}`);
+  }
+  return ARENA_WINNERS[winner];
+}
+
+/**
+ * The conversation up to the answer to user turn `turn`. MT-bench human judgments judge turn 1 or
+ * turn 2 of a two-turn conversation; cutting there keeps a turn-1 verdict from being shown against
+ * the second answer too. For Chatbot Arena `turn` counts all turns, so nothing is cut.
+ */
+function throughTurn(messages: Message[], turn: number): Message[] {
+  let users = 0;
+  const end = messages.findIndex((m) => m.role === 'user' && ++users > turn);
+  return end < 0 ? messages : messages.slice(0, end);
+}
+
+export const chatbotArena: PreferenceFormat = {
+  name: 'chatbot-arena',
+  title: 'Chatbot Arena / MT-bench judgments (conversation_a / conversation_b, winner)',
+  matches: (r) => isMessageList(r.conversation_a) && isMessageList(r.conversation_b),
+  toPair(r, line) {
+    const winner = field(r, 'winner', isString, 'a string');
+    let a = toMessages(field(r, 'conversation_a', Array.isArray, 'a list of messages'), 'conversation_a');
+    let b = toMessages(field(r, 'conversation_b', Array.isArray, 'a list of messages'), 'conversation_b');
+    if (isNumber(r.turn) && r.turn >= 1) [a, b] = [throughTurn(a, r.turn), throughTurn(b, r.turn)];
+    return {
+      line,
+      ...splitCommonPrefix(a, b),
+      label: arenaLabel(winner),
+      meta: meta({
+        modelA: r.model_a,
+        modelB: r.model_b,
+        judge: r.judge,
+        questionId: r.question_id,
+        turn: r.turn,
+        bothBad: winner === 'tie (bothbad)' || undefined,
+      }),
+    };
+  },
+};
+
+/**
+ * Kaggle's arena data stores each side as a JSON-encoded list of turns ('["turn 1", "turn 2"]'), with
+ * null where a model gave no answer; later variants store plain strings. A string is taken as a list
+ * only when it decodes to one made of strings and nulls.
+ */
+function kaggleTurns(r: Record<string, unknown>, name: string): string[] {
+  const value = textField(r, name);
+  if (value.startsWith('[')) {
+    try {
+      const list: unknown = JSON.parse(value);
+      if (Array.isArray(list) && list.length > 0 && list.every((t) => t === null || isString(t))) {
+        return list.map((t: string | null) => t ?? '');
+      }
+    } catch {
+      // Not JSON: a single turn that happens to start with "[".
+    }
+  }
+  return [value];
+}
+
+function kaggleLabel(r: Record<string, unknown>): Preference {
+  // The WSDM Cup variant names the winner instead of one-hot columns.
+  if (isString(r.winner)) return arenaLabel(r.winner);
+  const columns = { winner_model_a: 'a', winner_model_b: 'b', winner_tie: 'tie' } as const;
+  const hot = Object.entries(columns).filter(([name]) => r[name] === 1 || r[name] === true || r[name] === '1');
+  if (hot.length !== 1) throw new RecordError('exactly one of winner_model_a, winner_model_b and winner_tie should be 1');
+  return hot[0][1];
+}
+
+export const arenaKaggle: PreferenceFormat = {
+  name: 'arena-kaggle',
+  title: 'Chatbot Arena, Kaggle variant (prompt, response_a, response_b, winner_model_a / _b / _tie)',
+  matches: (r) => 'response_a' in r && 'response_b' in r && ('winner_model_a' in r || isString(r.winner)),
+  toPair(r, line) {
+    const prompts = kaggleTurns(r, 'prompt');
+    const conversation = (side: 'response_a' | 'response_b'): Message[] => {
+      const answers = kaggleTurns(r, side);
+      if (answers.length !== prompts.length) {
+        throw new RecordError(`"prompt" has ${prompts.length} turns but "${side}" has ${answers.length}`);
+      }
+      return prompts.flatMap((content, i) => [
+        { role: 'user', content },
+        { role: 'assistant', content: answers[i] },
+      ]);
+    };
+    return {
+      line,
+      ...splitCommonPrefix(conversation('response_a'), conversation('response_b')),
+      label: kaggleLabel(r),
+      meta: meta({ modelA: r.model_a, modelB: r.model_b, id: r.id, bothBad: r.winner === 'tie (bothbad)' || undefined }),
+    };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// OpenAI summarize-from-feedback comparisons.
+
+/** The post as the paper's policies saw it (its TL;DR query, without the trailing "TL;DR:"). */
+function summarizeQuery(info: Record<string, unknown>): string {
+  const body = isString(info.post) ? ['POST', info.post] : isString(info.article) ? ['ARTICLE', info.article] : undefined;
+  if (!body) throw new RecordError('field "info" should have a "post" (Reddit) or "article" (CNN/DM) string');
+  const parts = [
+    isString(info.subreddit) ? `SUBREDDIT: r/${info.subreddit}` : undefined,
+    isString(info.title) ? `TITLE: ${info.title}` : undefined,
+    `${body[0]}: ${body[1]}`,
+  ];
+  return parts.filter(isString).join('\n\n');
+}
+
+function summaryText(summary: unknown, where: string): string {
+  if (!isObject(summary) || !isString(summary.text)) throw new RecordError(`${where} should be {"text": …}`);
+  return summary.text;
+}
+
+export const summarizeFromFeedback: PreferenceFormat = {
+  name: 'summarize-from-feedback',
+  title: 'OpenAI summarize-from-feedback (info, summaries, choice)',
+  matches: (r) => isObject(r.info) && Array.isArray(r.summaries) && 'choice' in r,
+  toPair(r, line) {
+    const info = field(r, 'info', isObject, 'an object');
+    const summaries = field(r, 'summaries', Array.isArray, 'a list of two summaries');
+    if (summaries.length !== 2) throw new RecordError(`field "summaries" should hold 2 summaries, got ${summaries.length}`);
+    if (r.choice !== 0 && r.choice !== 1) throw new RecordError(`field "choice" should be 0 or 1, got ${JSON.stringify(r.choice)}`);
+    const [first, second] = summaries as Record<string, unknown>[];
+    return {
+      line,
+      prompt: [{ role: 'user', content: summarizeQuery(info) }],
+      a: [{ role: 'assistant', content: summaryText(first, 'summaries[0]') }],
+      b: [{ role: 'assistant', content: summaryText(second, 'summaries[1]') }],
+      label: r.choice === 0 ? 'a' : 'b',
+      meta: meta({
+        policyA: first.policy,
+        policyB: second.policy,
+        worker: r.worker,
+        confidence: isObject(r.extra) ? r.extra.confidence : undefined,
+        postId: info.id,
+      }),
+    };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// HelpSteer3 preference: a signed strength instead of a chosen side.
+
+export const helpSteer3: PreferenceFormat = {
+  name: 'helpsteer3',
+  title: 'HelpSteer3 preference (context, response1, response2, overall_preference)',
+  matches: (r) => isMessageList(r.context) && 'response1' in r && 'response2' in r && 'overall_preference' in r,
+  toPair(r, line) {
+    const strength = field(r, 'overall_preference', isNumber, 'a number from -3 to 3');
+    if (!Number.isInteger(strength) || Math.abs(strength) > 3) {
+      throw new RecordError(`field "overall_preference" should be an integer from -3 to 3, got ${strength}`);
+    }
+    return {
+      line,
+      prompt: toMessages(field(r, 'context', Array.isArray, 'a list of messages'), 'context'),
+      a: [{ role: 'assistant', content: textField(r, 'response1') }],
+      b: [{ role: 'assistant', content: textField(r, 'response2') }],
+      // Negative means response1 is better; the magnitude is how much (kept as `strength`).
+      label: strength < 0 ? 'a' : strength > 0 ? 'b' : 'tie',
+      meta: meta({ strength, domain: r.domain, language: r.language }),
+    };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Label Studio JSON export of a pairwise task.
+
+/**
+ * Label Studio names task fields after the project's labelling config, which the export does not
+ * include; these are the names its pairwise and RLHF templates and common setups use, left first.
+ */
+const LABEL_STUDIO_SIDES: readonly (readonly [string, string])[] = [
+  ['answer1', 'answer2'],
+  ['text1', 'text2'],
+  ['response1', 'response2'],
+  ['response_a', 'response_b'],
+  ['output_1', 'output_2'],
+  ['left', 'right'],
+];
+const LABEL_STUDIO_PROMPTS = ['prompt', 'instruction', 'question', 'input', 'context'];
+
+function labelStudioVotes(annotations: unknown[]): { left: number; right: number } {
+  const votes = { left: 0, right: 0 };
+  for (const annotation of annotations) {
+    if (!isObject(annotation) || annotation.was_cancelled === true || !Array.isArray(annotation.result)) continue;
+    for (const result of annotation.result) {
+      const selected = isObject(result) && result.type === 'pairwise' && isObject(result.value) ? result.value.selected : undefined;
+      if (selected === 'left' || selected === 'right') votes[selected]++;
+    }
+  }
+  return votes;
+}
+
+export const labelStudioPairwise: PreferenceFormat = {
+  name: 'label-studio-pairwise',
+  title: 'Label Studio export of pairwise tasks (data, annotations with a pairwise result)',
+  matches: (r) => isObject(r.data) && Array.isArray(r.annotations),
+  toPair(r, line) {
+    const data = field(r, 'data', isObject, 'an object');
+    const sides = LABEL_STUDIO_SIDES.find(([left, right]) => left in data && right in data);
+    if (!sides) {
+      const known = LABEL_STUDIO_SIDES.map((pair) => pair.join('/')).join(', ');
+      throw new RecordError(`"data" has no pair of answer fields (${known}); it has ${Object.keys(data).join(', ')}`);
+    }
+    const promptField = LABEL_STUDIO_PROMPTS.find((name) => isString(data[name]));
+    const votes = labelStudioVotes(field(r, 'annotations', Array.isArray, 'a list'));
+    // Unannotated tasks have no label; annotators who split evenly have none either, and the votes say so.
+    const label: Preference = votes.left > votes.right ? 'a' : votes.right > votes.left ? 'b' : null;
+    return {
+      line,
+      prompt: promptField ? [{ role: 'user', content: data[promptField] as string }] : [],
+      a: [{ role: 'assistant', content: textField(data, sides[0]) }],
+      b: [{ role: 'assistant', content: textField(data, sides[1]) }],
+      label,
+      meta: meta({ votes: votes.left + votes.right > 1 ? votes : undefined, taskId: r.id }),
+    };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
 
 export const trlUnpaired: UnpairedFormat = {
   name: 'trl-unpaired',
@@ -323,22 +583,43 @@ export const trlUnpaired: UnpairedFormat = {
   matches: (r) => r.completion !== undefined && typeof r.label === 'boolean' && r.chosen === undefined,
 };
 
+export const arenaBattles: UnpairedFormat = {
+  name: 'arena-battles',
+  explanation:
+    'arena battle outcomes without text: each record names two models (model_a, model_b) and a winner for a ' +
+    'question_id, but holds neither the prompt nor the two answers, so there is nothing to review; join it with ' +
+    'the questions and the models\' answers first (arena-hard-auto keeps them in question.jsonl and model_answer/)',
+  matches: (r) =>
+    isString(r.model_a) && isString(r.model_b) && r.winner !== undefined && !chatbotArena.matches(r) && !arenaKaggle.matches(r),
+};
+
 /**
  * Every pair format, most specific first: detection takes the first format that fits the most
  * sampled records, and HH-RLHF must win over the TRL standard shape it is a special case of.
  */
 export const FORMATS: readonly PreferenceFormat[] = [
   hhRlhf,
+  ultraFeedbackBinarized,
   trlConversational,
   llamaFactoryMessages,
   shareGptDpo,
+  chatbotArena,
+  arenaKaggle,
+  summarizeFromFeedback,
+  helpSteer3,
+  labelStudioPairwise,
   llmbar,
   pandaLm,
   trlStandard,
 ];
 
-export const UNPAIRED_FORMATS: readonly UnpairedFormat[] = [trlUnpaired];
+export const UNPAIRED_FORMATS: readonly UnpairedFormat[] = [trlUnpaired, arenaBattles];
 
 export function formatByName(name: string): PreferenceFormat | undefined {
   return FORMATS.find((f) => f.name === name);
+}
+
+/** The name of the first known shape, pair or not, that a record has: says what a misfit looks like. */
+export function shapeOf(record: Record<string, unknown>): string | undefined {
+  return [...FORMATS, ...UNPAIRED_FORMATS].find((f) => f.matches(record))?.name;
 }

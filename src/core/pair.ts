@@ -22,6 +22,14 @@ export interface Pair {
   b: Message[];
   /** The human label. */
   label: Preference;
+  /**
+   * What the dataset records about the pair besides the label, for the reviewer to see. Keys are
+   * camelCase and shared across formats; `a` / `b` suffixes follow the pair's sides:
+   * `bothBad` (a tie judged "both bad", e.g. Chatbot Arena's `tie (bothbad)`), `modelA` / `modelB`,
+   * `scoreA` / `scoreB` (the dataset's own ratings, e.g. UltraFeedback's), `strength` (a signed
+   * preference strength, e.g. HelpSteer3's −3…+3), `policyA` / `policyB`, `judge`, `votes`.
+   */
+  meta?: Record<string, unknown>;
 }
 
 /** A record that could not be read as a pair, reported and never silently dropped. */
