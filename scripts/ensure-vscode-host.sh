@@ -92,6 +92,9 @@ else
   # from nodejs.org (unreachable here).
   (
     cd "$tmp"
+    # Under `npm test` the outer npm exports npm_config_* (among them user_agent, which names Node
+    # 20 and is what code-server's postinstall checks): the inner install must not inherit them.
+    while read -r name; do unset "$name"; done < <(compgen -e | grep -i '^npm_')
     PATH="$NODE_DIR/bin:$PATH" npm_config_nodedir="$NODE_DIR" \
       npm install --no-audit --no-fund --loglevel=error "code-server@$CODE_SERVER_VERSION" >&2
   )
