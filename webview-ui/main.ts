@@ -119,11 +119,12 @@ function renderHeader(): HTMLElement {
         s.model.fallbackReason ? el('div', { class: 'fallback' }, `Running on ${s.model.device}: ${s.model.fallbackReason}`) : null,
       )
     : null;
-  const malformed = snapshot!.malformed.length
+  const reading = s.loading ? el('div', { class: 'scoring', 'data-testid': 'reading' }, `Reading the file… ${s.pairs} pairs so far`) : null;
+  const malformed = s.malformed
     ? el(
         'details',
         { class: 'malformed' },
-        el('summary', {}, `${snapshot!.malformed.length}${snapshot!.malformed.length === 100 ? '+' : ''} record(s) skipped`),
+        el('summary', {}, `${s.malformed} record(s) could not be read and are skipped`),
         el('ul', {}, ...snapshot!.malformed.map((m) => el('li', {}, `line ${m.line}: ${m.error}`))),
       )
     : null;
@@ -140,12 +141,13 @@ function renderHeader(): HTMLElement {
     el(
       'div',
       { class: 'stats', role: 'status', 'aria-live': 'polite' },
-      stat('Pairs', 'pair-count', String(s.pairs)),
+      stat('Pairs', 'pair-count', s.loading ? `${s.pairs}…` : String(s.pairs)),
       stat('Scored', 'scored-count', String(s.scored)),
       stat('Agreement', 'agreement-rate', s.agreement === null ? '—' : `${(100 * s.agreement).toFixed(1)}%`),
       stat('Disagreements', 'disagreement-count', String(s.disagreements)),
       stat('Reviewed', 'reviewed-count', String(s.reviewed)),
     ),
+    reading,
     progress,
     model,
     malformed,
@@ -386,12 +388,17 @@ window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
       break;
     case 'status': {
       const scoredBefore = status?.scored;
+      // The whole file is read now: the snapshot's list of skipped records can be complete.
+      if (status?.loading && !message.status.loading) post({ type: 'ready' });
       status = message.status;
       // New scores may belong to pairs on this page, or change which pairs a filter keeps: fetch
       // the page again once the last request is in.
       const pageHasUnscored = rows.some((row) => !row.score);
       if (status.scored !== scoredBefore) requestStats(status.scoring.state !== 'scoring');
-      if (status.scored !== scoredBefore && (pageHasUnscored || filter === 'disagreements' || rows.length === 0)) {
+      // While a large file is still being read, the page fills up as pairs arrive.
+      const pageCanGrow = filter === 'all' && rows.length < snapshot!.pageSize && status.pairs > offset + rows.length;
+      if (filter === 'all') total = status.pairs;
+      if (pageCanGrow || (status.scored !== scoredBefore && (pageHasUnscored || filter === 'disagreements' || rows.length === 0))) {
         if (!pageRequested) requestPage(offset);
       }
       render();

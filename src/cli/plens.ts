@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { AnnotationLog, sidecarPath } from '../core/annotations';
 import { countLabels, loadDataset, type Dataset } from '../core/dataset';
+import { PairTable } from '../core/pairTable';
 import { ReviewState } from '../core/reviewState';
 import { topDisagreements } from '../core/stats';
 import { scorePairs, summarize, verdict, type PairScore } from '../core/verdict';
@@ -85,7 +86,7 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
     const info = await scorer.load();
     if (info.fallbackReason) process.stderr.write(`plens: running on ${info.device}: ${info.fallbackReason}\n`);
     if (info.cacheError) process.stderr.write(`plens: ${info.cacheError}\n`);
-    const scores = new Map<number, PairScore>();
+    const scores = PairTable.fromPairs(dataset.pairs, dataset.malformed);
     const progress = new ProgressLine(dataset.pairs.length * 2);
     const stats = await scorePairs(
       dataset.pairs,
@@ -93,7 +94,7 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
       scorer,
       {
         signal: controller.signal,
-        onPair: (index, pairScore) => scores.set(index, pairScore),
+        onPair: (index, pairScore) => scores.setScore(index, pairScore),
         onProgress: (done) => progress.update(done),
       },
     );
@@ -114,7 +115,7 @@ async function score(file: string, values: ScoreFlags): Promise<void> {
 
   const out = values.out ? createWriteStream(values.out) : process.stdout;
   dataset.pairs.forEach((pair, index) => {
-    const pairScore = scores.get(index);
+    const pairScore = scores.score(index);
     if (!pairScore) return;
     const v = verdict(pair.label, pairScore);
     const row = {
@@ -131,7 +132,7 @@ async function score(file: string, values: ScoreFlags): Promise<void> {
   if (out !== process.stdout) await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
 
   const summary = {
-    ...summarize(dataset.pairs, scores),
+    ...summarize(scores),
     model: info.model,
     template: info.template,
     device: info.device,
@@ -152,8 +153,8 @@ function reportSkipped(file: string, dataset: Dataset): void {
   for (const bad of dataset.malformed) process.stderr.write(`${file}:${bad.line}: skipped: ${bad.error}\n`);
 }
 
-/** Reads `plens score` output back: rewards by record line (the summary line has no `line`). */
-async function readScores(file: string, dataset: Dataset): Promise<Map<number, PairScore>> {
+/** Reads `plens score` output back into `table`: rewards by record line (the summary line has no `line`). */
+async function readScores(file: string, dataset: Dataset, table: PairTable): Promise<void> {
   const byLine = new Map<number, PairScore>();
   (await readFile(file, 'utf8')).split('\n').forEach((text, i) => {
     if (!text.trim()) return;
@@ -169,12 +170,10 @@ async function readScores(file: string, dataset: Dataset): Promise<Map<number, P
     }
     byLine.set(row.line, { rewardA: row.reward_a, rewardB: row.reward_b });
   });
-  const scores = new Map<number, PairScore>();
   dataset.pairs.forEach((pair, index) => {
     const pairScore = byLine.get(pair.line);
-    if (pairScore) scores.set(index, pairScore);
+    if (pairScore) table.setScore(index, pairScore);
   });
-  return scores;
 }
 
 interface ReviewFlags extends ScoreFlags {
@@ -186,18 +185,19 @@ interface ReviewFlags extends ScoreFlags {
 async function review(file: string, values: ReviewFlags): Promise<void> {
   const dataset = await loadDataset(file, { format: values.format });
   reportSkipped(file, dataset);
-  const scores = values.scores ? await readScores(values.scores, dataset) : (await scoreAll(dataset, values)).scores;
+  let table: PairTable;
+  if (values.scores) await readScores(values.scores, dataset, (table = PairTable.fromPairs(dataset.pairs, dataset.malformed)));
+  else table = (await scoreAll(dataset, values)).scores;
   // The reviewer's corrections count, as they do in the editor's stats view: same state, same figures.
   const annotationsFile = values.annotations ?? sidecarPath(file);
   const annotations = values.annotations || existsSync(annotationsFile) ? await AnnotationLog.load(annotationsFile) : AnnotationLog.empty();
-  const state = new ReviewState(dataset, annotations);
-  scores.forEach((pairScore, index) => state.scores.set(index, pairScore));
+  const state = new ReviewState(table, annotations);
   const stats = state.stats();
   const labelOf = (index: number) => state.label(index);
-  const top = topDisagreements(dataset.pairs, scores, positiveInt(values.top, '--top') ?? 10, labelOf).map(({ index, margin }) => {
+  const top = topDisagreements(table, positiveInt(values.top, '--top') ?? 10, labelOf).map(({ index, margin }) => {
     const pair = dataset.pairs[index];
     const lastTurn = pair.prompt.at(-1)?.content ?? '';
-    const { prefers } = verdict(labelOf(index), scores.get(index)!);
+    const { prefers } = verdict(labelOf(index), table.score(index)!);
     return { line: pair.line, margin, prefers, label: labelOf(index), prompt: lastTurn.slice(0, 200) };
   });
   const report = {

@@ -49,16 +49,22 @@ export const sidecarPath = (datasetFile: string) => `${datasetFile}.plens-annota
 /**
  * Content keys for pairs: a hash of the prompt and both responses, so an annotation follows its pair
  * when the dataset is re-sorted, appended to or re-formatted. Identical pairs are told apart by
- * their order of occurrence.
+ * their order of occurrence, so keys are handed out in file order.
  */
-export function pairKeys(pairs: readonly Pair[]): string[] {
-  const seen = new Map<string, number>();
-  return pairs.map((pair) => {
+export class PairKeyer {
+  private readonly seen = new Map<string, number>();
+
+  next(pair: Pair): string {
     const hash = createHash('sha256').update(JSON.stringify([pair.prompt, pair.a, pair.b])).digest('hex').slice(0, 24);
-    const occurrence = seen.get(hash) ?? 0;
-    seen.set(hash, occurrence + 1);
+    const occurrence = this.seen.get(hash) ?? 0;
+    this.seen.set(hash, occurrence + 1);
     return occurrence === 0 ? hash : `${hash}#${occurrence}`;
-  });
+  }
+}
+
+export function pairKeys(pairs: readonly Pair[]): string[] {
+  const keyer = new PairKeyer();
+  return pairs.map((pair) => keyer.next(pair));
 }
 
 function validValue(field: AnnotationField, value: unknown): boolean {

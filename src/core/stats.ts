@@ -4,8 +4,8 @@
  * The CLI (`plens review`) and the stats view print the same figures from this one function.
  */
 import type { Annotation } from './annotations';
-import type { Message, Pair, Preference } from './pair';
-import { summarize, verdict, type AgreementSummary, type PairScore } from './verdict';
+import type { Preference } from './pair';
+import { summarize, verdict, type AgreementSummary, type ScoredPairs } from './verdict';
 
 export interface CalibrationBin {
   /** Model confidence range, P(preferred ≻ other) = σ(|margin|), from `low` (inclusive) to `high`. */
@@ -41,62 +41,61 @@ const CALIBRATION_EDGES = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
 const HISTOGRAM_BINS = 20;
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-const textLength = (messages: readonly Message[]) => messages.reduce((n, m) => n + m.content.length, 0);
 const ratio = (part: number, whole: number) => (whole ? part / whole : null);
 
+/** What the statistics read of each pair: label, score and response lengths (see PairTable). */
+export interface PairColumns extends ScoredPairs {
+  lengths(index: number): [number, number];
+}
+
 export interface StatsInput {
-  pairs: readonly Pair[];
-  scores: ReadonlyMap<number, PairScore>;
+  pairs: PairColumns;
   /** The human label as it stands (a reviewer's correction wins); defaults to the file's label. */
   labelOf?: (index: number) => Preference;
   annotationOf?: (index: number) => Annotation | undefined;
 }
 
-export function datasetStats({ pairs, scores, labelOf = (i) => pairs[i].label, annotationOf = () => undefined }: StatsInput): DatasetStats {
+export function datasetStats({ pairs, labelOf = (i) => pairs.fileLabel(i), annotationOf = () => undefined }: StatsInput): DatasetStats {
   const bins = CALIBRATION_EDGES.slice(0, -1).map((low, i) => ({ low, high: CALIBRATION_EDGES[i + 1], pairs: 0, agreed: 0, confidenceSum: 0 }));
   let longerPreferred = 0;
   let modelLengthPairs = 0;
   const margins: number[] = [];
-  scores.forEach((score, index) => {
-    const label = labelOf(index);
-    const v = verdict(label, score);
-    margins.push(v.margin);
-    const lengthA = textLength(pairs[index].a);
-    const lengthB = textLength(pairs[index].b);
-    if (lengthA !== lengthB && v.prefers !== 'tie') {
-      modelLengthPairs++;
-      if ((v.prefers === 'a') === lengthA > lengthB) longerPreferred++;
-    }
-    if (v.agrees === null) return;
-    const confidence = sigmoid(Math.abs(v.margin));
-    const bin = bins.find((b) => confidence < b.high) ?? bins[bins.length - 1];
-    bin.pairs++;
-    bin.confidenceSum += confidence;
-    if (v.agrees) bin.agreed++;
-  });
-
   let longerChosen = 0;
   let humanLengthPairs = 0;
   const review = { reviewed: 0, relabelled: 0, bothBad: 0, flagged: 0, notes: 0 };
-  pairs.forEach((pair, index) => {
+  for (let index = 0; index < pairs.count; index++) {
     const label = labelOf(index);
-    const lengthA = textLength(pair.a);
-    const lengthB = textLength(pair.b);
+    const [lengthA, lengthB] = pairs.lengths(index);
     if ((label === 'a' || label === 'b') && lengthA !== lengthB) {
       humanLengthPairs++;
       if ((label === 'a') === lengthA > lengthB) longerChosen++;
     }
     const annotation = annotationOf(index);
-    if (!annotation) return;
-    if (annotation.reviewed) review.reviewed++;
-    if (annotation.label === 'both-bad') review.bothBad++;
-    else if (annotation.label && annotation.label !== pair.label) review.relabelled++;
-    if (annotation.flagged) review.flagged++;
-    if (annotation.note) review.notes++;
-  });
+    if (annotation) {
+      if (annotation.reviewed) review.reviewed++;
+      if (annotation.label === 'both-bad') review.bothBad++;
+      else if (annotation.label && annotation.label !== pairs.fileLabel(index)) review.relabelled++;
+      if (annotation.flagged) review.flagged++;
+      if (annotation.note) review.notes++;
+    }
+    const score = pairs.score(index);
+    if (!score) continue;
+    const v = verdict(label, score);
+    margins.push(v.margin);
+    if (lengthA !== lengthB && v.prefers !== 'tie') {
+      modelLengthPairs++;
+      if ((v.prefers === 'a') === lengthA > lengthB) longerPreferred++;
+    }
+    if (v.agrees === null) continue;
+    const confidence = sigmoid(Math.abs(v.margin));
+    const bin = bins.find((b) => confidence < b.high) ?? bins[bins.length - 1];
+    bin.pairs++;
+    bin.confidenceSum += confidence;
+    if (v.agrees) bin.agreed++;
+  }
 
   return {
-    ...summarize(pairs, scores, labelOf),
+    ...summarize(pairs, labelOf),
     calibration: bins.map((b) => ({
       low: b.low,
       high: b.high,
@@ -122,15 +121,16 @@ export function histogram(values: readonly number[], binCount: number): Histogra
 
 /** Disagreements the model is most confident about: the likeliest label errors, first. */
 export function topDisagreements(
-  pairs: readonly Pair[],
-  scores: ReadonlyMap<number, PairScore>,
+  pairs: ScoredPairs,
   count: number,
-  labelOf: (index: number) => Preference = (i) => pairs[i].label,
+  labelOf: (index: number) => Preference = (i) => pairs.fileLabel(i),
 ): { index: number; margin: number }[] {
   const found: { index: number; margin: number }[] = [];
-  scores.forEach((score, index) => {
+  for (let index = 0; index < pairs.count; index++) {
+    const score = pairs.score(index);
+    if (!score) continue;
     const v = verdict(labelOf(index), score);
     if (v.agrees === false) found.push({ index, margin: v.margin });
-  });
+  }
   return found.sort((x, y) => Math.abs(y.margin) - Math.abs(x.margin) || x.index - y.index).slice(0, count);
 }

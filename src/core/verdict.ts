@@ -34,26 +34,28 @@ export interface AgreementSummary {
   disagreements: number;
 }
 
+/** What agreement figures need of a set of pairs: their file labels and scores so far. */
+export interface ScoredPairs {
+  readonly count: number;
+  fileLabel(index: number): Preference;
+  score(index: number): PairScore | undefined;
+}
+
 /** Agreement over the scored pairs; `labelOf` gives a pair's current human label (default: the file's). */
-export function summarize(
-  pairs: readonly Pair[],
-  scores: ReadonlyMap<number, PairScore>,
-  labelOf: (index: number) => Preference = (index) => pairs[index].label,
-): AgreementSummary {
+export function summarize(pairs: ScoredPairs, labelOf: (index: number) => Preference = (index) => pairs.fileLabel(index)): AgreementSummary {
   let agreed = 0;
   let labelled = 0;
-  scores.forEach((score, index) => {
+  let scored = 0;
+  for (let index = 0; index < pairs.count; index++) {
+    const score = pairs.score(index);
+    if (!score) continue;
+    scored++;
     const { agrees } = verdict(labelOf(index), score);
-    if (agrees === null) return;
+    if (agrees === null) continue;
     labelled++;
     if (agrees) agreed++;
-  });
-  return {
-    pairs: pairs.length,
-    scored: scores.size,
-    agreement: labelled ? agreed / labelled : null,
-    disagreements: labelled - agreed,
-  };
+  }
+  return { pairs: pairs.count, scored, agreement: labelled ? agreed / labelled : null, disagreements: labelled - agreed };
 }
 
 /**

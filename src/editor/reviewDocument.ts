@@ -8,7 +8,9 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { AnnotationLog, sidecarPath, type AnnotationEvent, type AnnotationField, type AnnotationValue } from '../core/annotations';
 import { writeFileAtomic } from '../core/atomicWrite';
-import { loadDataset } from '../core/dataset';
+import { openDatasetIndex, type DatasetIndex } from '../core/dataset';
+import type { PreferenceFormat } from '../core/formats';
+import { PairTable } from '../core/pairTable';
 import { ReviewState } from '../core/reviewState';
 import { scorePairs, type PairScore } from '../core/verdict';
 import type { ScorerService } from '../scoring/scorerService';
@@ -16,6 +18,8 @@ import type { ReviewStatus } from '../shared/reviewProtocol';
 
 /** Webviews are told about progress at most this often, so streaming scores cannot flood them. */
 const STATUS_INTERVAL_MS = 250;
+/** Pairs read from the file and sent to the scorer at a time: bounds memory on huge files. */
+const SCORING_CHUNK = 1024;
 
 export interface ReviewDocumentDelegate {
   scorers: ScorerService;
@@ -26,12 +30,18 @@ export interface ReviewDocumentDelegate {
 
 export class ReviewDocument implements vscode.CustomDocument {
   static async open(uri: vscode.Uri, backupId: string | undefined, delegate: ReviewDocumentDelegate): Promise<ReviewDocument> {
-    const dataset = await loadDataset(uri.fsPath);
     const annotations = await AnnotationLog.load(sidecarPath(uri.fsPath));
     if (backupId) annotations.restorePending(await readBackup(vscode.Uri.parse(backupId)));
-    return new ReviewDocument(uri, new ReviewState(dataset, annotations), delegate);
+    const document = new ReviewDocument(uri, annotations, delegate);
+    await document.load();
+    return document;
   }
 
+  /** The format of the file, as detected (or forced). */
+  format!: PreferenceFormat;
+  state!: ReviewState;
+  private index?: DatasetIndex;
+  private readonly tableGrew = new vscode.EventEmitter<void>();
   private readonly statusChanged = new vscode.EventEmitter<ReviewStatus>();
   readonly onDidChangeStatus = this.statusChanged.event;
   private readonly annotationsChanged = new vscode.EventEmitter<void>();
@@ -43,11 +53,61 @@ export class ReviewDocument implements vscode.CustomDocument {
 
   private constructor(
     readonly uri: vscode.Uri,
-    public state: ReviewState,
+    private readonly initialAnnotations: AnnotationLog,
     private readonly delegate: ReviewDocumentDelegate,
   ) {
-    this.disposables.push(delegate.scorers.onDidChangeModel(() => void this.rescore()));
+    this.disposables.push(delegate.scorers.onDidChangeModel(() => void this.rescore()), this.tableGrew);
     this.watchFiles();
+  }
+
+  /**
+   * Opens the file's index and starts reading pairs in the background: the first page is ready as
+   * soon as the first records are, whatever the file's size. Scores carry over by content key from
+   * `previous` (a reload after the file changed on disk).
+   */
+  private async load(previous?: ReviewState): Promise<void> {
+    const index = await openDatasetIndex(this.uri.fsPath);
+    const scoresByKey = new Map<string, PairScore>();
+    if (previous) for (let i = 0; i < previous.table.count; i++) {
+      const score = previous.table.score(i);
+      if (score) scoresByKey.set(previous.table.keys[i], score);
+    }
+    let carried = 0;
+    const { table, done } = PairTable.fromIndex(index, {
+      onGrow: () => {
+        for (; carried < table.count; carried++) {
+          const score = scoresByKey.get(table.keys[carried]);
+          if (score) table.setScore(carried, score);
+        }
+        this.tableGrew.fire();
+        this.scheduleStatus();
+      },
+    });
+    const oldIndex = this.index;
+    this.index = index;
+    this.format = index.format;
+    this.state = new ReviewState(table, previous?.annotations ?? this.initialAnnotations);
+    this.state.model = previous?.model;
+    void done.then(
+      () => this.reportMalformed(),
+      (error: Error) => void vscode.window.showErrorMessage(`Preference Lens stopped reading ${this.fileName}: ${error.message}`),
+    );
+    await oldIndex?.close();
+    // The first page is there before the editor shows, unless the file has fewer pairs.
+    await Promise.race([done.catch(() => undefined), new Promise<void>((resolve) => this.tableGrew.event(() => resolve()))]);
+  }
+
+  private get fileName(): string {
+    return vscode.workspace.asRelativePath(this.uri);
+  }
+
+  private reportMalformed(): void {
+    const { malformed } = this.state.table;
+    if (!malformed.length) return;
+    const first = [...malformed].sort((x, y) => x.line - y.line)[0];
+    void vscode.window.showWarningMessage(
+      `${this.fileName}: ${malformed.length} record(s) could not be read and are skipped (first: line ${first.line}: ${first.error}).`,
+    );
   }
 
   // ------------------------------------------------------------------ annotations
@@ -57,8 +117,8 @@ export class ReviewDocument implements vscode.CustomDocument {
     const from = this.state.annotation(index)?.[field] ?? null;
     if (from === value) return;
     const change = (fromValue: AnnotationValue | null, toValue: AnnotationValue | null): AnnotationEvent => ({
-      key: this.state.keys[index],
-      line: this.state.dataset.pairs[index].line,
+      key: this.state.table.keys[index],
+      line: this.state.table.line(index),
       field,
       from: fromValue,
       to: toValue,
@@ -135,22 +195,12 @@ export class ReviewDocument implements vscode.CustomDocument {
    * carry over for pairs whose content is unchanged, and the rest is scored again.
    */
   private async reloadDataset(): Promise<void> {
-    const dataset = await loadDataset(this.uri.fsPath);
-    const previous = this.state;
-    const scoresByKey = new Map<string, PairScore>();
-    previous.scores.forEach((score, index) => scoresByKey.set(previous.keys[index], score));
     this.run?.controller.abort();
     await this.run?.done;
-    const next = new ReviewState(dataset, previous.annotations);
-    next.keys.forEach((key, index) => {
-      const score = scoresByKey.get(key);
-      if (score) next.scores.set(index, score);
-    });
-    next.model = previous.model;
-    this.state = next;
+    await this.load(this.state);
     this.changed();
-    void vscode.window.showInformationMessage(`${vscode.workspace.asRelativePath(this.uri)} changed on disk and was reloaded; annotations are kept.`);
-    if (next.unscored().length) void this.score();
+    void vscode.window.showInformationMessage(`${this.fileName} changed on disk and was reloaded; annotations are kept.`);
+    void this.score();
   }
 
   /** The sidecar changed on disk: adopt it unless there are unsaved changes, which merge on save. */
@@ -187,21 +237,30 @@ export class ReviewDocument implements vscode.CustomDocument {
     const previous = this.run;
     previous?.controller.abort();
     await previous?.done;
-    this.state.scores.clear();
+    this.state.table.clearScores();
     this.state.model = undefined;
     await this.score();
   }
 
   private async scoreUnscored(signal: AbortSignal): Promise<void> {
     const state = this.state;
-    const indices = state.unscored();
-    state.scoring = { state: 'loading', done: 0, total: indices.length * 2 };
+    const { table } = state;
+    const scoredBefore = table.scored;
+    const progressOf = (inFlight: number) => ({ done: 2 * (table.scored - scoredBefore) + inFlight, total: 2 * (table.count - scoredBefore) });
+    state.scoring = { state: 'loading', ...progressOf(0) };
     this.flushStatus();
-    const fileName = vscode.workspace.asRelativePath(this.uri);
     await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Scoring ${fileName}`, cancellable: true },
+      { location: vscode.ProgressLocation.Notification, title: `Scoring ${this.fileName}`, cancellable: true },
       async (progress, token) => {
         token.onCancellationRequested(() => this.cancelScoring());
+        let reportedPercent = 0;
+        const report = (inFlight: number) => {
+          state.scoring = { ...state.scoring, ...progressOf(inFlight) };
+          const percent = (100 * state.scoring.done) / Math.max(1, state.scoring.total);
+          progress.report({ increment: percent - reportedPercent, message: `${state.scoring.done}/${state.scoring.total} responses` });
+          reportedPercent = percent;
+          this.scheduleStatus();
+        };
         try {
           const loaded = await this.delegate.scorers.get();
           if (signal.aborted) throw abortError();
@@ -209,20 +268,28 @@ export class ReviewDocument implements vscode.CustomDocument {
           state.model = { ...info, name: model, isDemo: loaded.isDemo };
           state.setScoring('scoring');
           this.flushStatus();
-          let reported = 0;
-          await scorePairs(state.dataset.pairs, indices, loaded.scorer, {
-            signal,
-            onPair: (index, score) => {
-              state.scores.set(index, score);
-              this.scheduleStatus();
-            },
-            onProgress: (done, total) => {
-              state.scoring = { ...state.scoring, done, total };
-              progress.report({ increment: (100 * (done - reported)) / total, message: `${done}/${total} responses` });
-              reported = done;
-              this.scheduleStatus();
-            },
-          });
+          // One pass in file order, a chunk at a time, following the table while it still grows.
+          for (let cursor = 0; ; ) {
+            const chunk = state.unscored(cursor, SCORING_CHUNK);
+            if (chunk.length === 0) {
+              if (table.complete) break;
+              await new Promise<void>((resolve) => {
+                const subscription = this.tableGrew.event(() => {
+                  subscription.dispose();
+                  resolve();
+                });
+              });
+              continue;
+            }
+            cursor = chunk[chunk.length - 1] + 1;
+            const pairs = await table.pairs(chunk);
+            await scorePairs(pairs, pairs.map((_, k) => k), loaded.scorer, {
+              signal,
+              onPair: (k, score) => table.setScore(chunk[k], score),
+              onProgress: (done) => report(done - 2 * countScored(table, chunk)),
+            });
+            report(0);
+          }
           state.setScoring('done');
         } catch (error) {
           if ((error as Error).name === 'AbortError') {
@@ -232,7 +299,7 @@ export class ReviewDocument implements vscode.CustomDocument {
           const message = (error as Error).message;
           state.setScoring('error', message);
           void vscode.window
-            .showErrorMessage(`Preference Lens could not score ${fileName}: ${message}`, 'Choose Model…', 'Open Settings')
+            .showErrorMessage(`Preference Lens could not score ${this.fileName}: ${message}`, 'Choose Model…', 'Open Settings')
             .then((choice) => {
               if (choice === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'preferenceLens');
               if (choice === 'Choose Model…') void vscode.commands.executeCommand('preferenceLens.chooseModel');
@@ -254,6 +321,7 @@ export class ReviewDocument implements vscode.CustomDocument {
 
   dispose(): void {
     this.cancelScoring();
+    void this.index?.close();
     if (this.statusTimer) clearTimeout(this.statusTimer);
     this.disposables.forEach((d) => d.dispose());
     this.statusChanged.dispose();
@@ -263,6 +331,13 @@ export class ReviewDocument implements vscode.CustomDocument {
 
 async function readBackup(uri: vscode.Uri): Promise<AnnotationEvent[]> {
   return JSON.parse(await readFile(uri.fsPath, 'utf8')) as AnnotationEvent[];
+}
+
+/** Pairs of `chunk` already scored: the in-flight progress a chunk's callback reports includes them. */
+function countScored(table: PairTable, chunk: readonly number[]): number {
+  let scored = 0;
+  for (const index of chunk) if (table.score(index)) scored++;
+  return scored;
 }
 
 function abortError(): Error {

@@ -51,14 +51,6 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
       annotator: this.annotator,
       didEdit: (event) => this.edits.fire(event),
     });
-    if (document.state.dataset.malformed.length) {
-      const { malformed } = document.state.dataset;
-      const first = malformed[0];
-      void vscode.window.showWarningMessage(
-        `${vscode.workspace.asRelativePath(uri)}: ${malformed.length} record(s) could not be read and are skipped ` +
-          `(first: line ${first.line}: ${first.error}).`,
-      );
-    }
     return document;
   }
 
@@ -74,14 +66,13 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
       webview.onDidReceiveMessage((message: WebviewToHost) => {
         switch (message.type) {
           case 'ready': {
-            const { dataset } = document.state;
             post({
               type: 'snapshot',
               snapshot: {
                 fileName: vscode.workspace.asRelativePath(document.uri),
-                format: dataset.format.name,
-                formatTitle: dataset.format.title,
-                malformed: dataset.malformed.slice(0, 100),
+                format: document.format.name,
+                formatTitle: document.format.title,
+                malformed: [...document.state.table.malformed].sort((x, y) => x.line - y.line).slice(0, 100),
                 pageSize: PAGE_SIZE,
                 status: document.state.status(),
               },
@@ -89,7 +80,10 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
             break;
           }
           case 'requestPage':
-            post({ type: 'page', offset: message.offset, filter: message.filter, ...document.state.page(message.offset, message.count, message.filter) });
+            void document.state.page(message.offset, message.count, message.filter).then(
+              (page) => post({ type: 'page', offset: message.offset, filter: message.filter, ...page }),
+              (error: Error) => void vscode.window.showErrorMessage(`Preference Lens could not read ${document.uri.fsPath}: ${error.message}`),
+            );
             break;
           case 'annotate':
             if (validIndex(document, message.index)) document.annotate(message.index, message.field, message.value);
@@ -146,7 +140,7 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
   private async editNote(document: ReviewDocument, index: number): Promise<void> {
     const current = document.state.annotation(index)?.note ?? '';
     const note = await vscode.window.showInputBox({
-      title: `Note on pair ${index + 1} (line ${document.state.dataset.pairs[index].line})`,
+      title: `Note on pair ${index + 1} (line ${document.state.table.line(index)})`,
       value: current,
       prompt: 'Leave empty to remove the note',
     });
@@ -184,4 +178,4 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
 
 /** Messages come from a webview showing untrusted text: never trust an index it sends. */
 const validIndex = (document: ReviewDocument, index: unknown): index is number =>
-  Number.isInteger(index) && (index as number) >= 0 && (index as number) < document.state.dataset.pairs.length;
+  Number.isInteger(index) && (index as number) >= 0 && (index as number) < document.state.table.count;

@@ -36,7 +36,12 @@ export type RowFilter = 'all' | 'disagreements' | 'unreviewed' | 'flagged';
 export type ScoringState = 'idle' | 'loading' | 'scoring' | 'done' | 'cancelled' | 'error';
 
 export interface ReviewStatus {
+  /** Pairs read so far; grows while a large file is still being read. */
   pairs: number;
+  /** True until the whole file has been read. */
+  loading: boolean;
+  /** Records that could not be read as pairs (so far). */
+  malformed: number;
   reviewed: number;
   scored: number;
   agreement: number | null;

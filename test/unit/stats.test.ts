@@ -1,8 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Pair } from '../../src/core/pair';
+import { PairTable } from '../../src/core/pairTable';
 import { datasetStats, histogram, topDisagreements } from '../../src/core/stats';
 import type { PairScore } from '../../src/core/verdict';
+
+function scoredTable(pairs: Pair[], scores: Map<number, PairScore>): PairTable {
+  const table = PairTable.fromPairs(pairs);
+  scores.forEach((score, index) => table.setScore(index, score));
+  return table;
+}
 
 const pair = (a: string, b: string, label: Pair['label'] = 'a'): Pair => ({
   line: 1,
@@ -21,7 +28,7 @@ describe('datasetStats', () => {
   ]);
 
   it('bins agreement by the model confidence σ(|margin|)', () => {
-    const stats = datasetStats({ pairs, scores });
+    const stats = datasetStats({ pairs: scoredTable(pairs, scores) });
     const byBin = Object.fromEntries(stats.calibration.map((b) => [b.low, b]));
     assert.equal(byBin[0.5].pairs, 1);
     assert.equal(byBin[0.5].agreement, 1);
@@ -33,7 +40,7 @@ describe('datasetStats', () => {
   });
 
   it('measures length bias of the labels and of the model', () => {
-    const stats = datasetStats({ pairs, scores });
+    const stats = datasetStats({ pairs: scoredTable(pairs, scores) });
     // Labelled pairs with different lengths: 0 (chosen longer), 1 (chosen shorter).
     assert.equal(stats.length.humanPrefersLonger, 0.5);
     // Scored pairs with different lengths: 0 (prefers longer), 1 (prefers shorter).
@@ -42,8 +49,7 @@ describe('datasetStats', () => {
 
   it('counts a reviewer correction as the label and reports review progress', () => {
     const stats = datasetStats({
-      pairs,
-      scores,
+      pairs: scoredTable(pairs, scores),
       labelOf: (i) => (i === 2 ? 'b' : pairs[i].label),
       annotationOf: (i) => (i === 2 ? { label: 'b', reviewed: true, note: 'swapped' } : i === 0 ? { label: 'both-bad', flagged: true } : undefined),
     });
@@ -68,7 +74,7 @@ describe('datasetStats', () => {
   it('ranks disagreements by confidence', () => {
     const more = new Map(scores);
     more.set(3, { rewardA: 0, rewardB: 0.2 });
-    const ranked = topDisagreements([...pairs.slice(0, 3), pair('u', 'v', 'a')], more, 5);
+    const ranked = topDisagreements(scoredTable([...pairs.slice(0, 3), pair('u', 'v', 'a')], more), 5);
     assert.deepEqual(
       ranked.map((r) => r.index),
       [2, 3],

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Pair } from '../../src/core/pair';
+import { PairTable } from '../../src/core/pairTable';
 import { ReviewState } from '../../src/core/reviewState';
 import { scorePairs, summarize, verdict, type PairScore } from '../../src/core/verdict';
 import type { ScoreItem, Scorer, ScoreOptions } from '../../src/engine/scorer';
@@ -26,14 +27,10 @@ describe('verdict', () => {
   });
 
   it('agreement counts only scored, labelled pairs', () => {
-    const pairs = [pair('a'), pair('b'), pair(null), pair('a')];
-    const scores = new Map<number, PairScore>([
-      [0, { rewardA: 1, rewardB: 0 }],
-      [1, { rewardA: 1, rewardB: 0 }],
-      [2, { rewardA: 1, rewardB: 0 }],
-    ]);
-    assert.deepEqual(summarize(pairs, scores), { pairs: 4, scored: 3, agreement: 0.5, disagreements: 1 });
-    assert.deepEqual(summarize(pairs, new Map()), { pairs: 4, scored: 0, agreement: null, disagreements: 0 });
+    const table = PairTable.fromPairs([pair('a'), pair('b'), pair(null), pair('a')]);
+    assert.deepEqual(summarize(table), { pairs: 4, scored: 0, agreement: null, disagreements: 0 });
+    for (const index of [0, 1, 2]) table.setScore(index, { rewardA: 1, rewardB: 0 });
+    assert.deepEqual(summarize(table), { pairs: 4, scored: 3, agreement: 0.5, disagreements: 1 });
   });
 });
 
@@ -65,20 +62,24 @@ describe('scorePairs', () => {
 });
 
 describe('ReviewState', () => {
-  it('serves bounded pages with verdicts for scored pairs only', () => {
+  it('serves bounded pages with verdicts for scored pairs only', async () => {
     const pairs = Array.from({ length: 250 }, (_, i) => pair('a', i + 1));
-    const state = new ReviewState({ file: 'f', format: { name: 'x', title: 'x', matches: () => true, toPair: () => pairs[0] }, pairs, malformed: [] });
-    state.scores.set(200, { rewardA: 0, rewardB: 1 });
-    const { rows: page, total } = state.page(190, 1000);
+    const state = new ReviewState(PairTable.fromPairs(pairs));
+    state.table.setScore(200, { rewardA: 0, rewardB: 1 });
+    const { rows: page, total } = await state.page(190, 1000);
     assert.equal(total, 250);
     assert.equal(page.length, 60);
     assert.equal(page[0].index, 190);
+    assert.equal(page[0].line, 191);
     assert.equal(page[10].score?.agrees, false);
     assert.equal(page[11].score, undefined);
-    assert.equal(state.page(-5, 2).rows[0].index, 0);
-    assert.deepEqual(state.page(999, 10).rows, []);
-    assert.deepEqual(state.page(0, 10, 'disagreements'), { total: 1, rows: [state.row(200)] });
+    assert.equal((await state.page(-5, 2)).rows[0].index, 0);
+    assert.deepEqual((await state.page(999, 10)).rows, []);
+    const disagreements = await state.page(0, 10, 'disagreements');
+    assert.equal(disagreements.total, 1);
+    assert.equal(disagreements.rows[0].index, 200);
     assert.equal(state.unscored().length, 249);
+    assert.deepEqual(state.unscored(199, 3), [199, 201, 202]);
     assert.equal(state.status().disagreements, 1);
   });
 });
