@@ -15,6 +15,8 @@ export interface Settings extends ModelSettings {
   scoreOnOpen: boolean;
   /** Name recorded with each annotation; empty means the git user name. */
   annotator: string;
+  /** Review without seeing scores or file labels, sides shuffled. */
+  blindMode: boolean;
 }
 
 export function readSettings(): Settings {
@@ -26,6 +28,7 @@ export function readSettings(): Settings {
     batchTokens: config.get<number | null>('batchTokens') ?? undefined,
     scoreOnOpen: config.get<boolean>('scoreOnOpen', true),
     annotator: config.get<string>('annotator', '').trim(),
+    blindMode: config.get<boolean>('blindMode', false),
   };
 }
 

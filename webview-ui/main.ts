@@ -5,7 +5,18 @@
 import type { Message, Preference } from '../src/core/pair';
 import type { AnnotationField, AnnotationValue, ReviewLabel } from '../src/core/annotations';
 import type { DatasetStats } from '../src/core/stats';
-import type { HostToWebview, PairRow, ReviewSnapshot, ReviewStatus, RowFilter, WebviewToHost } from '../src/shared/reviewProtocol';
+import {
+  DEFAULT_QUERY,
+  type BulkAction,
+  type HostToWebview,
+  type PairRow,
+  type ReviewSnapshot,
+  type ReviewStatus,
+  type RowFilter,
+  type RowQuery,
+  type RowSort,
+  type WebviewToHost,
+} from '../src/shared/reviewProtocol';
 import { el } from './dom';
 import { renderStats } from './stats';
 
@@ -18,7 +29,7 @@ declare function acquireVsCodeApi(): VsCodeApi;
 
 interface ViewState {
   offset: number;
-  filter: RowFilter;
+  query: RowQuery;
   /** Position of the focused pair within the page. */
   focus: number;
   showStats: boolean;
@@ -31,7 +42,10 @@ let snapshot: ReviewSnapshot | undefined;
 let status: ReviewStatus | undefined;
 const saved = vscode.getState();
 let offset = saved?.offset ?? 0;
-let filter: RowFilter = saved?.filter ?? 'all';
+let query: RowQuery = saved?.query ?? DEFAULT_QUERY;
+/** The whole file in file order: the list grows as a large file is read. */
+const isPlain = (q: RowQuery) => q.filter === 'all' && q.sort === 'file' && !q.search && q.marginMin === undefined && q.marginMax === undefined;
+const sameQuery = (x: RowQuery, y: RowQuery) => JSON.stringify(x) === JSON.stringify(y);
 let focus = saved?.focus ?? 0;
 let showStats = saved?.showStats ?? false;
 let stats: DatasetStats | undefined;
@@ -48,7 +62,7 @@ let pageRequested = false;
 const post = (message: WebviewToHost) => vscode.postMessage(message);
 
 function saveViewState(): void {
-  vscode.setState({ offset, filter, focus, showStats });
+  vscode.setState({ offset, query, focus, showStats });
 }
 
 function requestStats(force: boolean): void {
@@ -70,8 +84,18 @@ function requestPage(newOffset: number): void {
   offset = Math.max(0, Math.min(newOffset, last - (last % snapshot.pageSize)));
   saveViewState();
   pageRequested = true;
-  post({ type: 'requestPage', offset, count: snapshot.pageSize, filter });
+  post({ type: 'requestPage', offset, count: snapshot.pageSize, query });
 }
+
+function setQuery(change: Partial<RowQuery>): void {
+  query = { ...query, ...change };
+  focus = 0;
+  requestPage(0);
+}
+
+/** Response shown on the left (blind mode may show B first). */
+const leftSide = (row: PairRow): 'a' | 'b' => (row.blind?.swapped ? 'b' : 'a');
+const otherSide = (side: 'a' | 'b'): 'a' | 'b' => (side === 'a' ? 'b' : 'a');
 
 function annotate(row: PairRow, field: AnnotationField, value: AnnotationValue | null, advance: boolean): void {
   if (advance) advanceFrom = row.index;
@@ -173,6 +197,8 @@ function responseText(messages: Message[]): number {
 }
 
 function renderResponse(row: PairRow, side: 'a' | 'b'): HTMLElement {
+  // In blind mode the sides are named by position, so the name does not reveal the stored order.
+  const name = row.blind ? (side === leftSide(row) ? 'Left response' : 'Right response') : `Response ${side.toUpperCase()}`;
   const score = row.score;
   const reward = score ? (side === 'a' ? score.rewardA : score.rewardB) : undefined;
   const preferred = score?.prefers === side;
@@ -180,15 +206,15 @@ function renderResponse(row: PairRow, side: 'a' | 'b'): HTMLElement {
   const isReviewerChoice = row.annotation?.label === side;
   return el(
     'section',
-    { class: `response${preferred ? ' preferred' : ''}`, 'aria-label': `Response ${side.toUpperCase()}` },
+    { class: `response${preferred ? ' preferred' : ''}`, 'aria-label': name },
     el(
       'div',
       { class: 'response-head' },
-      el('span', { class: 'side' }, `Response ${side.toUpperCase()}`),
+      el('span', { class: 'side' }, name),
       isHumanChoice ? el('span', { class: 'human-pick', title: 'The label in the file prefers this response' }, 'label ✓') : null,
       isReviewerChoice ? el('span', { class: 'reviewer-pick', title: 'You chose this response' }, 'you ✓') : null,
       preferred ? el('span', { class: 'model-pick', 'data-testid': `preferred-${side}`, title: 'The reward model prefers this response' }, '★ model') : null,
-      el('span', { class: 'reward', 'data-testid': `reward-${side}` }, reward === undefined ? '…' : fmtReward(reward)),
+      row.blind ? null : el('span', { class: 'reward', 'data-testid': `reward-${side}` }, reward === undefined ? '…' : fmtReward(reward)),
     ),
     el('div', { class: 'length' }, `${responseText(side === 'a' ? row.a : row.b)} chars`),
     renderMessages(side === 'a' ? row.a : row.b),
@@ -210,12 +236,22 @@ function toggle(label: string, key: string, pressed: boolean, onClick: () => voi
   return b;
 }
 
+/** What key `1` / `2` mean for this row: the left / right response, which blind mode may swap. */
+function keyLabel(row: PairRow, label: ReviewLabel): ReviewLabel {
+  if (label === 'a') return leftSide(row);
+  if (label === 'b') return otherSide(leftSide(row));
+  return label;
+}
+
 function renderAnnotationBar(row: PairRow): HTMLElement {
   const a = row.annotation ?? {};
+  const title = (label: ReviewLabel, plain: string) => (row.blind && (label === 'a' || label === 'b') ? (label === 'a' ? 'Left is better' : 'Right is better') : plain);
   return el(
     'div',
     { class: 'annotation-bar', role: 'toolbar', 'aria-label': 'Annotate this pair' },
-    ...LABEL_KEYS.map(([label, key, title]) => toggle(title, key, a.label === label, () => setLabel(row, label), `label-${label}`)),
+    ...LABEL_KEYS.map(([label, key, plain]) =>
+      toggle(title(label, plain), key, a.label === keyLabel(row, label), () => setLabel(row, keyLabel(row, label)), `label-${label}`),
+    ),
     toggle('Flag', 'f', a.flagged === true, () => annotate(row, 'flagged', a.flagged ? null : true, false), 'flag'),
     toggle('Reviewed', 'r', a.reviewed === true, () => annotate(row, 'reviewed', a.reviewed ? null : true, false), 'reviewed'),
     toggle('Note', 'n', Boolean(a.note), () => post({ type: 'editNote', index: row.index }), 'note'),
@@ -246,15 +282,21 @@ function renderRow(row: PairRow, position: number): HTMLElement {
       el(
         'span',
         { class: 'label', 'data-testid': 'label' },
-        reviewerLabel ? `Label: ${reviewerLabel === 'both-bad' ? 'both bad' : sideName(reviewerLabel)} (yours; file: ${sideName(row.label)})` : `Label: ${sideName(row.label)}`,
+        row.blind
+          ? 'Blind: scores and label hidden until you decide'
+          : reviewerLabel
+            ? `Label: ${reviewerLabel === 'both-bad' ? 'both bad' : sideName(reviewerLabel)} (yours; file: ${sideName(row.label)})`
+            : `Label: ${sideName(row.label)}`,
       ),
       score
         ? el('span', { class: 'margin', 'data-testid': 'margin', title: 'reward A − reward B' }, `Margin ${fmtSigned(score.margin)} · P(A≻B) ${(100 * sigmoid(score.margin)).toFixed(0)}%`)
-        : el('span', { class: 'margin pending' }, 'not scored yet'),
+        : row.blind
+          ? null
+          : el('span', { class: 'margin pending' }, 'not scored yet'),
       badge,
     ),
     el('details', { class: 'prompt', open: '' }, el('summary', {}, `Prompt (${row.prompt.length} turn${row.prompt.length === 1 ? '' : 's'})`), renderMessages(row.prompt)),
-    el('div', { class: 'responses' }, renderResponse(row, 'a'), renderResponse(row, 'b')),
+    el('div', { class: 'responses' }, renderResponse(row, leftSide(row)), renderResponse(row, otherSide(leftSide(row)))),
     renderAnnotationBar(row),
   );
 }
@@ -262,19 +304,72 @@ function renderRow(row: PairRow, position: number): HTMLElement {
 const FILTERS: [RowFilter, string][] = [
   ['all', 'All pairs'],
   ['disagreements', 'Disagreements'],
-  ['unreviewed', 'Not reviewed'],
+  ['agreements', 'Agreements'],
+  ['unlabelled', 'Unlabelled'],
+  ['ties', 'Ties'],
   ['flagged', 'Flagged'],
+  ['reviewed', 'Reviewed'],
+  ['unreviewed', 'Not reviewed'],
 ];
 
-function renderFilter(): HTMLElement {
-  const select = el('select', { 'data-testid': 'filter', 'aria-label': 'Show' }, ...FILTERS.map(([value, label]) => el('option', { value }, label)));
-  select.value = filter;
-  select.addEventListener('change', () => {
-    filter = select.value as RowFilter;
-    focus = 0;
-    requestPage(0);
+const SORTS: [RowSort, string][] = [
+  ['file', 'File order'],
+  ['confidence', 'Model confidence |margin| ↓'],
+  ['margin', 'Margin ↑'],
+  ['margin-desc', 'Margin ↓'],
+  ['length-difference', 'Length difference ↓'],
+];
+
+const BULK: [string, string, BulkAction][] = [
+  ['flag', 'Flag all shown', { field: 'flagged', value: true }],
+  ['unflag', 'Unflag all shown', { field: 'flagged', value: null }],
+  ['reviewed', 'Mark all shown reviewed', { field: 'reviewed', value: true }],
+  ['label-a', 'Label all shown: A better', { field: 'label', value: 'a' }],
+  ['label-b', 'Label all shown: B better', { field: 'label', value: 'b' }],
+  ['label-tie', 'Label all shown: tie', { field: 'label', value: 'tie' }],
+  ['label-both-bad', 'Label all shown: both bad', { field: 'label', value: 'both-bad' }],
+  ['label-clear', 'Clear my labels on all shown', { field: 'label', value: null }],
+];
+
+function select<T extends string>(testId: string, label: string, options: [T, string][], value: T, onChange: (value: T) => void): HTMLElement {
+  const control = el('select', { 'data-testid': testId, 'aria-label': label }, ...options.map(([v, text]) => el('option', { value: v }, text)));
+  control.value = value;
+  control.addEventListener('change', () => onChange(control.value as T));
+  return el('label', { class: 'control' }, `${label} `, control);
+}
+
+function numberInput(testId: string, label: string, value: number | undefined, onChange: (value: number | undefined) => void): HTMLElement {
+  const input = el('input', { type: 'number', step: 'any', 'data-testid': testId, 'aria-label': label, class: 'margin-bound' });
+  if (value !== undefined) input.value = String(value);
+  input.addEventListener('change', () => onChange(input.value === '' || !Number.isFinite(Number(input.value)) ? undefined : Number(input.value)));
+  return el('label', { class: 'control' }, `${label} `, input);
+}
+
+function renderQueryBar(): HTMLElement {
+  const search = el('input', { type: 'search', placeholder: 'Search text… (/)', 'data-testid': 'search', 'aria-label': 'Search text', class: 'search' });
+  search.value = query.search ?? '';
+  search.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') setQuery({ search: search.value.trim() || undefined });
+    if (event.key === 'Escape') search.blur();
   });
-  return el('label', { class: 'filter' }, 'Show ', select);
+  const bulk = el('select', { 'data-testid': 'bulk', 'aria-label': 'Bulk action on all pairs shown' }, el('option', { value: '' }, 'Bulk action…'), ...BULK.map(([id, text]) => el('option', { value: id }, text)));
+  bulk.addEventListener('change', () => {
+    const action = BULK.find(([id]) => id === bulk.value)?.[2];
+    bulk.value = '';
+    if (action) post({ type: 'bulkAnnotate', query, action });
+  });
+  return el(
+    'div',
+    { class: 'toolbar', role: 'search' },
+    button('Review queue (q)', () => setQuery({ filter: 'disagreements', sort: 'confidence' }), 'queue'),
+    select('filter', 'Show', FILTERS, query.filter, (filter) => setQuery({ filter })),
+    select('sort', 'Sort', SORTS, query.sort, (sort) => setQuery({ sort })),
+    search,
+    numberInput('margin-min', 'Margin ≥', query.marginMin, (marginMin) => setQuery({ marginMin })),
+    numberInput('margin-max', '≤', query.marginMax, (marginMax) => setQuery({ marginMax })),
+    bulk,
+    button(status?.blind ? 'Blind: on (Shift+B)' : 'Blind: off (Shift+B)', () => post({ type: 'setBlind', blind: !status?.blind }), 'blind'),
+  );
 }
 
 function renderPager(): HTMLElement {
@@ -294,18 +389,20 @@ function renderKeys(): HTMLElement {
   return el(
     'p',
     { class: 'hint', 'data-testid': 'key-help' },
-    'Keys: j / k next / previous pair · 1 A better · 2 B better · 3 tie · 4 both bad · a accept the model · ' +
-      'h keep the label · f flag · r reviewed · n note · [ / ] page · Ctrl+Z undo · Ctrl+S save',
+    'Keys: j / k next / previous pair · 1 A (left) better · 2 B (right) better · 3 tie · 4 both bad · a accept the model · ' +
+      'h keep the label · f flag · r reviewed · n note · q review queue · / search · Shift+B blind · s statistics · ' +
+      '[ / ] page · Ctrl+Z undo · Ctrl+S save',
   );
 }
 
 function render(): void {
   if (!snapshot || !status) return;
   const scrollTop = document.scrollingElement?.scrollTop ?? 0;
-  const empty = rows.length === 0 ? el('p', { class: 'empty' }, filter === 'all' ? 'No pairs.' : 'No pairs match this filter.') : null;
+  const empty = rows.length === 0 ? el('p', { class: 'empty' }, isPlain(query) ? 'No pairs.' : 'No pairs match.') : null;
   app.replaceChildren(
     renderHeader(),
-    el('div', { class: 'toolbar' }, renderFilter(), renderPager()),
+    renderQueryBar(),
+    renderPager(),
     ...(showStats ? [renderStats(stats)] : []),
     renderKeys(),
     el('main', { class: 'pairs' }, ...rows.map(renderRow), empty),
@@ -346,13 +443,13 @@ window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
       requestStats(true);
       snapshot = message.snapshot;
       status = message.snapshot.status;
-      total = filter === 'all' ? status.pairs : Math.max(total, offset + 1);
+      total = isPlain(query) ? status.pairs : Math.max(total, offset + 1);
       requestPage(offset);
       render();
       break;
     case 'page': {
       pageRequested = false;
-      if (message.offset !== offset || message.filter !== filter) return;
+      if (message.offset !== offset || !sameQuery(message.query, query)) return;
       if (message.rows.length === 0 && message.total > 0 && offset > 0) {
         // The filtered list shrank below this page: show its last page instead.
         total = message.total;
@@ -396,9 +493,10 @@ window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
       const pageHasUnscored = rows.some((row) => !row.score);
       if (status.scored !== scoredBefore) requestStats(status.scoring.state !== 'scoring');
       // While a large file is still being read, the page fills up as pairs arrive.
-      const pageCanGrow = filter === 'all' && rows.length < snapshot!.pageSize && status.pairs > offset + rows.length;
-      if (filter === 'all') total = status.pairs;
-      if (pageCanGrow || (status.scored !== scoredBefore && (pageHasUnscored || filter === 'disagreements' || rows.length === 0))) {
+      const pageCanGrow = isPlain(query) && rows.length < snapshot!.pageSize && status.pairs > offset + rows.length;
+      if (isPlain(query)) total = status.pairs;
+      const scoresMatter = pageHasUnscored || !isPlain(query) || rows.length === 0;
+      if (pageCanGrow || (status.scored !== scoredBefore && scoresMatter)) {
         if (!pageRequested) requestPage(offset);
       }
       render();
@@ -418,6 +516,9 @@ document.addEventListener('keydown', (event) => {
     k: () => moveFocus(-1),
     ArrowUp: () => moveFocus(-1),
     s: toggleStats,
+    q: () => setQuery({ filter: 'disagreements', sort: 'confidence' }),
+    '/': () => app.querySelector<HTMLInputElement>('[data-testid="search"]')?.focus(),
+    B: () => post({ type: 'setBlind', blind: !status?.blind }),
     ']': () => {
       focus = 0;
       requestPage(offset + pageSize);
@@ -428,7 +529,8 @@ document.addEventListener('keydown', (event) => {
     },
   };
   if (row) {
-    for (const [label, key] of LABEL_KEYS) actions[key] = () => setLabel(row, label);
+    for (const [label, key] of LABEL_KEYS) actions[key] = () => setLabel(row, keyLabel(row, label));
+    // Blind rows carry no score, so there is no model preference to accept until the reviewer decides.
     actions.a = () => row.score?.prefers && setLabel(row, row.score.prefers);
     actions.h = () => {
       if (row.annotation?.label) annotate(row, 'label', null, false);

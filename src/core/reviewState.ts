@@ -8,11 +8,26 @@ import type { Preference } from './pair';
 import type { PairTable } from './pairTable';
 import { datasetStats, type DatasetStats } from './stats';
 import { summarize, verdict } from './verdict';
-import { MAX_PAGE_SIZE, type PairRow, type ReviewStatus, type RowFilter, type ScoringState } from '../shared/reviewProtocol';
+import {
+  DEFAULT_QUERY,
+  MAX_PAGE_SIZE,
+  type PairRow,
+  type ReviewStatus,
+  type RowFilter,
+  type RowQuery,
+  type ScoringState,
+} from '../shared/reviewProtocol';
+
+/** Pairs read per step when searching text: bounds memory on huge files. */
+const SEARCH_CHUNK = 2000;
 
 export class ReviewState {
   scoring: ReviewStatus['scoring'] = { state: 'idle', done: 0, total: 0 };
   model: ReviewStatus['model'];
+  /** Blind review: scores and file labels are withheld from rows the reviewer has not decided. */
+  blind = false;
+  /** The last text search: its matches stay valid until the table grows. */
+  private searched?: { text: string; count: number; matches: Set<number> };
 
   constructor(
     readonly table: PairTable,
@@ -31,29 +46,106 @@ export class ReviewState {
   }
 
   private matches(index: number, filter: RowFilter): boolean {
+    const agrees = () => {
+      const score = this.table.score(index);
+      return score === undefined ? undefined : verdict(this.label(index), score).agrees;
+    };
     switch (filter) {
       case 'all':
         return true;
-      case 'disagreements': {
-        const score = this.table.score(index);
-        return score !== undefined && verdict(this.label(index), score).agrees === false;
-      }
-      case 'unreviewed':
-        return !this.annotation(index)?.reviewed;
+      case 'disagreements':
+        return agrees() === false;
+      case 'agreements':
+        return agrees() === true;
+      case 'unlabelled':
+        return this.label(index) === null && this.annotation(index)?.label !== 'both-bad';
+      case 'ties':
+        return this.label(index) === 'tie';
       case 'flagged':
         return this.annotation(index)?.flagged === true;
+      case 'reviewed':
+        return this.annotation(index)?.reviewed === true;
+      case 'unreviewed':
+        return !this.annotation(index)?.reviewed;
     }
   }
 
-  /** Indices of the pairs a filter keeps, in file order. */
-  filtered(filter: RowFilter): number[] {
+  /** Pairs whose prompt or responses contain `text` (case-insensitive), read from the file in chunks. */
+  private async search(text: string): Promise<Set<number>> {
+    const needle = text.toLowerCase();
+    if (this.searched?.text === needle && this.searched.count === this.table.count) return this.searched.matches;
+    const matches = new Set<number>();
+    const count = this.table.count;
+    for (let from = 0; from < count; from += SEARCH_CHUNK) {
+      const indices = Array.from({ length: Math.min(SEARCH_CHUNK, count - from) }, (_, k) => from + k);
+      const pairs = await this.table.pairs(indices);
+      pairs.forEach((pair, k) => {
+        const found = [...pair.prompt, ...pair.a, ...pair.b].some((m) => m.content.toLowerCase().includes(needle));
+        if (found) matches.add(indices[k]);
+      });
+    }
+    this.searched = { text: needle, count, matches };
+    return matches;
+  }
+
+  /** The pairs a query keeps, in its order. */
+  async select(query: RowQuery = DEFAULT_QUERY): Promise<number[]> {
+    const matches = query.search ? await this.search(query.search) : undefined;
+    const margin = (i: number) => {
+      const score = this.table.score(i);
+      return score ? score.rewardA - score.rewardB : undefined;
+    };
+    const bounded = query.marginMin !== undefined || query.marginMax !== undefined;
     const indices: number[] = [];
-    for (let i = 0; i < this.table.count; i++) if (this.matches(i, filter)) indices.push(i);
+    for (let i = 0; i < this.table.count; i++) {
+      if (!this.matches(i, query.filter) || (matches && !matches.has(i))) continue;
+      if (bounded) {
+        const m = margin(i);
+        if (m === undefined || (query.marginMin !== undefined && m < query.marginMin) || (query.marginMax !== undefined && m > query.marginMax)) continue;
+      }
+      indices.push(i);
+    }
+    const by = (key: (i: number) => number | undefined) => {
+      // Unscored pairs go last whatever the order; ties keep file order.
+      const keys = new Map(indices.map((i) => [i, key(i)]));
+      indices.sort((x, y) => {
+        const kx = keys.get(x);
+        const ky = keys.get(y);
+        if (kx === undefined || ky === undefined) return kx === ky ? x - y : kx === undefined ? 1 : -1;
+        return kx - ky || x - y;
+      });
+    };
+    switch (query.sort) {
+      case 'file':
+        break;
+      case 'confidence':
+        by((i) => {
+          const m = margin(i);
+          return m === undefined ? undefined : -Math.abs(m);
+        });
+        break;
+      case 'margin':
+        by(margin);
+        break;
+      case 'margin-desc':
+        by((i) => {
+          const m = margin(i);
+          return m === undefined ? undefined : -m;
+        });
+        break;
+      case 'length-difference':
+        by((i) => {
+          const [a, b] = this.table.lengths(i);
+          return -Math.abs(a - b);
+        });
+        break;
+    }
     return indices;
   }
 
-  async page(offset: number, count: number, filter: RowFilter = 'all'): Promise<{ total: number; rows: PairRow[] }> {
-    const indices = filter === 'all' ? undefined : this.filtered(filter);
+  async page(offset: number, count: number, query: RowQuery = DEFAULT_QUERY): Promise<{ total: number; rows: PairRow[] }> {
+    const unfiltered = query.filter === 'all' && query.sort === 'file' && !query.search && query.marginMin === undefined && query.marginMax === undefined;
+    const indices = unfiltered ? undefined : await this.select(query);
     const total = indices ? indices.length : this.table.count;
     const start = Math.max(0, Math.min(Math.floor(offset), total));
     const end = Math.min(total, start + Math.max(0, Math.min(Math.floor(count), MAX_PAGE_SIZE)));
@@ -61,8 +153,14 @@ export class ReviewState {
     for (let i = start; i < end; i++) positions.push(indices ? indices[i] : i);
     const pairs = await this.table.pairs(positions);
     const rows = positions.map((index, k): PairRow => {
+      const annotation = this.annotation(index);
+      const row: PairRow = { index, ...pairs[k], annotation };
+      if (this.blind && !annotation?.label) {
+        // Nothing that could anchor the decision: no scores, no file label; sides shuffled per pair.
+        return { ...row, label: null, blind: { swapped: parseInt(this.table.keys[index].slice(0, 2), 16) % 2 === 1 } };
+      }
       const score = this.table.score(index);
-      return { index, ...pairs[k], annotation: this.annotation(index), score: score && verdict(this.label(index), score) };
+      return { ...row, score: score && verdict(this.label(index), score) };
     });
     return { total, rows };
   }
@@ -75,6 +173,7 @@ export class ReviewState {
       loading: !this.table.complete,
       malformed: this.table.malformed.length,
       reviewed,
+      blind: this.blind,
       scoring: { ...this.scoring },
       model: this.model,
     };

@@ -14,6 +14,7 @@ import { PairTable } from '../core/pairTable';
 import { ReviewState } from '../core/reviewState';
 import { scorePairs, type PairScore } from '../core/verdict';
 import type { ScorerService } from '../scoring/scorerService';
+import { readSettings } from '../settings';
 import type { ReviewStatus } from '../shared/reviewProtocol';
 
 /** Webviews are told about progress at most this often, so streaming scores cannot flood them. */
@@ -56,7 +57,13 @@ export class ReviewDocument implements vscode.CustomDocument {
     private readonly initialAnnotations: AnnotationLog,
     private readonly delegate: ReviewDocumentDelegate,
   ) {
-    this.disposables.push(delegate.scorers.onDidChangeModel(() => void this.rescore()), this.tableGrew);
+    this.disposables.push(
+      delegate.scorers.onDidChangeModel(() => void this.rescore()),
+      this.tableGrew,
+      vscode.workspace.onDidChangeConfiguration((event) => {
+        if (event.affectsConfiguration('preferenceLens.blindMode')) this.setBlind(readSettings().blindMode);
+      }),
+    );
     this.watchFiles();
   }
 
@@ -88,6 +95,7 @@ export class ReviewDocument implements vscode.CustomDocument {
     this.format = index.format;
     this.state = new ReviewState(table, previous?.annotations ?? this.initialAnnotations);
     this.state.model = previous?.model;
+    this.state.blind = previous?.blind ?? readSettings().blindMode;
     void done.then(
       () => this.reportMalformed(),
       (error: Error) => void vscode.window.showErrorMessage(`Preference Lens stopped reading ${this.fileName}: ${error.message}`),
@@ -114,29 +122,37 @@ export class ReviewDocument implements vscode.CustomDocument {
 
   /** Sets one annotation field of pair `index`, as an undoable edit. */
   annotate(index: number, field: AnnotationField, value: AnnotationValue | null): void {
-    const from = this.state.annotation(index)?.[field] ?? null;
-    if (from === value) return;
-    const change = (fromValue: AnnotationValue | null, toValue: AnnotationValue | null): AnnotationEvent => ({
-      key: this.state.table.keys[index],
-      line: this.state.table.line(index),
-      field,
-      from: fromValue,
-      to: toValue,
-      by: this.delegate.annotator(),
-      at: new Date().toISOString(),
-    });
-    const apply = (event: AnnotationEvent) => {
-      this.state.annotations.record(event);
+    this.annotateMany([index], field, value, `${field} of pair ${index + 1}`);
+  }
+
+  /**
+   * Sets one annotation field of many pairs as a single edit: one undo reverts them all. Pairs that
+   * already have the value are left out, so undo restores exactly what each pair had.
+   */
+  annotateMany(indices: readonly number[], field: AnnotationField, value: AnnotationValue | null, label: string): number {
+    const changes = indices
+      .map((index) => ({ index, from: this.state.annotation(index)?.[field] ?? null }))
+      .filter((change) => change.from !== value);
+    if (changes.length === 0) return 0;
+    const record = (direction: 'do' | 'undo') => {
+      const at = new Date().toISOString();
+      const by = this.delegate.annotator();
+      for (const { index, from } of changes) {
+        const [fromValue, toValue] = direction === 'do' ? [from, value] : [value, from];
+        // Undo and redo are recorded as changes of their own: the log says what happened, in order.
+        this.state.annotations.record({ key: this.state.table.keys[index], line: this.state.table.line(index), field, from: fromValue, to: toValue, by, at });
+      }
       this.changed();
     };
-    apply(change(from, value));
-    // Undo and redo are recorded as changes of their own: the log says what happened, in order.
-    this.delegate.didEdit({
-      document: this,
-      label: `${field} of pair ${index + 1}`,
-      undo: () => apply(change(value, from)),
-      redo: () => apply(change(from, value)),
-    });
+    record('do');
+    this.delegate.didEdit({ document: this, label, undo: () => record('undo'), redo: () => record('do') });
+    return changes.length;
+  }
+
+  /** Turns blind review on or off for this document (the setting gives the default). */
+  setBlind(blind: boolean): void {
+    this.state.blind = blind;
+    this.changed();
   }
 
   private changed(): void {

@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import { readSettings } from '../settings';
 import type { AnnotationValue } from '../core/annotations';
 import type { ScorerService } from '../scoring/scorerService';
-import type { HostToWebview, WebviewToHost } from '../shared/reviewProtocol';
+import type { BulkAction, HostToWebview, RowQuery, WebviewToHost } from '../shared/reviewProtocol';
 import { ReviewDocument } from './reviewDocument';
 
 export const REVIEW_VIEW_TYPE = 'preferenceLens.review';
@@ -80,8 +80,8 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
             break;
           }
           case 'requestPage':
-            void document.state.page(message.offset, message.count, message.filter).then(
-              (page) => post({ type: 'page', offset: message.offset, filter: message.filter, ...page }),
+            void document.state.page(message.offset, message.count, message.query).then(
+              (page) => post({ type: 'page', offset: message.offset, query: message.query, ...page }),
               (error: Error) => void vscode.window.showErrorMessage(`Preference Lens could not read ${document.uri.fsPath}: ${error.message}`),
             );
             break;
@@ -90,6 +90,12 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
             break;
           case 'editNote':
             if (validIndex(document, message.index)) void this.editNote(document, message.index);
+            break;
+          case 'bulkAnnotate':
+            void this.bulkAnnotate(document, message.query, message.action);
+            break;
+          case 'setBlind':
+            document.setBlind(message.blind === true);
             break;
           case 'requestStats':
             post({ type: 'stats', stats: document.state.stats() });
@@ -134,6 +140,26 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
 
   backupCustomDocument(document: ReviewDocument, context: vscode.CustomDocumentBackupContext): Thenable<vscode.CustomDocumentBackup> {
     return document.backup(context.destination);
+  }
+
+  /** Applies one change to every pair the query selects, after the user confirms; one undo reverts it. */
+  private async bulkAnnotate(document: ReviewDocument, query: RowQuery, action: BulkAction): Promise<void> {
+    const indices = await document.state.select(query);
+    if (indices.length === 0) return;
+    const what =
+      action.field === 'label'
+        ? action.value === null
+          ? 'clear your label on'
+          : `label ${action.value === 'both-bad' ? 'both bad' : action.value === 'tie' ? 'tie' : `${action.value.toUpperCase()} better`} on`
+        : `${action.value === null ? 'un' : ''}${action.field === 'flagged' ? 'flag' : 'mark reviewed'}`;
+    const confirm = `Apply to ${indices.length} pairs`;
+    const choice = await vscode.window.showWarningMessage(
+      `${what[0].toUpperCase()}${what.slice(1)} all ${indices.length} pairs the list shows now? One undo reverts it.`,
+      { modal: true },
+      confirm,
+    );
+    if (choice !== confirm) return;
+    document.annotateMany(indices, action.field, action.value, `${what} ${indices.length} pairs`);
   }
 
   /** Notes are typed in VS Code's own input box: native editing, undo and accessibility. */

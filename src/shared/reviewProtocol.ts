@@ -28,10 +28,36 @@ export interface PairRow {
   /** The reviewer's annotations, when there are any; a reviewer's label overrides `label`. */
   annotation?: Annotation;
   score?: RowScore;
+  /**
+   * Blind mode: scores and the file's label are withheld until the reviewer decides, and `swapped`
+   * says the sides are shown B first (chosen per pair at random, to counter position bias).
+   */
+  blind?: { swapped: boolean };
 }
 
 /** Which pairs the list shows. */
-export type RowFilter = 'all' | 'disagreements' | 'unreviewed' | 'flagged';
+export type RowFilter = 'all' | 'disagreements' | 'agreements' | 'unlabelled' | 'ties' | 'flagged' | 'reviewed' | 'unreviewed';
+
+/** Row orders; `confidence` puts the disagreements the model is surest about first (the review queue). */
+export type RowSort = 'file' | 'confidence' | 'margin' | 'margin-desc' | 'length-difference';
+
+/** Which pairs the list shows and in what order; the parts combine. */
+export interface RowQuery {
+  filter: RowFilter;
+  sort: RowSort;
+  /** Case-insensitive text that the prompt or a response contains. */
+  search?: string;
+  /** Margin range (reward A − reward B), inclusive; a bound excludes unscored pairs. */
+  marginMin?: number;
+  marginMax?: number;
+}
+
+export const DEFAULT_QUERY: RowQuery = { filter: 'all', sort: 'file' };
+
+export type BulkAction =
+  | { field: 'flagged'; value: true | null }
+  | { field: 'reviewed'; value: true | null }
+  | { field: 'label'; value: 'a' | 'b' | 'tie' | 'both-bad' | null };
 
 export type ScoringState = 'idle' | 'loading' | 'scoring' | 'done' | 'cancelled' | 'error';
 
@@ -43,6 +69,8 @@ export interface ReviewStatus {
   /** Records that could not be read as pairs (so far). */
   malformed: number;
   reviewed: number;
+  /** Blind review is on (see {@link PairRow.blind}). */
+  blind: boolean;
   scored: number;
   agreement: number | null;
   disagreements: number;
@@ -61,7 +89,9 @@ export interface ReviewSnapshot {
 
 export type WebviewToHost =
   | { type: 'ready' }
-  | { type: 'requestPage'; offset: number; count: number; filter: RowFilter }
+  | { type: 'requestPage'; offset: number; count: number; query: RowQuery }
+  | { type: 'bulkAnnotate'; query: RowQuery; action: BulkAction }
+  | { type: 'setBlind'; blind: boolean }
   | { type: 'annotate'; index: number; field: AnnotationField; value: AnnotationValue | null }
   | { type: 'editNote'; index: number }
   | { type: 'requestStats' }
@@ -70,7 +100,7 @@ export type WebviewToHost =
 
 export type HostToWebview =
   | { type: 'snapshot'; snapshot: ReviewSnapshot }
-  | { type: 'page'; offset: number; total: number; filter: RowFilter; rows: PairRow[] }
+  | { type: 'page'; offset: number; total: number; query: RowQuery; rows: PairRow[] }
   | { type: 'annotationsChanged' }
   | { type: 'stats'; stats: DatasetStats }
   | { type: 'status'; status: ReviewStatus };

@@ -75,11 +75,56 @@ describe('ReviewState', () => {
     assert.equal(page[11].score, undefined);
     assert.equal((await state.page(-5, 2)).rows[0].index, 0);
     assert.deepEqual((await state.page(999, 10)).rows, []);
-    const disagreements = await state.page(0, 10, 'disagreements');
+    const disagreements = await state.page(0, 10, { filter: 'disagreements', sort: 'file' });
     assert.equal(disagreements.total, 1);
     assert.equal(disagreements.rows[0].index, 200);
     assert.equal(state.unscored().length, 249);
     assert.deepEqual(state.unscored(199, 3), [199, 201, 202]);
     assert.equal(state.status().disagreements, 1);
+  });
+});
+
+describe('ReviewState queries', () => {
+  const texts = ['alpha', 'beta', 'gamma', 'delta', 'epsilon'];
+  const make = () => {
+    const pairs = texts.map((t, i) => ({ ...pair(i === 4 ? null : 'a', i + 1), a: [{ role: 'assistant', content: `${t} answer`.repeat(i + 1) }] }));
+    const state = new ReviewState(PairTable.fromPairs(pairs));
+    // margins: +1, -3, +0.5, -0.2, (unscored)
+    [[1, 0], [0, 3], [0.5, 0], [0, 0.2]].forEach(([a, b], i) => state.table.setScore(i, { rewardA: a, rewardB: b }));
+    return state;
+  };
+
+  it('the review queue lists disagreements the model is surest about first', async () => {
+    assert.deepEqual(await make().select({ filter: 'disagreements', sort: 'confidence' }), [1, 3]);
+  });
+
+  it('filters, sorts, margin ranges and text search combine', async () => {
+    const state = make();
+    assert.deepEqual(await state.select({ filter: 'all', sort: 'margin' }), [1, 3, 2, 0, 4]);
+    assert.deepEqual(await state.select({ filter: 'all', sort: 'margin-desc' }), [0, 2, 3, 1, 4]);
+    assert.deepEqual(await state.select({ filter: 'agreements', sort: 'file' }), [0, 2]);
+    assert.deepEqual(await state.select({ filter: 'unlabelled', sort: 'file' }), [4]);
+    assert.deepEqual(await state.select({ filter: 'all', sort: 'file', marginMin: -0.5, marginMax: 0.7 }), [2, 3]);
+    assert.deepEqual(await state.select({ filter: 'all', sort: 'file', search: 'GAMMA' }), [2]);
+    assert.deepEqual(await state.select({ filter: 'disagreements', sort: 'file', search: 'a answer' }), [1, 3]);
+    assert.deepEqual(await state.select({ filter: 'all', sort: 'length-difference' }), [4, 3, 2, 1, 0]);
+  });
+
+  it('blind rows carry no score or file label until the reviewer labels them', async () => {
+    const state = make();
+    state.blind = true;
+    const [row] = (await state.page(1, 1)).rows;
+    assert.equal(row.score, undefined);
+    assert.equal(row.label, null);
+    assert.equal(typeof row.blind?.swapped, 'boolean');
+    state.annotations.record({ key: state.table.keys[1], line: 2, field: 'label', from: null, to: 'b', by: 't', at: 'now' });
+    const [decided] = (await state.page(1, 1)).rows;
+    assert.equal(decided.blind, undefined);
+    assert.equal(decided.score?.agrees, true);
+    // Sides are shuffled per pair, not all one way.
+    const many = new ReviewState(PairTable.fromPairs(Array.from({ length: 40 }, (_, i) => ({ ...pair('a', i + 1), a: [{ role: 'assistant', content: `answer ${i}` }] }))));
+    many.blind = true;
+    const swapped = (await many.page(0, 40)).rows.filter((r) => r.blind!.swapped).length;
+    assert.ok(swapped > 5 && swapped < 35, `${swapped} of 40 swapped`);
   });
 });
