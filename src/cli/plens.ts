@@ -95,6 +95,7 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
       {
         signal: controller.signal,
         onPair: (index, pairScore) => scores.setScore(index, pairScore),
+        onNotice: (notice) => process.stderr.write(`plens: ${notice.message}\n`),
         onProgress: (done) => progress.update(done),
       },
     );

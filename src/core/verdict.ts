@@ -3,7 +3,7 @@
  * the review editor so both report the same numbers for the same scores.
  */
 import type { Pair, Preference } from './pair';
-import type { Scorer, ScoreStats } from '../engine/scorer';
+import type { ScoreNotice, Scorer, ScoreStats } from '../engine/scorer';
 
 export interface PairScore {
   rewardA: number;
@@ -66,7 +66,13 @@ export async function scorePairs(
   pairs: readonly Pair[],
   indices: readonly number[],
   scorer: Scorer,
-  options: { signal?: AbortSignal; onPair: (index: number, score: PairScore) => void; onProgress?: (done: number, total: number) => void },
+  options: {
+    signal?: AbortSignal;
+    onPair: (index: number, score: PairScore) => void;
+    onProgress?: (done: number, total: number) => void;
+    /** Things the user should know while scoring goes on, e.g. the worker crashed and restarted. */
+    onNotice?: (notice: ScoreNotice) => void;
+  },
 ): Promise<ScoreStats> {
   const items = indices.flatMap((index) => [
     { id: 2 * index, prompt: pairs[index].prompt, response: pairs[index].a },
@@ -76,6 +82,7 @@ export async function scorePairs(
   return scorer.score(items, {
     signal: options.signal,
     onProgress: options.onProgress,
+    onNotice: options.onNotice,
     onResults: (results) => {
       for (const { id, reward } of results) {
         const index = Math.floor(id / 2);

@@ -302,6 +302,7 @@ export class ReviewDocument implements vscode.CustomDocument {
             await scorePairs(pairs, pairs.map((_, k) => k), loaded.scorer, {
               signal,
               onPair: (k, score) => table.setScore(chunk[k], score),
+              onNotice: (notice) => void vscode.window.showWarningMessage(`Preference Lens: ${notice.message}`),
               onProgress: (done) => report(done - 2 * countScored(table, chunk)),
             });
             report(0);

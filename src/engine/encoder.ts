@@ -20,10 +20,21 @@ export interface Encoder {
   format: PromptFormat['name'];
   maxLength: number;
   padId: number;
+  /**
+   * Whether `encodeText` tokenizes a shared prompt prefix once (see promptSplitBlocker); when not,
+   * why, for benchmarks and tests.
+   */
+  promptReuse: { enabled: true } | { enabled: false; reason: string };
   /** The exact text the model reads (the score cache keys on it); cheap next to tokenizing it. */
   render(messages: readonly Message[]): string;
-  /** Tokens of rendered text, left-truncated to `maxLength`. */
-  encodeText(text: string): Encoded;
+  /** The text every rendering of `prompt` + a response starts with (PromptFormat.promptPrefix). */
+  promptPrefix(prompt: readonly Message[], response: readonly Message[]): string;
+  /**
+   * Tokens of rendered text, left-truncated to `maxLength`. With `promptPrefix`, the part of the
+   * text up to the split point is tokenized once and remembered for the next responses to the same
+   * prompt; the ids are the same as without it.
+   */
+  encodeText(text: string, promptPrefix?: string): Encoded;
   encode(messages: readonly Message[]): Encoded;
 }
 
@@ -93,6 +104,91 @@ function specialAwareEncoder(tokenizer: Tokenizer): (text: string, addSpecialTok
   };
 }
 
+/** Where a prompt may be split from its response: after a newline, which every format ends a turn header with. */
+export const PROMPT_BOUNDARY = '\n';
+/** Prompt encodings remembered; the responses of a pair arrive next to each other, so a few suffice. */
+const PROMPT_MEMO_SIZE = 32;
+
+/** The fields of tokenizer.json the split proof reads; the rest of the file is not looked at here. */
+interface TokenizerJsonShape {
+  normalizer?: NormalizerJson | null;
+  pre_tokenizer?: unknown;
+  model?: {
+    type?: string;
+    dropout?: number | null;
+    end_of_word_suffix?: string | null;
+    continuing_subword_suffix?: string | null;
+    byte_fallback?: boolean;
+    vocab?: Record<string, number>;
+    merges?: Array<string | [string, string]>;
+  };
+  added_tokens?: Array<{ content: string; lstrip?: boolean; rstrip?: boolean; single_word?: boolean }>;
+}
+interface NormalizerJson {
+  type: string;
+  normalizers?: NormalizerJson[];
+  prepend?: string;
+  pattern?: { String?: string; Regex?: string };
+  content?: string;
+}
+
+/**
+ * Why tokenizing `prompt + response` as `ids(prompt) ++ tail(response)` could differ from
+ * tokenizing the text whole, for a prompt that ends with PROMPT_BOUNDARY (`\n`); undefined when it
+ * cannot. The argument, step by step through @huggingface/tokenizers' encode:
+ * - added-token splitting (ours for missed special tokens, then the library's before and after
+ *   normalization) cannot match across the boundary when no added token contains `\n`, and with
+ *   no lstrip/rstrip/single_word no section trims into its neighbour;
+ * - the normalizer is made of Prepend (only the start of a section changes, and `ids(\n)` carries
+ *   the same start, which the tail drops) and literal Replace rules that do not involve `\n` (no
+ *   match can straddle it), so the boundary's section normalizes piecewise;
+ * - no pre-tokenizer, so the section is one BPE word, and BPE merges only pairs listed in the
+ *   merges; with no merge involving `\n`, the newline symbol never joins a neighbour, each side
+ *   evolves on its own in the same rank (then left-to-right) order, and no suffix rules depend on
+ *   where a word ends;
+ * - the newline maps to a real id (itself or its byte-fallback `<0x0A>`), never to an unknown id that
+ *   fuse_unk could join with unknowns on the other side.
+ * Llama-2's tokenizer.json meets all of these (a test checks the consequence on every HH-RLHF test
+ * conversation); anything else is tokenized whole.
+ */
+export function promptSplitBlocker(json: object, tokenizerConfig: object): string | undefined {
+  const { normalizer, pre_tokenizer: preTokenizer, model, added_tokens: addedTokens = [] } = json as TokenizerJsonShape;
+  const config = tokenizerConfig as { remove_space?: boolean; do_lowercase_and_remove_accent?: boolean };
+  const boundary = PROMPT_BOUNDARY;
+  if (config.remove_space || config.do_lowercase_and_remove_accent) return 'the tokenizer config rewrites whitespace or case across the text';
+  if (model?.type !== 'BPE') return `the tokenizer model is ${model?.type ?? 'unknown'}, not BPE`;
+  if (model.dropout || model.end_of_word_suffix || model.continuing_subword_suffix) return 'the BPE model uses dropout or word-position suffixes';
+  if (preTokenizer !== null && preTokenizer !== undefined) return 'the tokenizer has a pre-tokenizer';
+  const normalizerBlocker = (n: NormalizerJson | null | undefined): string | undefined => {
+    if (!n) return undefined;
+    if (n.type === 'Sequence') return (n.normalizers ?? []).map(normalizerBlocker).find((reason) => reason !== undefined);
+    if (n.type === 'Prepend' && !(n.prepend ?? '').includes(boundary)) return undefined;
+    const pattern = n.pattern?.String;
+    if (n.type === 'Replace' && pattern !== undefined && !pattern.includes(boundary) && !(n.content ?? '').includes(boundary)) return undefined;
+    return `the normalizer ${n.type} may act across a newline`;
+  };
+  const normalizerReason = normalizerBlocker(normalizer);
+  if (normalizerReason) return normalizerReason;
+  const merge = (model.merges ?? []).find((m) => (Array.isArray(m) ? m.join(' ') : m).includes(boundary));
+  if (merge !== undefined) return `the BPE merge ${JSON.stringify(merge)} joins a newline with its neighbour`;
+  const vocab = model.vocab ?? {};
+  if (!(boundary in vocab) && !(model.byte_fallback && '<0x0A>' in vocab)) return 'a newline is an unknown token';
+  const token = addedTokens.find((t) => t.content.includes(boundary) || t.lstrip || t.rstrip || t.single_word);
+  if (token) return `the added token ${JSON.stringify(token.content)} can match or strip across a newline`;
+  return undefined;
+}
+
+/**
+ * Length of the part of `text` that may be tokenized apart from the rest: the text it shares with
+ * `promptPrefix`, cut back to just after its last PROMPT_BOUNDARY; 0 when there is none.
+ */
+export function promptSplitPoint(text: string, promptPrefix: string): number {
+  const limit = Math.min(text.length, promptPrefix.length);
+  let common = 0;
+  while (common < limit && text.charCodeAt(common) === promptPrefix.charCodeAt(common)) common++;
+  return common === 0 ? 0 : text.lastIndexOf(PROMPT_BOUNDARY, common - 1) + 1;
+}
+
 export async function createEncoder(folder: TokenizerFolder, options: { maxLength?: number } = {}): Promise<Encoder> {
   // ESM-only package: see promptFormat.ts.
   const { Tokenizer } = await import('@huggingface/tokenizers');
@@ -109,11 +205,31 @@ export async function createEncoder(folder: TokenizerFolder, options: { maxLengt
   const bos = tokens.bos;
 
   const toIds = specialAwareEncoder(tokenizer);
+  // A BOS string containing the boundary could be cut in two, and the prompt part would then decide BOS differently.
+  const blocker = promptSplitBlocker(folder.tokenizerJson, folder.tokenizerConfig) ?? (bos?.includes(PROMPT_BOUNDARY) ? 'the BOS token contains a newline' : undefined);
+  const boundaryIds = toIds(PROMPT_BOUNDARY, false).length;
+  const prompts = new Map<string, number[]>();
 
-  const encodeText = (text: string): Encoded => {
+  /** `toIds(text)` as `ids(prompt) ++ tail`, the prompt's ids remembered (see promptSplitBlocker for why they agree). */
+  const splitIds = (text: string, cut: number, addSpecialTokens: boolean): number[] => {
+    const prompt = text.slice(0, cut);
+    let promptIds = prompts.get(prompt);
+    if (promptIds === undefined) {
+      promptIds = toIds(prompt, addSpecialTokens);
+      if (prompts.size >= PROMPT_MEMO_SIZE) prompts.delete(prompts.keys().next().value as string);
+      prompts.set(prompt, promptIds);
+    }
+    // The tail is tokenized behind a boundary of its own, which carries whatever the normalizer puts
+    // at the start of a section, and those leading ids are dropped.
+    return promptIds.concat(toIds(PROMPT_BOUNDARY + text.slice(cut), false).slice(boundaryIds));
+  };
+
+  const encodeText = (text: string, promptPrefix?: string): Encoded => {
     // Chat templates often emit the BOS themselves; letting the post-processor add another would
     // give `<s><s>`, a sequence the model never saw in training.
-    const ids = toIds(text, !(bos && text.startsWith(bos)));
+    const addSpecialTokens = !(bos && text.startsWith(bos));
+    const cut = promptPrefix === undefined || blocker !== undefined ? 0 : promptSplitPoint(text, promptPrefix);
+    const ids = cut > 0 ? splitIds(text, cut, addSpecialTokens) : toIds(text, addSpecialTokens);
     // Left truncation (RewardBench's truncation_side="left"): the end of the response is what is judged.
     if (ids.length <= maxLength) return { ids, truncated: false };
     return { ids: ids.slice(ids.length - maxLength), truncated: true };
@@ -123,7 +239,9 @@ export async function createEncoder(folder: TokenizerFolder, options: { maxLengt
     format: format.name,
     maxLength,
     padId,
+    promptReuse: blocker === undefined ? { enabled: true } : { enabled: false, reason: blocker },
     render: (messages) => format.render(messages),
+    promptPrefix: (prompt, response) => format.promptPrefix(prompt, response),
     encodeText,
     encode: (messages) => encodeText(format.render(messages)),
   };

@@ -15,6 +15,28 @@ export interface PromptFormat {
   /** Shown to the user as ScorerInfo.template. */
   name: 'tulu' | 'chat_template' | 'text-pair';
   render(messages: readonly Message[]): string;
+  /**
+   * Text that `render([...prompt, ...response])` starts with and that depends on the prompt only, so
+   * every response to one prompt shares it (the encoder tokenizes it once). It may run past the
+   * point where the renderings diverge — the encoder only uses the part the full text starts with —
+   * and is '' when the format cannot say.
+   */
+  promptPrefix(prompt: readonly Message[], response: readonly Message[]): string;
+}
+
+/** `<|role|>\n`: how the tulu template opens every turn. */
+function tuluHeader(role: string): string {
+  if (role !== 'system' && role !== 'user' && role !== 'assistant') {
+    // The template has no slot for other roles; dropping the turn would score a different conversation.
+    throw new Error(`The tulu prompt format has no role "${role}" (only system, user, assistant)`);
+  }
+  return `<|${role}|>\n`;
+}
+
+function tuluTurn(message: Message, eosToken: string, last: boolean): string {
+  const header = tuluHeader(message.role);
+  if (message.role !== 'assistant') return `${header}${message.content}\n`;
+  return `${header}${message.content}${eosToken}${last ? '' : '\n'}`;
 }
 
 /**
@@ -24,22 +46,25 @@ export interface PromptFormat {
  * shape; the EOS comes from the template.) The BOS is the tokenizer's to add.
  */
 export function renderTulu(messages: readonly Message[], eosToken: string): string {
-  let text = '';
-  messages.forEach((message, index) => {
-    switch (message.role) {
-      case 'system':
-      case 'user':
-        text += `<|${message.role}|>\n${message.content}\n`;
-        break;
-      case 'assistant':
-        text += `<|assistant|>\n${message.content}${eosToken}${index === messages.length - 1 ? '' : '\n'}`;
-        break;
-      default:
-        // The template has no slot for other roles; dropping the turn would score a different conversation.
-        throw new Error(`The tulu prompt format has no role "${message.role}" (only system, user, assistant)`);
-    }
-  });
-  return text;
+  return messages.map((message, index) => tuluTurn(message, eosToken, index === messages.length - 1)).join('');
+}
+
+/**
+ * The start of `renderTulu([...prompt, ...response])` that the prompt alone decides: every prompt
+ * turn (none of them is the last) and the header of the first response turn, i.e. the text up to
+ * and including `<|assistant|>\n`.
+ */
+export function tuluPromptPrefix(prompt: readonly Message[], response: readonly Message[], eosToken: string): string {
+  if (response.length === 0) return '';
+  return prompt.map((message) => tuluTurn(message, eosToken, false)).join('') + tuluHeader(response[0].role);
+}
+
+export function tuluFormat(eosToken: string): PromptFormat {
+  return {
+    name: 'tulu',
+    render: (messages) => renderTulu(messages, eosToken),
+    promptPrefix: (prompt, response) => tuluPromptPrefix(prompt, response, eosToken),
+  };
 }
 
 /**
@@ -60,17 +85,29 @@ export async function chatTemplateFormat(source: string, tokens: SpecialTokens):
   // @huggingface/jinja is ESM-only; a dynamic import keeps this CommonJS module loadable (esbuild inlines it).
   const { Template } = await import('@huggingface/jinja');
   const template = new Template(source);
+  const render = (messages: readonly Message[], addGenerationPrompt: boolean) =>
+    template.render({
+      messages: messages.map(({ role, content }) => ({ role, content })),
+      add_generation_prompt: addGenerationPrompt,
+      bos_token: tokens.bos ?? '',
+      eos_token: tokens.eos ?? '',
+      unk_token: tokens.unk ?? '',
+      pad_token: tokens.pad ?? '',
+    });
   return {
     name: 'chat_template',
-    render: (messages) =>
-      template.render({
-        messages: messages.map(({ role, content }) => ({ role, content })),
-        add_generation_prompt: false,
-        bos_token: tokens.bos ?? '',
-        eos_token: tokens.eos ?? '',
-        unk_token: tokens.unk ?? '',
-        pad_token: tokens.pad ?? '',
-      }),
+    render: (messages) => render(messages, false),
+    // The generation prompt is how a template opens the reply, so it is usually where the response
+    // starts; the encoder checks that the full text really begins with it.
+    promptPrefix: (prompt) => {
+      try {
+        return render(prompt, true);
+      } catch {
+        // Templates may refuse a prompt on its own (e.g. one ending with an assistant turn) although
+        // they render the whole conversation: then the text is simply tokenized whole.
+        return '';
+      }
+    },
   };
 }
 
@@ -84,5 +121,5 @@ export async function createPromptFormat(chatTemplate: string | undefined, token
         'tokenizer_config.json, or a chat_template.jinja to the model folder.',
     );
   }
-  return { name: 'tulu', render: (messages) => renderTulu(messages, eos) };
+  return tuluFormat(eos);
 }

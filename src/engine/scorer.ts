@@ -2,7 +2,10 @@ import type { Message } from '../core/pair';
 
 /** One conversation to score: the prompt turns followed by the response turns. */
 export interface ScoreItem {
-  /** Caller's key, echoed back with the reward. */
+  /**
+   * Caller's key, echoed back with the reward; unique within one score() call (after a worker
+   * crash, the items still to score are the ones whose id has had no result).
+   */
   id: number;
   prompt: Message[];
   response: Message[];
@@ -52,6 +55,24 @@ export interface ScoreStats {
   cacheError?: string;
   /** Items reported through `onFailures` instead of `onResults`. */
   failed?: number;
+  /**
+   * Times the scoring worker crashed during this call and was restarted. When set, `items` counts
+   * every item delivered, and the other figures cover the last attempt only (a crashed attempt
+   * reports none).
+   */
+  restarts?: number;
+}
+
+/** Something the user should hear about while scoring goes on (the extension shows it). */
+export interface ScoreNotice {
+  kind: 'worker-restart';
+  /** For the user, e.g. "The scoring worker stopped (…); restarting it in 1 s (attempt 2 of 3)." */
+  message: string;
+  /** Consecutive crashes so far, from 1. */
+  attempt: number;
+  /** Crashes in a row after which scoring gives up and the call rejects. */
+  maxAttempts: number;
+  delayMs: number;
 }
 
 export interface ScoreOptions {
@@ -65,6 +86,12 @@ export interface ScoreOptions {
    * counts them either way.
    */
   onFailures?: (failures: ScoreFailure[]) => void;
+  /**
+   * Told when the scoring worker crashed and is being restarted; the call then resumes by itself
+   * with the items that had no result yet, so no item is reported twice. After too many crashes in
+   * a row the call rejects instead.
+   */
+  onNotice?: (notice: ScoreNotice) => void;
 }
 
 /** A reward model kept loaded between calls. */

@@ -20,7 +20,7 @@ export const DEFAULT_BATCH_TOKENS = 4096;
  * Items tokenized before their batches run. Bucketing needs lengths first, but tokenizing a whole
  * dataset up front would hold back the first result for minutes (~44k tokens/s for Llama).
  */
-const WINDOW_ITEMS = 256;
+export const WINDOW_ITEMS = 256;
 /** Tokenized items between yields to the event loop, so a cancel message is seen promptly. */
 const YIELD_EVERY = 16;
 
@@ -143,7 +143,8 @@ export class ScoringEngine {
             hits.push({ id: item.id, reward: hit.reward });
             if (hit.truncated) stats.truncated++;
           } else {
-            const encoded = this.encoder.encodeText(text);
+            // Both responses of a pair share the prompt: its tokens come from the previous item's encoding.
+            const encoded = this.encoder.encodeText(text, this.encoder.promptPrefix(item.prompt, item.response));
             if (encoded.truncated) stats.truncated++;
             misses.push({ item, key, ids: encoded.ids, truncated: encoded.truncated });
           }

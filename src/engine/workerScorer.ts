@@ -1,22 +1,51 @@
 /**
  * Host side of the scoring worker: implements Scorer over worker_threads messages. Every pending
- * call settles — with results, an AbortError, or a clear error if the worker dies — never hangs.
+ * call settles — with results, an AbortError, or a clear error — never hangs.
+ *
+ * A worker that dies (an uncaught exception, out of memory, terminated) is restarted after a
+ * backoff and the pending calls resume on the new one with the items that had no result yet. The
+ * worker reports a batch only once it has finished, and messages from a worker already declared
+ * dead are ignored, so no item is reported twice and no score of a failed run is reported. After
+ * `maxRestarts` crashes in a row, the pending calls reject with a message that says so.
+ *
+ * (A worker thread shares the process: a native abort inside onnxruntime still ends the process,
+ * which no restart here can catch.)
  */
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { HostToWorker, LoadOptions, WorkerToHost } from '../shared/workerProtocol';
-import type { ScoreItem, ScoreOptions, ScoreResult, ScoreStats, Scorer, ScorerInfo } from './scorer';
+import type { ScoreItem, ScoreOptions, ScoreStats, Scorer, ScorerInfo } from './scorer';
 import { abortError } from './abort';
+
+/** First wait before a restart; doubled after each further crash in a row (0.5 s, 1 s, 2 s…). */
+export const DEFAULT_RESTART_BACKOFF_MS = 500;
+/** Crashes in a row that are still followed by a restart; one more and scoring gives up. */
+export const DEFAULT_MAX_RESTARTS = 3;
 
 export interface WorkerScorerOptions extends LoadOptions {
   /** The bundled worker, dist/worker.js. */
   workerPath: string;
+  /** Default DEFAULT_RESTART_BACKOFF_MS. */
+  restartBackoffMs?: number;
+  /** Default DEFAULT_MAX_RESTARTS; 0 gives up at the first crash. */
+  maxRestarts?: number;
+  /**
+   * Caps on the worker's JavaScript heap. Without them a worker that runs out of heap aborts the
+   * whole process; with them only the worker dies (ERR_WORKER_OUT_OF_MEMORY) and is restarted.
+   * onnxruntime's tensors live outside this heap and are not limited by it.
+   */
+  resourceLimits?: ResourceLimits;
 }
 
 interface Job {
+  items: ScoreItem[];
+  options: ScoreOptions;
+  /** Ids whose result reached the caller: never reported again, never re-run. */
+  delivered: Set<number>;
+  /** `delivered.size` when the current attempt was posted; the worker counts progress from there. */
+  offset: number;
+  restarts: number;
   resolve(stats: ScoreStats): void;
   reject(error: Error): void;
-  onResults(results: ScoreResult[]): void;
-  onProgress?(done: number, total: number): void;
 }
 
 interface PendingLoad {
@@ -31,8 +60,23 @@ class WorkerScorer implements Scorer {
   private pendingLoad: PendingLoad | undefined;
   private readonly jobs = new Map<number, Job>();
   private nextJobId = 1;
+  /** Crashes since the last sign of progress (a result, or a finished job). */
+  private crashes = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private readonly workerPath: string;
+  private readonly resourceLimits: ResourceLimits | undefined;
+  private readonly loadOptions: LoadOptions;
+  private readonly restartBackoffMs: number;
+  private readonly maxRestarts: number;
 
-  constructor(private readonly options: WorkerScorerOptions) {}
+  constructor(options: WorkerScorerOptions) {
+    const { workerPath, restartBackoffMs, maxRestarts, resourceLimits, ...loadOptions } = options;
+    this.workerPath = workerPath;
+    this.resourceLimits = resourceLimits;
+    this.loadOptions = loadOptions;
+    this.restartBackoffMs = restartBackoffMs ?? DEFAULT_RESTART_BACKOFF_MS;
+    this.maxRestarts = maxRestarts ?? DEFAULT_MAX_RESTARTS;
+  }
 
   load(): Promise<ScorerInfo> {
     if (this.pendingLoad) return this.pendingLoad.promise;
@@ -42,16 +86,8 @@ class WorkerScorer implements Scorer {
       resolve = res;
       reject = rej;
     });
-    const pending: PendingLoad = { promise, resolve, reject, settled: false };
-    this.pendingLoad = pending;
-    const { workerPath, ...loadOptions } = this.options;
-    const worker = new Worker(workerPath);
-    this.worker = worker;
-    worker.on('message', (message: WorkerToHost) => this.handle(worker, message));
-    worker.on('error', (error) => this.crashed(worker, `the scoring worker crashed: ${error.message}`));
-    worker.on('exit', (code) => this.crashed(worker, `the scoring worker exited unexpectedly (exit code ${code})`));
-    this.post({ type: 'load', ...loadOptions });
-    this.updateRef();
+    this.pendingLoad = { promise, resolve, reject, settled: false };
+    this.startWorker();
     return promise;
   }
 
@@ -72,14 +108,11 @@ class WorkerScorer implements Scorer {
         signal?.removeEventListener('abort', onAbort);
         finish(value);
       };
-      this.jobs.set(jobId, {
-        resolve: settle(resolve),
-        reject: settle(reject),
-        onResults: options.onResults,
-        onProgress: options.onProgress,
-      });
+      const job: Job = { items, options, delivered: new Set(), offset: 0, restarts: 0, resolve: settle(resolve), reject: settle(reject) };
+      this.jobs.set(jobId, job);
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.post({ type: 'score', jobId, items });
+      // While a restart is pending there is no worker: the restart posts every job still pending.
+      if (this.worker) this.post({ type: 'score', jobId, items });
       this.updateRef();
     });
   }
@@ -90,11 +123,31 @@ class WorkerScorer implements Scorer {
     await worker?.terminate();
   }
 
+  /** A new worker, loaded with the model, given every pending job's items that have no result yet. */
+  private startWorker(): void {
+    const worker = new Worker(this.workerPath, { resourceLimits: this.resourceLimits });
+    this.worker = worker;
+    worker.on('message', (message: WorkerToHost) => this.handle(worker, message));
+    // 'error' (an uncaught exception, out of memory) is always followed by 'exit', and only 'exit'
+    // comes after every message the worker posted has been handled: results it finished before
+    // dying still count, and the restart does not redo them.
+    let failure: string | undefined;
+    worker.on('error', (error) => (failure ??= `it crashed: ${error.message}`));
+    worker.on('exit', (code) => this.crashed(worker, failure ?? `it exited unexpectedly (exit code ${code})`));
+    this.post({ type: 'load', ...this.loadOptions });
+    for (const [jobId, job] of this.jobs) {
+      job.offset = job.delivered.size;
+      this.post({ type: 'score', jobId, items: job.offset === 0 ? job.items : job.items.filter((item) => !job.delivered.has(item.id)) });
+    }
+    this.updateRef();
+  }
+
   private post(message: HostToWorker): void {
     this.worker?.postMessage(message);
   }
 
   private handle(worker: Worker, message: WorkerToHost): void {
+    // A worker already declared dead may still have messages in flight; its work is redone instead.
     if (worker !== this.worker) return;
     switch (message.type) {
       case 'loaded':
@@ -103,7 +156,7 @@ class WorkerScorer implements Scorer {
       case 'error':
         if (message.jobId === undefined) {
           // A failed load leaves nothing worth keeping: drop the worker so the next load() retries
-          // (e.g. after the user fixed the model folder).
+          // (e.g. after the user fixed the model folder). Not a crash: a restart would fail alike.
           this.fail(new Error(message.message));
           void worker.terminate();
         } else {
@@ -112,8 +165,12 @@ class WorkerScorer implements Scorer {
         break;
       case 'results': {
         const job = this.jobs.get(message.jobId);
+        if (!job) break; // cancelled by the caller
+        this.crashes = 0;
+        const fresh = message.results.filter((result) => !job.delivered.has(result.id));
+        for (const result of fresh) job.delivered.add(result.id);
         try {
-          job?.onResults(message.results);
+          if (fresh.length > 0) job.options.onResults(fresh);
         } catch (error) {
           // A throwing consumer ends its own job; the worker stops at the next batch.
           this.post({ type: 'cancel', jobId: message.jobId });
@@ -121,11 +178,16 @@ class WorkerScorer implements Scorer {
         }
         break;
       }
-      case 'progress':
-        this.jobs.get(message.jobId)?.onProgress?.(message.done, message.total);
+      case 'progress': {
+        const job = this.jobs.get(message.jobId);
+        job?.options.onProgress?.(job.offset + message.done, job.items.length);
         break;
+      }
       case 'done':
-        this.finishJob(message.jobId, (job) => job.resolve(message.stats));
+        this.crashes = 0;
+        this.finishJob(message.jobId, (job) =>
+          job.resolve(job.restarts === 0 ? message.stats : { ...message.stats, items: job.delivered.size, restarts: job.restarts }),
+        );
         break;
     }
   }
@@ -146,12 +208,50 @@ class WorkerScorer implements Scorer {
   }
 
   private crashed(worker: Worker, reason: string): void {
-    if (worker !== this.worker) return; // a worker we already let go of (terminated after a failed load)
-    this.fail(new Error(`Scoring failed: ${reason}. The model is reloaded on the next request.`));
+    if (worker !== this.worker) return; // one we already let go of (terminated, or its crash handled)
+    this.worker = undefined;
+    const loading = this.pendingLoad !== undefined && !this.pendingLoad.settled;
+    if (this.jobs.size === 0 && !loading) {
+      // Nobody is waiting: the next call starts a fresh worker.
+      this.pendingLoad = undefined;
+      return;
+    }
+    this.crashes++;
+    if (this.crashes > this.maxRestarts) {
+      const times = this.crashes === 1 ? 'once' : `${this.crashes} times in a row`;
+      this.fail(
+        new Error(
+          `Scoring stopped: the scoring worker crashed ${times} (last: ${reason}). If the model is too big for this ` +
+            'machine, try a smaller or quantized export, or a remote endpoint; scoring again starts a new worker.',
+        ),
+      );
+      return;
+    }
+    const delayMs = this.restartBackoffMs * 2 ** (this.crashes - 1);
+    const notice = {
+      kind: 'worker-restart' as const,
+      message: `The scoring worker stopped (${reason}); restarting it in ${delayMs / 1000} s (attempt ${this.crashes} of ${this.maxRestarts}).`,
+      attempt: this.crashes,
+      maxAttempts: this.maxRestarts,
+      delayMs,
+    };
+    for (const job of this.jobs.values()) {
+      job.restarts++;
+      job.options.onNotice?.(notice);
+    }
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      // Everything may have been cancelled meanwhile; then the next call starts the worker.
+      if (this.jobs.size > 0 || (this.pendingLoad !== undefined && !this.pendingLoad.settled)) this.startWorker();
+      else this.pendingLoad = undefined;
+    }, delayMs);
   }
 
   /** Rejects everything pending and forgets the worker, so the next call starts a fresh one. */
   private fail(error: Error): void {
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    this.crashes = 0;
     const load = this.pendingLoad;
     this.worker = undefined;
     this.pendingLoad = undefined;

@@ -267,19 +267,20 @@ parentPort.on('message', (message) => {
       return file;
     }
 
+    // Restarts and resuming are worker-recovery.test.ts's; here a scorer that gives up at once.
     it('rejects a pending score when the worker exits, and starts a fresh worker next time', async () => {
-      const scorer = open({ workerPath: await fakeWorker('exits', 'process.exit(7);') });
-      await assert.rejects(scorer.score(ITEMS, { onResults: () => undefined }), /exited unexpectedly \(exit code 7\)/);
+      const scorer = open({ workerPath: await fakeWorker('exits', 'process.exit(7);'), maxRestarts: 0 });
+      await assert.rejects(scorer.score(ITEMS, { onResults: () => undefined }), /crashed once \(last: it exited unexpectedly \(exit code 7\)\)/);
       assert.equal((await scorer.load()).model, 'fake');
     });
 
     it('rejects a pending score when the worker throws', async () => {
-      const scorer = open({ workerPath: await fakeWorker('throws', "throw new Error('native boom');") });
+      const scorer = open({ workerPath: await fakeWorker('throws', "throw new Error('native boom');"), maxRestarts: 0 });
       await assert.rejects(scorer.score(ITEMS, { onResults: () => undefined }), /crashed: native boom/);
     });
 
     it('rejects load when the worker script cannot start', async () => {
-      const scorer = open({ workerPath: path.join(scratch, 'does-not-exist.js') });
+      const scorer = open({ workerPath: path.join(scratch, 'does-not-exist.js'), maxRestarts: 0 });
       await assert.rejects(scorer.load(), /scoring worker/);
     });
   });
