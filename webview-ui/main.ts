@@ -140,7 +140,10 @@ function renderHeader(): HTMLElement {
         { class: 'model', 'data-testid': 'model' },
         `Model: ${s.model.name} · ${s.model.device} · ${s.model.template}`,
         s.model.isDemo ? el('span', { class: 'demo-note' }, ' — demo model with made-up scores, not a real reward model: choose one with “Preference Lens: Choose Reward Model”') : null,
-        s.model.fallbackReason ? el('div', { class: 'fallback' }, `Running on ${s.model.device}: ${s.model.fallbackReason}`) : null,
+        // The full reason is long (library messages); it stays one click away.
+        s.model.fallbackReason
+          ? el('details', { class: 'fallback' }, el('summary', {}, `Running on ${s.model.device}: the preferred device is not available`), s.model.fallbackReason)
+          : null,
       )
     : null;
   const reading = s.loading ? el('div', { class: 'scoring', 'data-testid': 'reading' }, `Reading the file… ${s.pairs} pairs so far`) : null;
