@@ -1,6 +1,7 @@
 /**
  * The review webview. It holds view state only (which page is shown); the host owns the data and
- * serves it a page at a time. Dataset text is always inserted with `textContent`, never as HTML.
+ * serves it a page at a time. Dataset text is inserted as text nodes, or as markdown made inert by
+ * ./markdown.ts; never as HTML.
  */
 import type { Message, Preference } from '../src/core/pair';
 import type { AnnotationField, AnnotationValue, ReviewLabel } from '../src/core/annotations';
@@ -18,6 +19,7 @@ import {
   type WebviewToHost,
 } from '../src/shared/reviewProtocol';
 import { el } from './dom';
+import { renderMarkdown } from './markdown';
 import { renderStats } from './stats';
 
 interface VsCodeApi {
@@ -33,6 +35,8 @@ interface ViewState {
   /** Position of the focused pair within the page. */
   focus: number;
   showStats: boolean;
+  /** Show message text as written instead of rendered markdown. */
+  raw: boolean;
 }
 
 const vscode = acquireVsCodeApi();
@@ -48,6 +52,12 @@ const isPlain = (q: RowQuery) => q.filter === 'all' && q.sort === 'file' && !q.s
 const sameQuery = (x: RowQuery, y: RowQuery) => JSON.stringify(x) === JSON.stringify(y);
 let focus = saved?.focus ?? 0;
 let showStats = saved?.showStats ?? false;
+let raw = saved?.raw ?? false;
+/** Messages the reviewer unfolded, by "pair index/turn key". */
+const unfolded = new Set<string>();
+/** Text longer than this is folded; markdown is not rendered past the markdown limit. */
+const FOLD_CHARS = 4000;
+const MARKDOWN_LIMIT = 100_000;
 let stats: DatasetStats | undefined;
 let lastStatsRequest = 0;
 /** Stats walk every pair: while scores stream in, ask for them at most this often. */
@@ -62,7 +72,7 @@ let pageRequested = false;
 const post = (message: WebviewToHost) => vscode.postMessage(message);
 
 function saveViewState(): void {
-  vscode.setState({ offset, query, focus, showStats });
+  vscode.setState({ offset, query, focus, showStats, raw });
 }
 
 function requestStats(force: boolean): void {
@@ -187,11 +197,35 @@ function button(label: string, onClick: () => void, testId?: string): HTMLButton
   return b;
 }
 
-function renderMessages(messages: Message[]): HTMLElement {
+function toggleRaw(): void {
+  raw = !raw;
+  saveViewState();
+  render();
+}
+
+/** One message's text: markdown or as written, folded when long, always inert (see markdown.ts). */
+function renderText(content: string, key: string): HTMLElement {
+  const folded = content.length > FOLD_CHARS && !unfolded.has(key);
+  const shown = folded ? content.slice(0, FOLD_CHARS) : content;
+  const body =
+    raw || content.length > MARKDOWN_LIMIT
+      ? el('pre', { class: 'text' }, shown)
+      : el('div', { class: 'text markdown' }, renderMarkdown(shown));
+  if (!folded) return body;
+  const more = button(`Show all ${content.length.toLocaleString()} characters`, () => {
+    unfolded.add(key);
+    render();
+  });
+  return el('div', { class: 'folded' }, body, more);
+}
+
+function renderMessages(messages: Message[], key: string): HTMLElement {
   return el(
     'div',
     { class: 'messages' },
-    ...messages.map((m) => el('div', { class: `turn role-${m.role.replace(/[^a-z]/gi, '')}` }, el('div', { class: 'role' }, m.role), el('pre', { class: 'text' }, m.content))),
+    ...messages.map((m, i) =>
+      el('div', { class: `turn role-${m.role.replace(/[^a-z]/gi, '')}` }, el('div', { class: 'role' }, m.role), renderText(m.content, `${key}/${i}`)),
+    ),
   );
 }
 
@@ -220,7 +254,7 @@ function renderResponse(row: PairRow, side: 'a' | 'b'): HTMLElement {
       row.blind ? null : el('span', { class: 'reward', 'data-testid': `reward-${side}` }, reward === undefined ? '…' : fmtReward(reward)),
     ),
     el('div', { class: 'length' }, `${responseText(side === 'a' ? row.a : row.b)} chars`),
-    renderMessages(side === 'a' ? row.a : row.b),
+    renderMessages(side === 'a' ? row.a : row.b, `${row.index}/${side}`),
   );
 }
 
@@ -298,7 +332,7 @@ function renderRow(row: PairRow, position: number): HTMLElement {
           : el('span', { class: 'margin pending' }, 'not scored yet'),
       badge,
     ),
-    el('details', { class: 'prompt', open: '' }, el('summary', {}, `Prompt (${row.prompt.length} turn${row.prompt.length === 1 ? '' : 's'})`), renderMessages(row.prompt)),
+    el('details', { class: 'prompt', open: '' }, el('summary', {}, `Prompt (${row.prompt.length} turn${row.prompt.length === 1 ? '' : 's'})`), renderMessages(row.prompt, `${row.index}/prompt`)),
     el('div', { class: 'responses' }, renderResponse(row, leftSide(row)), renderResponse(row, otherSide(leftSide(row)))),
     renderAnnotationBar(row),
   );
@@ -372,6 +406,7 @@ function renderQueryBar(): HTMLElement {
     numberInput('margin-max', '≤', query.marginMax, (marginMax) => setQuery({ marginMax })),
     bulk,
     button(status?.blind ? 'Blind: on (Shift+B)' : 'Blind: off (Shift+B)', () => post({ type: 'setBlind', blind: !status?.blind }), 'blind'),
+    button(raw ? 'Text: as written (m)' : 'Text: markdown (m)', toggleRaw, 'raw-toggle'),
   );
 }
 
@@ -393,7 +428,7 @@ function renderKeys(): HTMLElement {
     'p',
     { class: 'hint', 'data-testid': 'key-help' },
     'Keys: j / k next / previous pair · 1 A (left) better · 2 B (right) better · 3 tie · 4 both bad · a accept the model · ' +
-      'h keep the label · f flag · r reviewed · n note · q review queue · / search · Shift+B blind · s statistics · ' +
+      'h keep the label · f flag · r reviewed · n note · q review queue · / search · Shift+B blind · m markdown / raw · s statistics · ' +
       '[ / ] page · Ctrl+Z undo · Ctrl+S save',
   );
 }
@@ -519,6 +554,7 @@ document.addEventListener('keydown', (event) => {
     k: () => moveFocus(-1),
     ArrowUp: () => moveFocus(-1),
     s: toggleStats,
+    m: toggleRaw,
     q: () => setQuery({ filter: 'disagreements', sort: 'confidence' }),
     '/': () => app.querySelector<HTMLInputElement>('[data-testid="search"]')?.focus(),
     B: () => post({ type: 'setBlind', blind: !status?.blind }),

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -26,6 +26,32 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     throw error;
   }
   await syncDirectory(path.dirname(file));
+  await removeStaleTemporaries(file);
+}
+
+/** A temporary file this old was left by a writer that was killed; a live one is seconds old. */
+const STALE_AFTER_MS = 10 * 60 * 1000;
+
+/** Deletes temporaries of `file` left behind by killed writers, so they do not pile up beside the data. */
+async function removeStaleTemporaries(file: string): Promise<void> {
+  const directory = path.dirname(file);
+  const prefix = `.${path.basename(file)}.`;
+  let names: string[];
+  try {
+    names = await readdir(directory);
+  } catch {
+    return;
+  }
+  const now = Date.now();
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !/^\d+\.[0-9a-f]{8}\.tmp$/.test(name.slice(prefix.length))) continue;
+    const temporary = path.join(directory, name);
+    try {
+      if (now - (await stat(temporary)).mtimeMs > STALE_AFTER_MS) await rm(temporary, { force: true });
+    } catch {
+      // Gone already (another writer cleaned up): nothing to do.
+    }
+  }
 }
 
 async function syncDirectory(directory: string): Promise<void> {

@@ -10,6 +10,7 @@ import type { AnnotationValue } from '../core/annotations';
 import type { ScorerService } from '../scoring/scorerService';
 import type { BulkAction, HostToWebview, RowQuery, WebviewToHost } from '../shared/reviewProtocol';
 import { ReviewDocument } from './reviewDocument';
+import { reviewWebviewHtml } from './webviewHtml';
 
 export const REVIEW_VIEW_TYPE = 'preferenceLens.review';
 const PAGE_SIZE = 20;
@@ -175,30 +176,13 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
   }
 
   private html(webview: vscode.Webview): string {
-    const nonce = randomBytes(16).toString('base64');
-    const asset = (name: string) => webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', name));
-    // Strict CSP: no inline script or style, no remote loads. Dataset text is only ever set as text.
-    const csp = [
-      "default-src 'none'",
-      `style-src ${webview.cspSource}`,
-      `font-src ${webview.cspSource}`,
-      `img-src ${webview.cspSource}`,
-      `script-src 'nonce-${nonce}'`,
-    ].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-  <meta charset="UTF-8">
-  <meta http-equiv="Content-Security-Policy" content="${csp}">
-  <meta name="viewport" content="width=device-width, initial-scale=1.0">
-  <link rel="stylesheet" href="${asset('webview-style.css')}">
-  <title>Preference Lens</title>
-</head>
-<body>
-  <div id="app" role="application" aria-label="Preference review"></div>
-  <script nonce="${nonce}" src="${asset('webview.js')}"></script>
-</body>
-</html>`;
+    const asset = (name: string) => webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', name)).toString();
+    return reviewWebviewHtml({
+      cspSource: webview.cspSource,
+      nonce: randomBytes(16).toString('base64'),
+      scriptUri: asset('webview.js'),
+      styleUri: asset('webview-style.css'),
+    });
   }
 }
 

@@ -4,7 +4,7 @@
  * scripts/start.mjs can use it without Playwright; test/e2e/harness.ts adds the browser.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -53,6 +53,11 @@ export interface CodeServerOptions {
   settings?: Record<string, unknown>;
   /** Port on 127.0.0.1; 0 (the default) lets the OS pick a free one. */
   port?: number;
+  /**
+   * Reuse the user data, extensions and backups of an earlier server (its `baseDir`) instead of a
+   * fresh temp dir: a restart after a crash. Settings are left as that server wrote them.
+   */
+  baseDir?: string;
 }
 
 /** Settings that keep the workbench quiet and, above all, trusted: in Restricted Mode a
@@ -66,6 +71,8 @@ const DEFAULT_SETTINGS = {
 export interface CodeServer {
   /** `http://127.0.0.1:<port>` without a trailing slash. */
   origin: string;
+  /** The server's pid, which is also its process group id (it is spawned detached). */
+  pid: number;
   baseDir: string;
   userDataDir: string;
   /** code-server's own stdout+stderr. */
@@ -76,22 +83,36 @@ export interface CodeServer {
   exited: Promise<number | null>;
   /** Stops the server's whole process group; leaves baseDir (and its logs) to the caller. */
   stop(): Promise<void>;
+  /** SIGKILLs the whole process group at once, as a crash or power cut would: no shutdown hooks run. */
+  crash(): Promise<void>;
+  /** The live processes of the server's group (extension host, pty host, file watcher, ...). */
+  processes(): GroupProcess[];
+}
+
+export interface GroupProcess {
+  pid: number;
+  /** The command line, arguments joined with spaces. */
+  args: string;
 }
 
 export async function startCodeServer(options: CodeServerOptions): Promise<CodeServer> {
-  // User data, extensions, logs and sockets: one temp dir per server, so runs never share state.
-  const baseDir = mkdtempSync(path.join(os.tmpdir(), 'plens-code-server-'));
+  // User data, extensions, logs and sockets: one temp dir per server, so runs never share state
+  // (unless a test restarts a server on purpose, with the baseDir of the one it replaces).
+  const reuse = options.baseDir !== undefined;
+  const baseDir = options.baseDir ?? mkdtempSync(path.join(os.tmpdir(), 'plens-code-server-'));
   const userDataDir = path.join(baseDir, 'user-data');
   const extensionsDir = path.join(baseDir, 'extensions');
   const serverLog = path.join(baseDir, 'code-server.log');
   mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
   mkdirSync(extensionsDir, { recursive: true });
-  mkdirSync(path.join(baseDir, 'tmp'));
+  mkdirSync(path.join(baseDir, 'tmp'), { recursive: true });
   const env = childEnv(baseDir);
-  writeFileSync(
-    path.join(userDataDir, 'User/settings.json'),
-    JSON.stringify({ ...DEFAULT_SETTINGS, ...options.settings }, null, 2),
-  );
+  if (!reuse || options.settings) {
+    writeFileSync(
+      path.join(userDataDir, 'User/settings.json'),
+      JSON.stringify({ ...DEFAULT_SETTINGS, ...options.settings }, null, 2),
+    );
+  }
 
   // Without --config code-server writes ~/.config/code-server/config.yaml on every run.
   const common = [
@@ -129,7 +150,8 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
   // A test that crashes or is interrupted must not leave a server behind.
   process.once('exit', killGroup);
 
-  const log = createWriteStream(serverLog);
+  // Append: a restarted server's log follows the one it replaces.
+  const log = createWriteStream(serverLog, { flags: 'a' });
   child.stdout!.pipe(log, { end: false });
   child.stderr!.pipe(log, { end: false });
   let origin: string;
@@ -144,6 +166,7 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
   const workspace = path.resolve(options.workspace);
   return {
     origin,
+    pid: child.pid!,
     baseDir,
     userDataDir,
     serverLog,
@@ -164,7 +187,39 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
       await stopProcessGroup(child, exited);
       log.end();
     },
+    async crash() {
+      process.off('exit', killGroup);
+      killProcessGroup(child, 'SIGKILL');
+      await exited;
+      log.end();
+    },
+    processes() {
+      return processGroup(child.pid!);
+    },
   };
+}
+
+/**
+ * The processes whose process group is `pgid`, from /proc (Linux only, like the rest of the host).
+ * Field 5 of /proc/<pid>/stat is the group; the command name in field 2 may contain spaces and
+ * parentheses, so fields are counted from the last ')'.
+ */
+export function processGroup(pgid: number): GroupProcess[] {
+  const found: GroupProcess[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // fields[0] is the state (field 3); a zombie has no command line left and is already dead.
+      if (Number(fields[2]) !== pgid || fields[0] === 'Z') continue;
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim();
+      found.push({ pid: Number(entry), args });
+    } catch {
+      // The process exited between readdir and read.
+    }
+  }
+  return found;
 }
 
 function waitForListening(child: ChildProcess, serverLog: string): Promise<string> {

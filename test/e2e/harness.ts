@@ -3,6 +3,7 @@
  * workbench by headless Debian chromium via playwright-core. Everything listens on 127.0.0.1 only
  * and is stopped by process id in stop(), which tests call from `finally`/`after` hooks.
  */
+import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
@@ -22,6 +23,14 @@ const CHROMIUM_ARGS = [
   '--disable-quic',
 ];
 
+/** The VSIX under test: PLENS_VSIX, else the single *.vsix in the repo root (`npm run package`). */
+export function findVsix(): string {
+  if (process.env.PLENS_VSIX) return path.resolve(process.env.PLENS_VSIX);
+  const found = readdirSync(repoRoot).filter((f) => f.endsWith('.vsix'));
+  assert.equal(found.length, 1, `expected exactly one *.vsix in ${repoRoot} (run \`npm run package\` or set PLENS_VSIX), found: ${found.join(', ') || 'none'}`);
+  return path.join(repoRoot, found[0]!);
+}
+
 export interface LaunchOptions {
   /** Folder to open; must exist. */
   workspace: string;
@@ -31,6 +40,12 @@ export interface LaunchOptions {
   settings?: Record<string, unknown>;
   /** Prefix for the logs copied into test-results/ on stop. */
   name?: string;
+  /**
+   * JavaScript run in every frame (workbench, webview hosts, webviews) before the frame's own
+   * scripts, on every load: e.g. listeners that record what a hostile payload might do. It runs
+   * through the DevTools protocol, so the pages' CSP does not apply to it.
+   */
+  initScript?: string;
 }
 
 export interface WaitOptions {
@@ -43,7 +58,13 @@ export interface WaitOptions {
 
 export interface VsCode {
   page: Page;
-  server: CodeServer;
+  /** The running server; a new object after restartServer(). */
+  readonly server: CodeServer;
+  /**
+   * Dialogs the page raised (`beforeunload: …` when VS Code vetoes an unload over unsaved work),
+   * in order. They are accepted so a reload goes through; tests assert on this list instead.
+   */
+  readonly dialogs: string[];
   /** Runs a command through the command palette by its title, e.g. "Preference Lens: Open Review". */
   runCommand(title: string): Promise<void>;
   /** Opens a workspace file through Quick Open (Ctrl+P) by its name. */
@@ -60,6 +81,25 @@ export interface VsCode {
   screenshot(name: string): Promise<string>;
   /** The extension host's log files (remote extension host and extension output channels). */
   extensionHostLogs(): string[];
+  /** Runs "Developer: Reload Window" and waits for the reloaded workbench. */
+  reloadWindow(): Promise<void>;
+  /**
+   * Crashes the server (SIGKILL to its whole process group: extension host included, nothing gets
+   * to run a shutdown hook), starts a new one on the same port with the same user data, extensions
+   * and backups, and loads the workbench again in the same browser. Same port, because the
+   * workspace's identity (and so where VS Code keeps its backups) includes the remote authority.
+   */
+  restartServer(): Promise<void>;
+  /** Clicks `selector` inside the webview that has it, so that keys typed next go to that webview. */
+  focusWebview(selector: string): Promise<void>;
+  /**
+   * Evaluates the JavaScript expression `script` in the webview frame that contains `selector`.
+   * A string, not a function: tsx compiles test functions with esbuild's keepNames, which wraps
+   * inner functions in a `__name(...)` helper that does not exist inside the page.
+   */
+  evalInWebview<T>(selector: string, script: string): Promise<T>;
+  /** Whether an editor tab for the file named `label` shows the dirty (unsaved) marker. */
+  tabIsDirty(label: string): Promise<boolean>;
   /** Stops browser and server (by process id) and copies their logs to test-results/<name>-logs/. */
   stop(): Promise<void>;
 }
@@ -83,7 +123,8 @@ export async function launchVsCode(options: LaunchOptions): Promise<VsCode> {
       env: { ...process.env, XDG_CONFIG_HOME: path.join(server.baseDir, 'browser-config') },
     });
     const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-    const vscode = makeVsCode(page, browser, server, options.name ?? 'e2e');
+    if (options.initScript) await page.addInitScript(options.initScript);
+    const vscode = makeVsCode(page, browser, server, options);
     await page.goto(server.url());
     await waitForWorkbench(page);
     return vscode;
@@ -100,8 +141,15 @@ async function waitForWorkbench(page: Page): Promise<void> {
   await page.locator('.explorer-folders-view, .explorer-viewlet').first().waitFor({ timeout: 60_000 });
 }
 
-function makeVsCode(page: Page, browser: Browser, server: CodeServer, name: string): VsCode {
+function makeVsCode(page: Page, browser: Browser, firstServer: CodeServer, options: LaunchOptions): VsCode {
+  const name = options.name ?? 'e2e';
+  let server = firstServer;
   const quickInput = page.locator('.quick-input-widget');
+  const dialogs: string[] = [];
+  page.on('dialog', (dialog) => {
+    dialogs.push(`${dialog.type()}: ${dialog.message()}`);
+    void dialog.accept().catch(() => undefined);
+  });
 
   /** Types into an open quick input and accepts the row whose label matches `label` exactly. */
   async function pick(text: string, label: string): Promise<void> {
@@ -131,14 +179,51 @@ function makeVsCode(page: Page, browser: Browser, server: CodeServer, name: stri
     }
   }
 
+  async function runCommand(title: string): Promise<void> {
+    await focusWorkbench(page);
+    await page.keyboard.press('F1');
+    // F1 opens the palette with a ">" prefix; fill() replaces it, so put it back.
+    await pick(`>${title}`, title);
+  }
+
   return {
     page,
-    server,
-    async runCommand(title) {
-      await focusWorkbench(page);
-      await page.keyboard.press('F1');
-      // F1 opens the palette with a ">" prefix; fill() replaces it, so put it back.
-      await pick(`>${title}`, title);
+    get server() {
+      return server;
+    },
+    dialogs,
+    runCommand,
+    async reloadWindow() {
+      const reloaded = page.waitForEvent('framenavigated', { predicate: (frame) => frame === page.mainFrame(), timeout: 60_000 });
+      // Awaited below; if the command fails first, this one rejects when the browser closes and must
+      // not surface as an unhandled rejection that hides the command's own error.
+      reloaded.catch(() => undefined);
+      await runCommand('Developer: Reload Window');
+      await reloaded;
+      await waitForWorkbench(page);
+    },
+    async restartServer() {
+      const port = Number(new URL(server.origin).port);
+      await server.crash();
+      server = await startCodeServer({ host: ensureHost(), workspace: options.workspace, baseDir: server.baseDir, port });
+      await page.goto(server.url());
+      await waitForWorkbench(page);
+    },
+    async focusWebview(selector) {
+      const frame = await webviewFrame(selector);
+      await frame.locator(selector).first().click();
+    },
+    async evalInWebview<T>(selector: string, script: string) {
+      const frame = await webviewFrame(selector);
+      return (await frame.evaluate(script)) as T;
+    },
+    async tabIsDirty(label) {
+      // VS Code puts the class "dirty" on a tab while its editor has unsaved changes. The tab's
+      // label is split into name and suffix ("sample" + ".jsonl"); data-resource-name is whole.
+      const tabs = await page.locator('.tabs-container .tab').evaluateAll((elements) =>
+        elements.map((tab) => ({ label: tab.getAttribute('data-resource-name') ?? '', dirty: tab.classList.contains('dirty') })),
+      );
+      return tabs.some((tab) => tab.label === label && tab.dirty);
     },
     async quickOpen(fileName) {
       await focusWorkbench(page);

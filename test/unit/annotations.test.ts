@@ -114,3 +114,21 @@ describe('AnnotationLog', () => {
     assert.ok(restored.hasPendingChanges);
   });
 });
+
+describe('writeFileAtomic', () => {
+  it('removes temporaries killed writers left behind, but not a live writer’s', async () => {
+    const { writeFileAtomic } = await import('../../src/core/atomicWrite.js');
+    const { utimes, readdir: list } = await import('node:fs/promises');
+    const file = path.join(dir, 'data.jsonl.plens-annotations.jsonl');
+    const stale = path.join(dir, '.data.jsonl.plens-annotations.jsonl.4242.0badc0de.tmp');
+    const fresh = path.join(dir, '.data.jsonl.plens-annotations.jsonl.4243.0badc0df.tmp');
+    const unrelated = path.join(dir, '.other.4242.0badc0de.tmp');
+    for (const name of [stale, fresh, unrelated]) await writeFile(name, 'partial');
+    const hourAgo = new Date(Date.now() - 60 * 60 * 1000);
+    await utimes(stale, hourAgo, hourAgo);
+    await utimes(unrelated, hourAgo, hourAgo);
+    await writeFileAtomic(file, 'new content\n');
+    assert.equal(await readFile(file, 'utf8'), 'new content\n');
+    assert.deepEqual((await list(dir)).sort(), [path.basename(fresh), path.basename(unrelated), path.basename(file)].sort());
+  });
+});

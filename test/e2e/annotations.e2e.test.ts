@@ -1,0 +1,359 @@
+/**
+ * Annotations survive, end to end, in a real VS Code (issue 3's "done when"):
+ *
+ * 1. label pairs from the keyboard, undo and redo with VS Code's own Ctrl+Z / Ctrl+Shift+Z while the
+ *    webview has focus, save with Ctrl+S, reload the window, and find exactly those annotations in
+ *    the sidecar — with the dataset byte-identical;
+ * 2. make unsaved edits, let hot exit back them up, SIGKILL the extension host, reload, and find
+ *    the edits restored (dirty, shown, and saved correctly when saved).
+ *
+ * Installs the VSIX from PLENS_VSIX or the single *.vsix in the repo root (`npm run package`).
+ * Uses only the 40-pair fixture in test/fixtures, so it needs no shared data.
+ */
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { repoRoot } from './codeServer';
+import { findVsix, launchVsCode, type VsCode } from './harness';
+
+const FIXTURE = path.join(repoRoot, 'test/fixtures/hh-rlhf-sample.jsonl');
+const DATASET = 'sample.jsonl';
+const SIDECAR = `${DATASET}.plens-annotations.jsonl`;
+const ANNOTATOR = 'e2e-reviewer';
+const SETTINGS = {
+  'preferenceLens.annotator': ANNOTATOR,
+  // Scoring is not under test here; off, it cannot compete with the keys for the 2 CPUs.
+  'preferenceLens.scoreOnOpen': false,
+  // VS Code for the web (code-server) defaults to auto save after 1 s, which would save every edit
+  // before undo, Ctrl+S or a hot-exit backup could be tested. Desktop VS Code defaults to off.
+  'files.autoSave': 'off',
+};
+
+// ---------------------------------------------------------------------------- the webview's state
+
+type Label = 'a' | 'b' | 'tie' | 'both-bad';
+interface RowView {
+  index: number;
+  label: Label | null;
+  flagged: boolean;
+  reviewed: boolean;
+}
+interface View {
+  /** data-index of the pair card that has focus inside the webview. */
+  focused: number | null;
+  rows: RowView[];
+}
+
+/** Reads the annotation toolbar's aria-pressed states: what the reviewer sees, not internal state. */
+function readView(vscode: VsCode): Promise<View> {
+  return vscode.evalInWebview<View>(
+    '.pair',
+    `(() => {
+      const pressed = (card, testId) => card.querySelector('[data-testid="' + testId + '"]')?.getAttribute('aria-pressed') === 'true';
+      const labels = ['a', 'b', 'tie', 'both-bad'];
+      const focusedCard = document.activeElement?.closest('.pair');
+      return {
+        focused: focusedCard ? Number(focusedCard.getAttribute('data-index')) : null,
+        rows: [...document.querySelectorAll('.pair')].map((card) => ({
+          index: Number(card.getAttribute('data-index')),
+          label: labels.find((label) => pressed(card, 'label-' + label)) ?? null,
+          flagged: pressed(card, 'flag'),
+          reviewed: pressed(card, 'reviewed'),
+        })),
+      };
+    })()`,
+  );
+}
+
+/** Polls the view until `accept` holds; the message says what was expected and what was seen. */
+async function waitForView(vscode: VsCode, what: string, accept: (view: View) => boolean, timeoutMs = 20_000): Promise<View> {
+  const deadline = Date.now() + timeoutMs;
+  let view: View | undefined;
+  for (;;) {
+    // A frame replaced mid-read (webviews are recreated on reload) reads as nothing; poll again.
+    view = await readView(vscode).catch(() => undefined);
+    if (view && accept(view)) return view;
+    if (Date.now() > deadline) throw new Error(`webview never showed ${what}; last view: ${JSON.stringify(view && { ...view, rows: view.rows.slice(0, 6) })}`);
+    await vscode.page.waitForTimeout(150);
+  }
+}
+
+const row = (view: View, index: number) => view.rows.find((r) => r.index === index);
+const shows = (index: number, expected: Omit<RowView, 'index'>) => (view: View) => {
+  const r = row(view, index);
+  return r !== undefined && r.label === expected.label && r.flagged === expected.flagged && r.reviewed === expected.reviewed;
+};
+const CLEAN = { label: null, flagged: false, reviewed: false } as const;
+
+/**
+ * Presses a key in the focused webview and waits for its effect before the next one: the webview
+ * moves focus only when the host's next page arrives, so a key typed before that would hit the
+ * previous pair.
+ */
+async function press(vscode: VsCode, key: string, what: string, accept: (view: View) => boolean): Promise<void> {
+  await vscode.page.keyboard.press(key);
+  await waitForView(vscode, `${what} after ${key}`, accept);
+}
+
+/** Polls the tab's dirty marker: VS Code learns of an edit by a message of its own, after the webview's. */
+async function waitForDirty(vscode: VsCode, dirty: boolean, why: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await vscode.tabIsDirty(DATASET)) !== dirty) {
+    assert.ok(Date.now() < deadline, `${why}: the review tab never became ${dirty ? 'dirty' : 'clean'} in ${timeoutMs} ms`);
+    await vscode.page.waitForTimeout(150);
+  }
+}
+
+async function openReview(vscode: VsCode): Promise<void> {
+  await vscode.quickOpen(DATASET);
+  await vscode.runCommand('Preference Lens: Open Review');
+  const [pairs] = await vscode.waitForWebviewTexts('[data-testid="pair-count"]', (t) => t.length > 0);
+  assert.equal(pairs, '40');
+}
+
+// ---------------------------------------------------------------------------- the sidecar on disk
+
+interface StoredEvent {
+  key: string;
+  line: number;
+  field: string;
+  from: unknown;
+  to: unknown;
+  by: string;
+  at: string;
+}
+
+/**
+ * Parses the sidecar and folds its events in order into the annotations of each pair, keyed by the
+ * record's line (the fixture has one record per line). Checks the header, that every line is JSON,
+ * and that each content key belongs to exactly one line.
+ */
+function foldSidecar(file: string): { annotations: Map<number, Record<string, unknown>>; events: StoredEvent[] } {
+  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  assert.deepEqual(JSON.parse(lines[0]!), { plens: 'annotations', version: 1 }, 'sidecar header');
+  const events = lines.slice(1).map((l) => JSON.parse(l) as StoredEvent);
+  const lineOfKey = new Map<string, number>();
+  const byKey = new Map<string, Record<string, unknown>>();
+  for (const event of events) {
+    assert.equal(lineOfKey.get(event.key) ?? event.line, event.line, `key ${event.key} names two lines`);
+    lineOfKey.set(event.key, event.line);
+    const annotation = byKey.get(event.key) ?? {};
+    if (event.to === null) delete annotation[event.field];
+    else annotation[event.field] = event.to;
+    byKey.set(event.key, annotation);
+  }
+  assert.equal(new Set(lineOfKey.values()).size, lineOfKey.size, 'two keys name the same line');
+  const annotations = new Map<number, Record<string, unknown>>();
+  for (const [key, annotation] of byKey) if (Object.keys(annotation).length) annotations.set(lineOfKey.get(key)!, annotation);
+  return { annotations, events };
+}
+
+/** Every file under `dir`, recursively; unreadable entries (being replaced right now) are skipped. */
+function filesUnder(dir: string): { file: string; mtimeMs: number }[] {
+  const found: { file: string; mtimeMs: number }[] = [];
+  const walk = (d: string) => {
+    let entries: string[];
+    try {
+      entries = readdirSync(d);
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const file = path.join(d, entry);
+      try {
+        const stat = statSync(file);
+        if (stat.isDirectory()) walk(file);
+        else found.push({ file, mtimeMs: stat.mtimeMs });
+      } catch {
+        // Gone between readdir and stat.
+      }
+    }
+  };
+  walk(dir);
+  return found;
+}
+
+/**
+ * A complete hot-exit backup of `events` unsaved changes: the extension's file (written where VS
+ * Code tells it, under workspaceStorage) holding all of them, and VS Code's own record of it (under
+ * User/Backups/<workspace>/vscode-custom-editor/) written no earlier. Both are needed after a crash:
+ * the record is what makes VS Code reopen the editor with the backup. They are written a few ms
+ * apart when the machine is idle, much later when it is not, so wait for the pair rather than a time.
+ */
+function completeBackup(userDataDir: string, events: number): string | undefined {
+  const files = filesUnder(userDataDir);
+  const ours = files.filter((f) => f.file.includes(`${path.sep}preference-lens.preference-lens${path.sep}`)).find((f) => {
+    try {
+      const parsed = JSON.parse(readFileSync(f.file, 'utf8')) as unknown;
+      return Array.isArray(parsed) && parsed.length === events;
+    } catch {
+      return false;
+    }
+  });
+  if (!ours) return undefined;
+  const record = files.find((f) => f.file.includes(`${path.sep}Backups${path.sep}`) && f.file.includes('vscode-custom-editor') && f.mtimeMs >= ours.mtimeMs);
+  return record ? `${ours.file} + ${record.file}` : undefined;
+}
+
+async function withVsCode(name: string, body: (vscode: VsCode, workspace: string) => Promise<void>): Promise<void> {
+  const workspace = mkdtempSync(path.join(os.tmpdir(), `plens-e2e-${name}-`));
+  copyFileSync(FIXTURE, path.join(workspace, DATASET));
+  const vscode = await launchVsCode({ workspace, vsix: findVsix(), name, settings: SETTINGS });
+  try {
+    await body(vscode, workspace);
+  } catch (error) {
+    await vscode.screenshot(`${name}-failure`).catch(() => undefined);
+    for (const log of vscode.extensionHostLogs().filter((f) => /remoteexthost|preference/i.test(f))) {
+      console.error(`--- ${path.basename(log)} (last 30 lines)\n${readFileSync(log, 'utf8').split('\n').slice(-30).join('\n')}`);
+    }
+    throw error;
+  } finally {
+    await vscode.stop();
+    rmSync(workspace, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------- tests
+
+test('keyboard labels, undo/redo, save and reload: exactly the expected annotations on disk', { timeout: 8 * 60_000 }, async () => {
+  await withVsCode('annotations-save', async (vscode, workspace) => {
+    const dataset = path.join(workspace, DATASET);
+    const datasetBefore = readFileSync(dataset);
+    await openReview(vscode);
+
+    await vscode.focusWebview('.pair[data-index="0"] .pair-id');
+    await waitForView(vscode, 'pair 1 focused', (v) => v.focused === 0);
+    // Each label key marks the pair reviewed and moves on; f flags in place; j moves.
+    await press(vscode, '1', 'pair 1 = A', (v) => shows(0, { label: 'a', flagged: false, reviewed: true })(v) && v.focused === 1);
+    await press(vscode, '2', 'pair 2 = B', (v) => shows(1, { label: 'b', flagged: false, reviewed: true })(v) && v.focused === 2);
+    await press(vscode, 'f', 'pair 3 flagged', (v) => shows(2, { label: null, flagged: true, reviewed: false })(v) && v.focused === 2);
+    await press(vscode, 'j', 'pair 4 focused', (v) => v.focused === 3);
+    await press(vscode, '3', 'pair 4 = tie', (v) => shows(3, { label: 'tie', flagged: false, reviewed: true })(v) && v.focused === 4);
+    await press(vscode, '4', 'pair 5 = both bad', (v) => shows(4, { label: 'both-bad', flagged: false, reviewed: true })(v) && v.focused === 5);
+    await waitForDirty(vscode, true, 'after edits');
+    assert.equal(existsSync(path.join(workspace, SIDECAR)), false, 'nothing is written before a save');
+
+    // "4" made two edits (label, then reviewed). Ctrl+Z here is VS Code's undo, forwarded from the
+    // focused webview to the workbench and run on the custom editor's edit stack.
+    await press(vscode, 'Control+z', 'pair 5 reviewed undone', shows(4, { label: 'both-bad', flagged: false, reviewed: false }));
+    await press(vscode, 'Control+z', 'pair 5 label undone', shows(4, CLEAN));
+    await press(vscode, 'Control+Shift+z', 'pair 5 label redone', shows(4, { label: 'both-bad', flagged: false, reviewed: false }));
+    await press(vscode, 'Control+z', 'pair 5 label undone again', shows(4, CLEAN));
+    // The other pairs are untouched by all that.
+    await waitForView(vscode, 'pairs 1-4 unchanged', (v) =>
+      shows(0, { label: 'a', flagged: false, reviewed: true })(v) &&
+      shows(1, { label: 'b', flagged: false, reviewed: true })(v) &&
+      shows(2, { label: null, flagged: true, reviewed: false })(v) &&
+      shows(3, { label: 'tie', flagged: false, reviewed: true })(v),
+    );
+
+    await vscode.page.keyboard.press('Control+s');
+    const sidecar = path.join(workspace, SIDECAR);
+    const deadline = Date.now() + 20_000;
+    while ((await vscode.tabIsDirty(DATASET)) || !existsSync(sidecar)) {
+      assert.ok(Date.now() < deadline, 'Ctrl+S did not save the review (tab still dirty or no sidecar)');
+      await vscode.page.waitForTimeout(200);
+    }
+
+    await vscode.reloadWindow();
+    assert.deepEqual(vscode.dialogs, [], 'a saved review must not hold up the reload');
+
+    const { annotations, events } = foldSidecar(sidecar);
+    assert.deepEqual(
+      Object.fromEntries([...annotations].sort(([a], [b]) => a - b)),
+      {
+        1: { label: 'a', reviewed: true },
+        2: { label: 'b', reviewed: true },
+        3: { flagged: true },
+        4: { label: 'tie', reviewed: true },
+      },
+      `folded sidecar; events: ${JSON.stringify(events)}`,
+    );
+    // The log says what happened, undo and redo included: 9 edits (each label key is two: label
+    // and reviewed) + 2 undos + 1 redo + 1 undo.
+    assert.equal(events.length, 13, `events: ${JSON.stringify(events)}`);
+    assert.ok(events.every((e) => e.by === ANNOTATOR && !Number.isNaN(Date.parse(e.at))), 'every event names the annotator and a time');
+    assert.ok(readFileSync(dataset).equals(datasetBefore), 'the dataset must stay byte-identical');
+
+    // After the reload the review editor comes back and shows what was saved.
+    await waitForView(vscode, 'saved annotations after reload', (v) =>
+      shows(0, { label: 'a', flagged: false, reviewed: true })(v) && shows(2, { label: null, flagged: true, reviewed: false })(v) && shows(4, CLEAN)(v),
+      60_000,
+    );
+    // Give VS Code time to (wrongly) mark it dirty, then check it did not.
+    await vscode.page.waitForTimeout(2000);
+    assert.equal(await vscode.tabIsDirty(DATASET), false, 'a saved review is clean after the reload');
+  });
+});
+
+/**
+ * Unsaved edits, a hot-exit backup, then a crash: `extension-host` SIGKILLs only the extension host
+ * and reloads the window; `server` SIGKILLs code-server's whole process group (the extension host
+ * too) and starts it again on the same user data, as after a machine crash.
+ */
+async function hotExitScenario(crash: 'extension-host' | 'server'): Promise<void> {
+  await withVsCode(`annotations-hot-exit-${crash}`, async (vscode, workspace) => {
+    const dataset = path.join(workspace, DATASET);
+    const datasetBefore = readFileSync(dataset);
+    await openReview(vscode);
+
+    const editedAt = Date.now();
+    await vscode.focusWebview('.pair[data-index="0"] .pair-id');
+    await press(vscode, '1', 'pair 1 = A', (v) => shows(0, { label: 'a', flagged: false, reviewed: true })(v) && v.focused === 1);
+    await press(vscode, 'f', 'pair 2 flagged', shows(1, { label: null, flagged: true, reviewed: false }));
+    await waitForDirty(vscode, true, 'after edits');
+
+    // VS Code backs dirty custom editors up on a timer after the last edit (1 s by default).
+    // Three unsaved events: label and reviewed of pair 1, flagged of pair 2.
+    let backup: string | undefined;
+    const deadline = Date.now() + 30_000;
+    while ((backup = completeBackup(vscode.server.userDataDir, 3)) === undefined) {
+      assert.ok(Date.now() < deadline, 'no complete hot-exit backup was written within 30 s of the edits');
+      await vscode.page.waitForTimeout(250);
+    }
+    console.log(`backup complete ${Date.now() - editedAt} ms after the first edit: ${backup.replaceAll(vscode.server.baseDir + path.sep, '')}`);
+
+    const extensionHosts = vscode.server.processes().filter((p) => p.args.includes('--type=extensionHost'));
+    assert.equal(extensionHosts.length, 1, `expected one extension host among ${JSON.stringify(vscode.server.processes())}`);
+    if (crash === 'extension-host') {
+      process.kill(extensionHosts[0]!.pid, 'SIGKILL');
+      const killedAt = Date.now();
+      while (vscode.server.processes().some((p) => p.pid === extensionHosts[0]!.pid)) {
+        assert.ok(Date.now() - killedAt < 10_000, 'the extension host did not die');
+        await vscode.page.waitForTimeout(100);
+      }
+      assert.equal(existsSync(path.join(workspace, SIDECAR)), false, 'unsaved edits must not have been written to the sidecar');
+      await vscode.reloadWindow();
+    } else {
+      await vscode.restartServer();
+      assert.equal(existsSync(path.join(workspace, SIDECAR)), false, 'unsaved edits must not have been written to the sidecar');
+    }
+    const restored = { first: shows(0, { label: 'a', flagged: false, reviewed: true }), second: shows(1, { label: null, flagged: true, reviewed: false }) };
+    await waitForView(vscode, 'the unsaved edits restored', (v) => restored.first(v) && restored.second(v), 90_000);
+    // Restored edits are still unsaved: the tab must be dirty.
+    await waitForDirty(vscode, true, 'after restore');
+
+    // The restored edits are real edits, not just pixels: saving writes them.
+    await vscode.focusWebview('.pair[data-index="0"] .pair-id');
+    await vscode.page.keyboard.press('Control+s');
+    const sidecar = path.join(workspace, SIDECAR);
+    const saveDeadline = Date.now() + 20_000;
+    while ((await vscode.tabIsDirty(DATASET)) || !existsSync(sidecar)) {
+      assert.ok(Date.now() < saveDeadline, 'Ctrl+S did not save the restored review');
+      await vscode.page.waitForTimeout(200);
+    }
+    const { annotations } = foldSidecar(sidecar);
+    assert.deepEqual(Object.fromEntries(annotations), { 1: { label: 'a', reviewed: true }, 2: { flagged: true } });
+    assert.ok(readFileSync(dataset).equals(datasetBefore), 'the dataset must stay byte-identical');
+  });
+}
+
+test('unsaved edits survive a killed extension host: hot-exit backup restored after reload', { timeout: 8 * 60_000 }, () =>
+  hotExitScenario('extension-host'),
+);
+
+test('unsaved edits survive a crash of the whole VS Code server: restored after restart', { timeout: 8 * 60_000 }, () =>
+  hotExitScenario('server'),
+);
