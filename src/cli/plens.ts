@@ -15,6 +15,7 @@ import { topDisagreements } from '../core/stats';
 import { scorePairs, summarize, verdict, type PairScore } from '../core/verdict';
 import { defaultCacheDir } from '../engine/scoreCache';
 import { createScorer, isEndpoint, isRemoteProtocol } from '../engine/createScorer';
+import { EXPORT_OPTIONS, EXPORT_USAGE, exportCommand } from './exportCommand';
 
 const USAGE = `usage:
   plens inspect <file> [--format <name>]
@@ -22,6 +23,7 @@ const USAGE = `usage:
                      [--max-length <n>] [--batch-tokens <n>] [--cache-dir <dir> | --no-cache]
                      [--remote-protocol <vllm|tei|kserve>] [--tokenizer <dir>]
   plens review <file> [--scores <file> | --model <dir> ...] [--annotations <file>] [--top <n>] [--format <name>]
+${EXPORT_USAGE}
 
 When --model is omitted, the bundled demo model is used (a toy with known scores, not a real reward model).
 An endpoint's token is read from $PLENS_REMOTE_TOKEN; KServe endpoints need --tokenizer <model folder>.
@@ -262,6 +264,7 @@ async function main(argv: string[]): Promise<void> {
       scores: { type: 'string' },
       annotations: { type: 'string' },
       top: { type: 'string' },
+      ...EXPORT_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -275,6 +278,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'inspect') return inspect(file, values.format);
   if (command === 'score') return score(file, values);
   if (command === 'review') return review(file, values);
+  if (command === 'export') return exportCommand(file, values);
   throw new UsageError(`unknown command "${command}"\n${USAGE}`);
 }
 

@@ -54,7 +54,8 @@ async function removeStaleTemporaries(file: string): Promise<void> {
   }
 }
 
-async function syncDirectory(directory: string): Promise<void> {
+/** Flushes a directory so a rename inside it survives a power cut. */
+export async function syncDirectory(directory: string): Promise<void> {
   // Directories cannot be opened for fsync on Windows; there the rename is as durable as it gets.
   if (process.platform === 'win32') return;
   const handle = await open(directory, 'r');

@@ -5,9 +5,9 @@
  * a file of any size in the background and reads pairs on demand. Both split records with the same
  * byte scanner (./lineIndex), so they agree on every record and line number.
  */
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { FORMATS, RecordError, UNPAIRED_FORMATS, formatByName, shapeOf, type PreferenceFormat } from './formats';
-import { IndexError, LineIndex, scanBytes, type LineIndexOptions, type RawRecord } from './lineIndex';
+import { IndexError, LineIndex, RecordScanner, scanBytes, type LineIndexOptions, type RawRecord } from './lineIndex';
 import type { Malformed, Pair, Preference } from './pair';
 
 /** The file could not be read as preference data at all (as opposed to a few bad records). */
@@ -241,6 +241,155 @@ export async function openDatasetIndex(file: string, options: DatasetIndexOption
   } catch (error) {
     await index.close();
     throw inFile(file, error);
+  }
+}
+
+/** A record read in file order by {@link DatasetStream}: a pair with its exact text and place, or what is wrong with it. */
+export type StreamedRecord =
+  | {
+      /** 0-based record index, as in {@link DatasetIndex}. */
+      index: number;
+      pair: Pair;
+      /** The record as parsed, to be rewritten. */
+      record: Record<string, unknown>;
+      /** The record's JSON text exactly as in the file. */
+      text: string;
+      /** Byte range of `text` in the file: surrounding whitespace, a BOM and an array's comma are outside it. */
+      start: number;
+      end: number;
+    }
+  | { index: number; malformed: Malformed };
+
+const STREAM_CHUNK = 1 << 20;
+
+/**
+ * Reads a whole file once, front to back, for rewriting it (export, applying labels in place):
+ * every record with its pair, its text and where its bytes are. It uses the same scanner as the
+ * index, so records, line numbers and pairs are the ones the editor shows; memory is the scanner's
+ * offsets plus the record being read, whatever the size of the file. Iterate it once.
+ */
+export class DatasetStream implements AsyncIterable<StreamedRecord> {
+  private readonly scanner = new RecordScanner();
+  private firstLineEnding: '\n' | '\r\n' | undefined;
+
+  constructor(
+    readonly file: string,
+    readonly format: PreferenceFormat,
+    private readonly options: Pick<LineIndexOptions, 'signal' | 'onProgress' | 'chunkSize'> = {},
+  ) {}
+
+  /** How the records are stored; known once the first record has been read. */
+  get container(): 'jsonl' | 'array' {
+    return this.scanner.mode === 'array' ? 'array' : 'jsonl';
+  }
+
+  /** The line ending after the first readable record, so that a copy can keep the file's. */
+  get lineEnding(): '\n' | '\r\n' {
+    return this.firstLineEnding ?? '\n';
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<StreamedRecord> {
+    let handle;
+    try {
+      handle = await open(this.file, 'r');
+    } catch (error) {
+      throw new DatasetError(`${this.file}: cannot read the file (${(error as Error).message})`);
+    }
+    try {
+      const { size } = await handle.stat();
+      const chunkSize = this.options.chunkSize ?? STREAM_CHUNK;
+      const window = new ByteWindow();
+      let next = 0;
+      for (let position = 0; ; ) {
+        this.options.signal?.throwIfAborted();
+        // The window keeps chunks until the records in them are read, then hands them back for reuse:
+        // a fresh buffer per read would leave the garbage collector hundreds of megabytes behind.
+        // Never a slice of Node's shared pool, which must not be written to once given back.
+        const chunk = window.spare(chunkSize) ?? Buffer.allocUnsafeSlow(chunkSize);
+        const { bytesRead } = await handle.read(chunk, 0, chunkSize, position);
+        if (bytesRead === 0) this.scanner.finish();
+        else {
+          const bytes = chunk.subarray(0, bytesRead);
+          this.scanner.push(bytes);
+          window.append(bytes);
+          position += bytesRead;
+        }
+        // Every record the scanner has found is complete: it adds one only when the record has ended.
+        for (; next < this.scanner.count; next++) yield this.read(next, window);
+        if (next > 0) window.discardBefore(this.scanner.span(next - 1)[1]);
+        this.options.onProgress?.({ bytesIndexed: position, totalBytes: size, records: this.scanner.count });
+        if (bytesRead === 0) return;
+      }
+    } catch (error) {
+      throw inFile(this.file, error);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private read(i: number, window: ByteWindow): StreamedRecord {
+    const [spanStart, spanEnd] = this.scanner.span(i);
+    const bytes = window.bytes(spanStart, spanEnd);
+    const raw = this.scanner.decode(i, bytes);
+    if ('error' in raw) return { index: i, malformed: { line: raw.line, error: raw.error } };
+    const parsed = parseRecord(raw);
+    if (!('record' in parsed)) return { index: i, malformed: parsed };
+    const pair = toPair(parsed, this.format);
+    if ('error' in pair) return { index: i, malformed: pair };
+    // The text starts where decoding starts it (after whitespace and a stray BOM) and is exactly its
+    // UTF-8 bytes; checked, since a rewrite in place replaces these bytes and no others.
+    let lead = 0;
+    while (lead < bytes.length && isJsonSpace(bytes[lead])) lead++;
+    if (bytes[lead] === 0xef && bytes[lead + 1] === 0xbb && bytes[lead + 2] === 0xbf) lead += 3;
+    const length = Buffer.byteLength(raw.text);
+    if (!bytes.subarray(lead, lead + length).equals(Buffer.from(raw.text))) {
+      throw new Error(`internal error: the text of record ${i} (line ${raw.line}) is not where its bytes are`);
+    }
+    this.firstLineEnding ??= bytes[lead + length] === 0x0d && bytes[lead + length + 1] === 0x0a ? '\r\n' : '\n';
+    return { index: i, pair, record: parsed.record, text: raw.text, start: spanStart + lead, end: spanStart + lead + length };
+  }
+}
+
+const isJsonSpace = (byte: number) => byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
+
+/**
+ * The bytes of a file from some offset on, as the chunks they were read in: a long record is joined
+ * once, not at every chunk. Records are decoded into strings, so nothing refers to a chunk once it is
+ * discarded, and its buffer can be read into again.
+ */
+class ByteWindow {
+  private chunks: Buffer[] = [];
+  private start = 0;
+  private readonly free: Buffer[] = [];
+
+  /** A discarded buffer of `size` bytes, if there is one. */
+  spare(size: number): Buffer | undefined {
+    const buffer = this.free.pop();
+    return buffer && buffer.length === size ? buffer : undefined;
+  }
+
+  append(chunk: Buffer): void {
+    this.chunks.push(chunk);
+  }
+
+  bytes(from: number, to: number): Buffer {
+    const parts: Buffer[] = [];
+    let at = this.start;
+    for (const chunk of this.chunks) {
+      const end = at + chunk.length;
+      if (end > from && at < to) parts.push(chunk.subarray(Math.max(0, from - at), Math.min(chunk.length, to - at)));
+      at = end;
+    }
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  }
+
+  discardBefore(offset: number): void {
+    while (this.chunks.length && this.start + this.chunks[0].length <= offset) {
+      const chunk = this.chunks.shift()!;
+      this.start += chunk.length;
+      // Chunks are views of read buffers of their own (the last may be shorter): the whole buffer is reusable.
+      this.free.push(Buffer.from(chunk.buffer));
+    }
   }
 }
 

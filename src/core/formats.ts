@@ -2,6 +2,7 @@
  * Preference formats: how each dataset shape maps onto a {@link Pair}. Detection is by shape (which
  * fields a record has), so a file is read the same way whatever its name.
  */
+import type { ReviewLabel } from './annotations';
 import type { Message, Pair, Preference } from './pair';
 
 /** A record that does not fit the format it is read with; the message says what is wrong. */
@@ -16,6 +17,13 @@ export interface PreferenceFormat {
   matches(record: Record<string, unknown>): boolean;
   /** Reads the record; throws {@link RecordError} naming what is missing or wrong. */
   toPair(record: Record<string, unknown>, line: number): Pair;
+  /**
+   * The record rewritten so that it reads back with `label` (relative to the pair's a / b), the way
+   * this format records a judgement; fields are kept in their order. Undefined when the format has no
+   * way to say it (a tie in chosen / rejected data): the caller keeps or drops the record and says why.
+   * Absent when the format's label cannot be rewritten at all.
+   */
+  relabel?(record: Record<string, unknown>, label: ReviewLabel): Record<string, unknown> | undefined;
 }
 
 /**
@@ -54,6 +62,21 @@ function textField(record: Record<string, unknown>, name: string): string {
   return field(record, name, isString, 'a string');
 }
 
+/**
+ * A short, safe rendering of a bad value for an error message: a value nested too deep to stringify
+ * must not turn one bad line into a failed file, and a huge one must not become a huge message.
+ */
+export function preview(value: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    text = Array.isArray(value) ? '[…]' : typeof value === 'object' && value !== null ? '{…}' : String(value);
+  }
+  text ??= String(value);
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
@@ -75,7 +98,7 @@ function contentText(content: unknown, where: string): string {
           const text = p.text ?? p.value;
           if (isString(text)) return text;
         }
-        throw new RecordError(`${where}: unsupported content part ${JSON.stringify(part).slice(0, 80)}`);
+        throw new RecordError(`${where}: unsupported content part ${preview(part)}`);
       })
       .join('');
   }
@@ -110,6 +133,48 @@ function splitCommonPrefix(chosen: Message[], rejected: Message[]): Pick<Pair, '
   // part of the response only when the transcripts differ before the final answer.
   return { prompt: chosen.slice(0, shared), a: chosen.slice(shared), b: rejected.slice(shared) };
 }
+
+/** The record with the values of each pair of fields exchanged, each key left where it was. */
+function swapFields(record: Record<string, unknown>, fields: readonly (readonly [string, string])[]): Record<string, unknown> {
+  const swapped = { ...record };
+  for (const [x, y] of fields) [swapped[x], swapped[y]] = [record[y], record[x]];
+  return swapped;
+}
+
+/**
+ * Chosen / rejected data says only which response is better, and response A is the chosen one: A
+ * better is the record as it is, B better exchanges the two sides (and whatever else belongs to a
+ * side); a tie or "both bad" has no chosen response to write.
+ */
+function chosenRejectedRelabel(fields: readonly (readonly [string, string])[]): NonNullable<PreferenceFormat['relabel']> {
+  return (record, label) => (label === 'a' ? { ...record } : label === 'b' ? swapFields(record, fields) : undefined);
+}
+
+/**
+ * TRL conversational lists; UltraFeedback binarized also keeps the chosen conversation as
+ * `messages` (its SFT view), which must follow the chosen side or it would contradict the label.
+ */
+/** Deep equality of two JSON values; values too deep to compare count as different. */
+function sameJson(x: unknown, y: unknown): boolean {
+  try {
+    return JSON.stringify(x) === JSON.stringify(y);
+  } catch {
+    return false;
+  }
+}
+
+function conversationalRelabel(fields: readonly (readonly [string, string])[]): NonNullable<PreferenceFormat['relabel']> {
+  const relabel = chosenRejectedRelabel(fields);
+  return (record, label) => {
+    const relabelled = relabel(record, label);
+    if (label === 'b' && relabelled && sameJson(record.messages, record.chosen)) {
+      relabelled.messages = record.rejected;
+    }
+    return relabelled;
+  };
+}
+
+const CHOSEN_REJECTED = [['chosen', 'rejected']] as const;
 
 // ---------------------------------------------------------------------------------------------
 // HH-RLHF: whole transcripts as strings, "\n\nHuman: …\n\nAssistant: …".
@@ -166,6 +231,7 @@ export const hhRlhf: PreferenceFormat = {
       label: 'a',
     };
   },
+  relabel: chosenRejectedRelabel(CHOSEN_REJECTED),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -198,6 +264,7 @@ export const trlStandard: PreferenceFormat = {
       label: 'a',
     };
   },
+  relabel: chosenRejectedRelabel(CHOSEN_REJECTED),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -218,6 +285,7 @@ export const trlConversational: PreferenceFormat = {
     }
     return { line, ...splitCommonPrefix(chosen, rejected), label: 'a' };
   },
+  relabel: conversationalRelabel(CHOSEN_REJECTED),
 };
 
 /**
@@ -235,6 +303,8 @@ export const ultraFeedbackBinarized: PreferenceFormat = {
     const pair = trlConversational.toPair(r, line);
     return { ...pair, meta: meta({ scoreA, scoreB, promptId: isString(r.prompt_id) ? r.prompt_id : undefined }) };
   },
+  // The ratings belong to the responses, so they change sides with them.
+  relabel: conversationalRelabel([...CHOSEN_REJECTED, ['score_chosen', 'score_rejected']]),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -273,6 +343,7 @@ export const shareGptDpo: PreferenceFormat = {
       label: 'a',
     };
   },
+  relabel: chosenRejectedRelabel(CHOSEN_REJECTED),
 };
 
 export const llamaFactoryMessages: PreferenceFormat = {
@@ -284,6 +355,7 @@ export const llamaFactoryMessages: PreferenceFormat = {
     const rejected = toMessages(field(r, 'rejected_messages', Array.isArray, 'a list of messages'), 'rejected_messages');
     return { line, ...splitCommonPrefix(chosen, rejected), label: 'a' };
   },
+  relabel: chosenRejectedRelabel([['chosen_messages', 'rejected_messages']]),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -296,7 +368,7 @@ export const llmbar: PreferenceFormat = {
   toPair(r, line) {
     const label = r.label;
     if (label !== 1 && label !== 2 && label !== '1' && label !== '2') {
-      throw new RecordError(`field "label" should be 1 or 2, got ${JSON.stringify(label)}`);
+      throw new RecordError(`field "label" should be 1 or 2, got ${preview(label)}`);
     }
     return {
       line,
@@ -305,6 +377,12 @@ export const llmbar: PreferenceFormat = {
       b: [{ role: 'assistant', content: textField(r, 'output_2') }],
       label: Number(label) === 1 ? 'a' : 'b',
     };
+  },
+  relabel(r, label) {
+    if (label !== 'a' && label !== 'b') return undefined;
+    const value = label === 'a' ? 1 : 2;
+    // Some exports spell the label as a string; the rewritten record keeps the file's spelling.
+    return { ...r, label: isString(r.label) ? String(value) : value };
   },
 };
 
@@ -315,7 +393,7 @@ function pandaLmMajority(r: Record<string, unknown>): Preference {
   const counts = new Map<Preference, number>();
   for (const vote of votes) {
     const label: Preference = vote === 1 ? 'a' : vote === 2 ? 'b' : vote === 0 ? 'tie' : null;
-    if (label === null) throw new RecordError(`annotator votes should be 0, 1 or 2, got ${JSON.stringify(vote)}`);
+    if (label === null) throw new RecordError(`annotator votes should be 0, 1 or 2, got ${preview(vote)}`);
     counts.set(label, (counts.get(label) ?? 0) + 1);
   }
   const [best, bestCount] = [...counts].sort((x, y) => y[1] - x[1])[0];
@@ -338,6 +416,15 @@ export const pandaLm: PreferenceFormat = {
       label: pandaLmMajority(r),
     };
   },
+  relabel(r, label) {
+    if (label === 'both-bad') return undefined;
+    const vote = label === 'a' ? 1 : label === 'b' ? 2 : 0;
+    // The label is the annotators' majority, so the reviewer's verdict becomes every annotator's
+    // vote: changing fewer could leave a majority that says otherwise.
+    const relabelled = { ...r };
+    for (const name of ['annotator1', 'annotator2', 'annotator3']) if (name in r) relabelled[name] = vote;
+    return relabelled;
+  },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -350,9 +437,16 @@ const ARENA_WINNERS: Readonly<Record<string, Preference>> = {
   'tie (bothbad)': 'tie',
 };
 
+const ARENA_WINNER_OF: Readonly<Record<ReviewLabel, string>> = {
+  a: 'model_a',
+  b: 'model_b',
+  tie: 'tie',
+  'both-bad': 'tie (bothbad)',
+};
+
 function arenaLabel(winner: string): Preference {
   if (!Object.hasOwn(ARENA_WINNERS, winner)) {
-    throw new RecordError(`field "winner" should be model_a, model_b, tie or "tie (bothbad)", got ${JSON.stringify(winner)}`);
+    throw new RecordError(`field "winner" should be model_a, model_b, tie or "tie (bothbad)", got ${preview(winner)}`);
   }
   return ARENA_WINNERS[winner];
 }
@@ -391,6 +485,7 @@ export const chatbotArena: PreferenceFormat = {
       }),
     };
   },
+  relabel: (r, label) => ({ ...r, winner: ARENA_WINNER_OF[label] }),
 };
 
 /**
@@ -445,6 +540,18 @@ export const arenaKaggle: PreferenceFormat = {
       meta: meta({ modelA: r.model_a, modelB: r.model_b, id: r.id, bothBad: r.winner === 'tie (bothbad)' || undefined }),
     };
   },
+  relabel(r, label) {
+    if (isString(r.winner)) return { ...r, winner: ARENA_WINNER_OF[label] };
+    // The one-hot columns have no "both bad".
+    if (label === 'both-bad') return undefined;
+    const hot = { a: 'winner_model_a', b: 'winner_model_b', tie: 'winner_tie' }[label];
+    // Written in the file's own spelling of "1" (a number, a boolean or a string).
+    const on = [r.winner_model_a, r.winner_model_b, r.winner_tie].find((v) => v === 1 || v === true || v === '1') ?? 1;
+    const off = on === true ? false : on === '1' ? '0' : 0;
+    const relabelled = { ...r };
+    for (const column of ['winner_model_a', 'winner_model_b', 'winner_tie']) relabelled[column] = column === hot ? on : off;
+    return relabelled;
+  },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -475,7 +582,7 @@ export const summarizeFromFeedback: PreferenceFormat = {
     const info = field(r, 'info', isObject, 'an object');
     const summaries = field(r, 'summaries', Array.isArray, 'a list of two summaries');
     if (summaries.length !== 2) throw new RecordError(`field "summaries" should hold 2 summaries, got ${summaries.length}`);
-    if (r.choice !== 0 && r.choice !== 1) throw new RecordError(`field "choice" should be 0 or 1, got ${JSON.stringify(r.choice)}`);
+    if (r.choice !== 0 && r.choice !== 1) throw new RecordError(`field "choice" should be 0 or 1, got ${preview(r.choice)}`);
     const [first, second] = summaries as Record<string, unknown>[];
     return {
       line,
@@ -492,6 +599,7 @@ export const summarizeFromFeedback: PreferenceFormat = {
       }),
     };
   },
+  relabel: (r, label) => (label === 'a' || label === 'b' ? { ...r, choice: label === 'a' ? 0 : 1 } : undefined),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -515,6 +623,14 @@ export const helpSteer3: PreferenceFormat = {
       label: strength < 0 ? 'a' : strength > 0 ? 'b' : 'tie',
       meta: meta({ strength, domain: r.domain, language: r.language }),
     };
+  },
+  relabel(r, label) {
+    if (label === 'both-bad') return undefined;
+    if (label === 'tie') return { ...r, overall_preference: 0 };
+    // The sign says which response is better, the magnitude by how much. A reviewer's verdict has no
+    // strength: a flipped preference keeps the file's, a former tie claims the least there is (1).
+    const magnitude = Math.abs(isNumber(r.overall_preference) ? r.overall_preference : 0) || 1;
+    return { ...r, overall_preference: label === 'a' ? -magnitude : magnitude };
   },
 };
 
@@ -547,6 +663,10 @@ function labelStudioVotes(annotations: unknown[]): { left: number; right: number
   return votes;
 }
 
+/**
+ * No `relabel`: the label is the count of annotators' pairwise votes, and rewriting them would put
+ * the reviewer's verdict in other people's names; export to TRL instead.
+ */
 export const labelStudioPairwise: PreferenceFormat = {
   name: 'label-studio-pairwise',
   title: 'Label Studio export of pairwise tasks (data, annotations with a pairwise result)',

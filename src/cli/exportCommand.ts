@@ -1,0 +1,127 @@
+/**
+ * `plens export`: the dataset with the reviewer's corrections applied, written to a new file in its
+ * own format or TRL's, or into the dataset itself with --in-place. The report goes to stdout as one
+ * JSON line, like every plens command's.
+ */
+import { createReadStream, existsSync } from 'node:fs';
+import os from 'node:os';
+import { createInterface } from 'node:readline';
+import { AnnotationLog, sidecarPath } from '../core/annotations';
+import { DROP_RULES, EXPORT_TARGETS, ExportError, applyInPlace, exportDataset, type DropRule } from '../core/export';
+import type { PairScore } from '../core/verdict';
+
+/** The parseArgs options `plens export` adds to those other commands share (--out, --annotations, --scores, --format). */
+export const EXPORT_OPTIONS = {
+  to: { type: 'string' },
+  drop: { type: 'string', multiple: true },
+  'in-place': { type: 'boolean' },
+} as const;
+
+export const EXPORT_USAGE = `  plens export <file> --out <file> [--to same|trl-conversational|trl-standard] [--annotations <file>]
+                      [--drop flagged|both-bad|unreviewed-disagreements]... [--scores <file>] [--format <name>]
+  plens export <file> --in-place [--annotations <file>] [--format <name>]`;
+
+export interface ExportFlags {
+  annotations?: string;
+  to?: string;
+  out?: string;
+  drop?: string[];
+  scores?: string;
+  'in-place'?: boolean;
+  format?: string;
+}
+
+export async function exportCommand(file: string, values: ExportFlags): Promise<void> {
+  const annotationsFile = values.annotations ?? sidecarPath(file);
+  // A sidecar named on the command line must exist: a typo would otherwise export no corrections.
+  if (values.annotations !== undefined && !existsSync(annotationsFile)) throw new ExportError(`--annotations: ${annotationsFile} does not exist`);
+  if (!existsSync(annotationsFile)) process.stderr.write(`plens: no annotations (${annotationsFile}); the file's own labels are used\n`);
+  const annotations = await AnnotationLog.load(annotationsFile);
+
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    if (values['in-place']) {
+      const conflicting = (['to', 'out', 'drop', 'scores'] as const).filter((flag) => values[flag] !== undefined);
+      if (conflicting.length) {
+        throw new ExportError(`--in-place only writes labels into the dataset; it takes no ${conflicting.map((f) => `--${f}`).join(', ')}`);
+      }
+      const report = await applyInPlace(file, annotations, { by: userName(), format: values.format, signal: controller.signal });
+      // The dataset is rewritten first: a failure here leaves keys to move, never labels unwritten.
+      if (annotations.hasPendingChanges) await annotations.save(annotationsFile);
+      process.stdout.write(JSON.stringify({ file, ...report }) + '\n');
+      return;
+    }
+    if (!values.out) throw new ExportError('export needs --out <file> (or --in-place)');
+    const to = values.to ?? 'same';
+    if (!isOneOf(EXPORT_TARGETS, to)) throw new ExportError(`--to should be one of ${EXPORT_TARGETS.join(', ')}, got "${to}"`);
+    const drop = dropRules(values.drop ?? []);
+    const scores = values.scores === undefined ? undefined : await readScoreLines(values.scores);
+    const report = await exportDataset(file, values.out, {
+      to,
+      drop,
+      annotations,
+      scoreOf: scores && ((_, pair) => scores.get(pair.line)),
+      format: values.format,
+      signal: controller.signal,
+    });
+    process.stdout.write(JSON.stringify({ file, out: values.out, to, ...report }) + '\n');
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+const isOneOf = <T extends string>(list: readonly T[], value: string): value is T => (list as readonly string[]).includes(value);
+
+/** `--drop` is repeatable and also takes comma-separated rules. */
+function dropRules(flags: readonly string[]): DropRule[] {
+  return flags
+    .flatMap((flag) => flag.split(','))
+    .map((rule) => {
+      const trimmed = rule.trim();
+      if (!isOneOf(DROP_RULES, trimmed)) throw new ExportError(`--drop should be one of ${DROP_RULES.join(', ')}, got "${trimmed}"`);
+      return trimmed;
+    });
+}
+
+/** Who applies the labels, for the annotation log; the system user name, as the editor's last resort. */
+function userName(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    // No passwd entry (some containers).
+    return process.env.USER ?? 'unknown';
+  }
+}
+
+/**
+ * Reads `plens score` output: rewards by the record's line (the summary line has no `line`). Read
+ * line by line, since a score file has a line per pair of a dataset of any size.
+ */
+export async function readScoreLines(file: string): Promise<Map<number, PairScore>> {
+  const byLine = new Map<number, PairScore>();
+  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  let number = 0;
+  try {
+    for await (const text of lines) {
+      number++;
+      if (!text.trim()) continue;
+      let row: { line?: unknown; reward_a?: unknown; reward_b?: unknown };
+      try {
+        row = JSON.parse(text);
+      } catch (error) {
+        throw new ExportError(`${file}:${number}: invalid JSON: ${(error as Error).message}`);
+      }
+      if (row.line === undefined) continue;
+      if (typeof row.line !== 'number' || typeof row.reward_a !== 'number' || typeof row.reward_b !== 'number') {
+        throw new ExportError(`${file}:${number}: not a plens score line (needs numeric "line", "reward_a", "reward_b")`);
+      }
+      byLine.set(row.line, { rewardA: row.reward_a, rewardB: row.reward_b });
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ExportError(`--scores: ${file} does not exist`);
+    throw error;
+  }
+  return byLine;
+}

@@ -1,0 +1,489 @@
+/**
+ * Putting the reviewer's corrections to use: {@link exportDataset} writes a cleaned copy of a dataset
+ * (in its own format or TRL's), {@link applyInPlace} writes the label changes into the dataset itself.
+ * Both read the file once, front to back, so files of any size take bounded memory, and write a
+ * temporary file beside the target that replaces it only once complete: an interrupted or failed run
+ * leaves the target as it was.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { syncDirectory } from './atomicWrite';
+import { PairKeyer, type Annotation, type AnnotationField, type AnnotationLog, type ReviewLabel } from './annotations';
+import { DatasetStream, openDatasetIndex, type StreamedRecord } from './dataset';
+import { RecordError, type PreferenceFormat } from './formats';
+import type { IndexProgress } from './lineIndex';
+import type { Message, Pair, Preference } from './pair';
+import { verdict, type PairScore } from './verdict';
+
+export const EXPORT_TARGETS = ['same', 'trl-conversational', 'trl-standard'] as const;
+export type ExportTarget = (typeof EXPORT_TARGETS)[number];
+
+export const DROP_RULES = ['flagged', 'both-bad', 'unreviewed-disagreements'] as const;
+export type DropRule = (typeof DROP_RULES)[number];
+
+/** The export or apply was asked for something it cannot do; nothing was written. */
+export class ExportError extends Error {}
+
+interface RewriteOptions {
+  /** A format name that overrides detection. */
+  format?: string;
+  signal?: AbortSignal;
+  onProgress?: (progress: IndexProgress) => void;
+}
+
+export interface ExportOptions extends RewriteOptions {
+  to: ExportTarget;
+  drop?: readonly DropRule[];
+  annotations: AnnotationLog;
+  /**
+   * The reward model's scores, by pair ordinal (the position among the file's readable pairs, as in
+   * the review table and `plens score` output); needed by the `unreviewed-disagreements` rule.
+   */
+  scoreOf?: (ordinal: number, pair: Pair) => PairScore | undefined;
+}
+
+export interface ExportReport {
+  /** The dataset's format (the input's). */
+  format: string;
+  /** Records written. */
+  written: number;
+  /** Records left out, by reason. */
+  dropped: Record<string, number>;
+  /** Written records whose label is the reviewer's, not the file's. */
+  relabelled: number;
+  /** With `unreviewed-disagreements`: unreviewed pairs kept because they have no score to judge them by. */
+  unscored?: number;
+}
+
+export interface InPlaceOptions extends RewriteOptions {
+  /** Who applies the labels: recorded with the annotation moves (see {@link InPlaceReport.rekeyed}). */
+  by: string;
+}
+
+export interface InPlaceReport {
+  format: string;
+  /** Records rewritten with the reviewer's label. */
+  relabelled: number;
+  /** Label changes the format cannot say, by reason; their records are left as they are. */
+  unapplied: Record<string, number>;
+  /**
+   * Pairs whose annotations moved to a new content key. Exchanging chosen and rejected changes a
+   * pair's key (it hashes the responses in order), so its flag, note and review mark are moved to the
+   * new key in the log, which the caller saves; otherwise they would be lost with the old key.
+   */
+  rekeyed: number;
+}
+
+/** Writes a copy of `file` to `out` with the reviewer's labels applied, in `options.to`'s format. */
+export async function exportDataset(file: string, out: string, options: ExportOptions): Promise<ExportReport> {
+  if (!EXPORT_TARGETS.includes(options.to)) {
+    throw new ExportError(`unknown export target "${options.to}"; one of ${EXPORT_TARGETS.join(', ')}`);
+  }
+  const drop = new Set(options.drop);
+  for (const rule of drop) {
+    if (!DROP_RULES.includes(rule)) throw new ExportError(`unknown drop rule "${rule}"; one of ${DROP_RULES.join(', ')}`);
+  }
+  if (drop.has('unreviewed-disagreements') && !options.scoreOf) {
+    throw new ExportError("dropping unreviewed disagreements needs the reward model's scores (`plens score` output); none were given");
+  }
+  if (await sameFile(file, out)) {
+    throw new ExportError(`${out} is the dataset itself: an export writes a new file (in-place mode changes the dataset)`);
+  }
+  const format = await detectFormat(file, options.format);
+  const stream = new DatasetStream(file, format, options);
+  const report: ExportReport = { format: format.name, written: 0, dropped: {}, relabelled: 0 };
+  if (drop.has('unreviewed-disagreements')) report.unscored = 0;
+  const keyer = new PairKeyer();
+
+  /** Why the pair is left out, if it is; `ordinal` is its position among the file's pairs. */
+  const dropReason = (entry: PairEntry, ordinal: number, review: PairReview): string | undefined => {
+    if (drop.has('flagged') && review.annotation?.flagged) return 'flagged';
+    if (drop.has('both-bad') && review.label === 'both-bad') return 'both-bad';
+    if (drop.has('unreviewed-disagreements') && !review.annotation?.reviewed) {
+      const score = options.scoreOf!(ordinal, entry.pair);
+      if (!score) report.unscored!++;
+      else if (verdict(asPreference(review.label), score).agrees === false) return 'unreviewed-disagreements';
+    }
+    return undefined;
+  };
+
+  const output = await AtomicOutput.create(out);
+  try {
+    let ordinal = 0;
+    for await (const entry of stream) {
+      if ('malformed' in entry) {
+        count(report.dropped, 'malformed');
+        continue;
+      }
+      const review = reviewOf(entry.pair, keyer.next(entry.pair), options.annotations);
+      const reason = dropReason(entry, ordinal++, review);
+      if (reason) {
+        count(report.dropped, reason);
+        continue;
+      }
+      const written =
+        options.to !== 'same' ? trlRecord(entry.pair, review.label, options.to) : review.relabel ? rewrite(format, entry, review.relabel) : entry;
+      if ('reason' in written) {
+        count(report.dropped, written.reason);
+        continue;
+      }
+      const { text } = written;
+      if (stream.container === 'jsonl') await output.write(text + stream.lineEnding);
+      else await output.write(`${report.written === 0 ? '[\n' : ',\n'}${indentationOf(text)}${text}`);
+      report.written++;
+      if (review.relabel) report.relabelled++;
+    }
+    if (stream.container === 'array') await output.write(report.written ? '\n]\n' : '[]\n');
+    await output.commit();
+  } catch (error) {
+    await output.abort();
+    throw error;
+  }
+  return report;
+}
+
+/**
+ * Writes the reviewer's label changes into `file` itself: only the changed records' bytes are
+ * replaced; every other byte (line endings, BOM, blank and unreadable lines, the final newline or its
+ * absence, file mode) stays as it was. A file with nothing to change is not touched. Annotations of
+ * pairs whose content key changed are moved in `annotations`, for the caller to save.
+ */
+export async function applyInPlace(file: string, annotations: AnnotationLog, options: InPlaceOptions): Promise<InPlaceReport> {
+  const format = await detectFormat(file, options.format);
+  const before = await stat(file);
+  const report: InPlaceReport = { format: format.name, relabelled: 0, unapplied: {}, rekeyed: 0 };
+  const oldKeys = new PairKeyer();
+  const newKeys = new PairKeyer();
+  const moves: KeyMove[] = [];
+  // The unchanged bytes are copied from a handle of their own, so the stream never keeps them.
+  const source = await open(file, 'r');
+  let output: AtomicOutput | undefined;
+  try {
+    output = await AtomicOutput.create(file, before.mode);
+    let copied = 0;
+    for await (const entry of new DatasetStream(file, format, options)) {
+      if ('malformed' in entry) continue;
+      const key = oldKeys.next(entry.pair);
+      const review = reviewOf(entry.pair, key, annotations);
+      let pair = entry.pair;
+      let swapped = false;
+      if (review.relabel) {
+        const rewritten = rewrite(format, entry, review.relabel);
+        if ('reason' in rewritten) count(report.unapplied, rewritten.reason);
+        else {
+          await copyRange(file, source, output, copied, entry.start);
+          await output.write(rewritten.text);
+          copied = entry.end;
+          ({ pair, swapped } = rewritten);
+          report.relabelled++;
+        }
+      }
+      // Keys of identical pairs count occurrences, so a swap can also shift the keys of later,
+      // untouched pairs: every pair whose key changed moves, with the annotation it had before. A
+      // swapped pair keeps its key when its responses are identical, but its label still turns.
+      const newKey = newKeys.next(pair);
+      if (newKey !== key || swapped) {
+        moves.push({ from: key, to: newKey, line: pair.line, annotation: swapped ? swapSides(review.annotation) : review.annotation });
+      }
+    }
+    if (report.relabelled === 0) {
+      await output.abort();
+      return report;
+    }
+    await copyRange(file, source, output, copied, before.size);
+    // Closed before the rename, which Windows refuses over an open file (closing twice is harmless).
+    await source.close();
+    const now = await stat(file);
+    if (now.size !== before.size || now.mtimeMs !== before.mtimeMs) {
+      throw new ExportError(`${file} changed on disk while the labels were being applied; it was left as it is now`);
+    }
+    await output.commit();
+  } catch (error) {
+    await output?.abort();
+    throw error;
+  } finally {
+    await source.close();
+  }
+  report.rekeyed = moveAnnotations(annotations, moves, options.by);
+  return report;
+}
+
+type PairEntry = Extract<StreamedRecord, { pair: Pair }>;
+
+interface PairReview {
+  annotation: Annotation | undefined;
+  /** The label as it stands: the reviewer's when set, else the file's ("both-bad" where the file says so). */
+  label: ReviewLabel | null;
+  /** The reviewer's label when it differs from the file's: the record must be rewritten to say it. */
+  relabel: ReviewLabel | undefined;
+}
+
+function reviewOf(pair: Pair, key: string, annotations: AnnotationLog): PairReview {
+  const annotation = annotations.get(key);
+  // Chatbot Arena's "tie (bothbad)" is the file saying what a reviewer's "both bad" says.
+  const fileLabel: ReviewLabel | null = pair.label === 'tie' && pair.meta?.bothBad === true ? 'both-bad' : pair.label;
+  const set = annotation?.label ?? undefined;
+  return { annotation, label: set ?? fileLabel, relabel: set !== undefined && set !== fileLabel ? set : undefined };
+}
+
+const asPreference = (label: ReviewLabel | null): Preference => (label === 'both-bad' ? null : label);
+
+function count(counts: Record<string, number>, reason: string): void {
+  counts[reason] = (counts[reason] ?? 0) + 1;
+}
+
+const notExpressible = (what: string, where: string) => `${what} not expressible in ${where}`;
+
+/** The pair as a TRL record, or why it cannot be one: only a pair with a better response has a chosen one. */
+function trlRecord(pair: Pair, label: ReviewLabel | null, to: Exclude<ExportTarget, 'same'>): { text: string } | { reason: string } {
+  if (label === null) return { reason: notExpressible('unlabelled', to) };
+  if (label === 'tie' || label === 'both-bad') return { reason: notExpressible(label, to) };
+  const [chosen, rejected] = label === 'a' ? [pair.a, pair.b] : [pair.b, pair.a];
+  if (to === 'trl-conversational') return { text: JSON.stringify({ prompt: pair.prompt, chosen, rejected }) };
+  const single = (messages: readonly Message[], role: string) => messages.length === 1 && messages[0].role === role;
+  if (!single(pair.prompt, 'user') || !single(chosen, 'assistant') || !single(rejected, 'assistant')) {
+    return { reason: `${notExpressible('multi-turn or system prompt', to)} (use trl-conversational)` };
+  }
+  return { text: JSON.stringify({ prompt: pair.prompt[0].content, chosen: chosen[0].content, rejected: rejected[0].content }) };
+}
+
+type Rewrite = { text: string; pair: Pair; swapped: boolean } | { reason: string };
+
+/**
+ * The record rewritten by its format to say `label`, read back to check that it does — same prompt,
+ * same two responses, the label asked for — so a wrong label is never written: a record that does
+ * not read back is left out with a reason like one the format cannot say.
+ */
+function rewrite(format: PreferenceFormat, entry: PairEntry, label: ReviewLabel): Rewrite {
+  const record = format.relabel?.(entry.record, label);
+  if (!record) return { reason: notExpressible(label, format.name) };
+  let pair: Pair;
+  try {
+    pair = format.toPair(record, entry.pair.line);
+  } catch (error) {
+    if (!(error instanceof RecordError)) throw error;
+    return { reason: `${label} does not read back in ${format.name}` };
+  }
+  const swapped = readsBackAs(entry.pair, pair, label);
+  if (swapped === undefined) return { reason: `${label} does not read back in ${format.name}` };
+  return { text: serializeLike(entry.text, record), pair, swapped };
+}
+
+/** Whether `after` is `before` judged `label` with its sides kept (false) or exchanged (true); undefined if it is not. */
+function readsBackAs(before: Pair, after: Pair, label: ReviewLabel): boolean | undefined {
+  const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
+  if (!same(before.prompt, after.prompt)) return undefined;
+  const bothBad = after.label === 'tie' && after.meta?.bothBad === true;
+  for (const swapped of [false, true]) {
+    const [a, b] = swapped ? [before.b, before.a] : [before.a, before.b];
+    if (!same(after.a, a) || !same(after.b, b)) continue;
+    const flip: Preference = after.label === 'a' ? 'b' : after.label === 'b' ? 'a' : after.label;
+    const said: ReviewLabel | null = bothBad ? 'both-bad' : swapped ? flip : after.label;
+    if (said === label) return swapped;
+  }
+  return undefined;
+}
+
+/**
+ * JSON text for a rewritten record in the style of the text it replaces — its indentation, spaces
+ * after ',' and ':' (Python's json.dumps), `\u` escapes for non-ASCII (its ensure_ascii) — so that
+ * a diff of the dataset shows the changed fields rather than a reformatted record.
+ */
+export function serializeLike(raw: string, value: unknown): string {
+  let text: string;
+  const lines = raw.split('\n');
+  if (lines.length > 1) {
+    const newline = raw.includes('\r\n') ? '\r\n' : '\n';
+    const base = leadingSpace(lines[lines.length - 1]);
+    const unit = leadingSpace(lines[1]).slice(base.length) || '  ';
+    text = JSON.stringify(value, null, unit).split('\n').join(newline + base);
+  } else {
+    const item = spaceAfter(raw, ',') ? ', ' : ',';
+    const key = spaceAfter(raw, ':') ? ': ' : ':';
+    text = item === ',' && key === ':' ? JSON.stringify(value) : stringify(value, item, key);
+  }
+  // Non-ASCII characters can only be inside strings, so escaping every one of them is safe.
+  const asciiOnly = /\\u[0-9a-fA-F]{4}/.test(raw) && !/[^\x00-\x7f]/.test(raw);
+  return asciiOnly ? text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : text;
+}
+
+const leadingSpace = (line: string) => /^[ \t]*/.exec(line)![0];
+
+/** Whether the first `separator` outside a string in JSON text is followed by a space. */
+function spaceAfter(raw: string, separator: ',' | ':'): boolean {
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === separator) return raw[i + 1] === ' ';
+  }
+  return false;
+}
+
+function stringify(value: unknown, item: string, key: string): string {
+  if (Array.isArray(value)) return `[${value.map((v) => stringify(v, item, key)).join(item)}]`;
+  if (typeof value === 'object' && value !== null) {
+    const members = Object.entries(value).filter(([, v]) => v !== undefined);
+    return `{${members.map(([k, v]) => JSON.stringify(k) + key + stringify(v, item, key)).join(item)}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** A pretty-printed record's first line takes the indentation its closing line has, as in the source array. */
+function indentationOf(text: string): string {
+  const lastLine = text.lastIndexOf('\n');
+  return lastLine < 0 ? '' : leadingSpace(text.slice(lastLine + 1));
+}
+
+interface KeyMove {
+  from: string;
+  to: string;
+  line: number;
+  /** The annotation under `from` before anything moved, its label turned to the new sides. */
+  annotation: Annotation | undefined;
+}
+
+const FIELDS: readonly AnnotationField[] = ['label', 'flagged', 'note', 'reviewed'];
+
+function swapSides(annotation: Annotation | undefined): Annotation | undefined {
+  const label = annotation?.label;
+  return label === 'a' || label === 'b' ? { ...annotation, label: label === 'a' ? 'b' : 'a' } : annotation;
+}
+
+/**
+ * Records, as ordinary events, each moved annotation under its new key (its label turned where the
+ * sides were exchanged) and clears old keys no pair has any more (a pair appended later with that content would otherwise inherit them). Moves were
+ * taken before any was made, so chains (k#1 → k, k#2 → k#1) come out right. Returns how many
+ * annotations moved to another key.
+ */
+function moveAnnotations(log: AnnotationLog, moves: readonly KeyMove[], by: string): number {
+  const at = new Date().toISOString();
+  const setTo = (key: string, line: number, annotation: Annotation | undefined) => {
+    const current = log.get(key);
+    for (const field of FIELDS) {
+      const [from, to] = [current?.[field] ?? null, annotation?.[field] ?? null];
+      if (from !== to) log.record({ key, line, field, from, to, by, at });
+    }
+  };
+  const targets = new Set(moves.map((move) => move.to));
+  for (const move of moves) setTo(move.to, move.line, move.annotation);
+  for (const move of moves) if (!targets.has(move.from)) setTo(move.from, move.line, undefined);
+  return moves.filter((move) => move.annotation && move.from !== move.to).length;
+}
+
+async function detectFormat(file: string, format: string | undefined): Promise<PreferenceFormat> {
+  // Detection as the editor does it, from the first records; the rest of the file is read by the stream.
+  const index = await openDatasetIndex(file, { format });
+  await index.close();
+  return index.format;
+}
+
+/** Whether two paths name one file (a symbolic or hard link is the same file). */
+async function sameFile(x: string, y: string): Promise<boolean> {
+  if (path.resolve(x) === path.resolve(y)) return true;
+  try {
+    const [a, b] = await Promise.all([stat(x), stat(y)]);
+    return a.ino !== 0 && a.dev === b.dev && a.ino === b.ino;
+  } catch {
+    return false;
+  }
+}
+
+const COPY_CHUNK = 1 << 20;
+
+async function copyRange(file: string, source: FileHandle, output: AtomicOutput, from: number, to: number): Promise<void> {
+  // One buffer serves the whole copy: the output does not keep what it is given.
+  const buffer = Buffer.allocUnsafe(Math.min(COPY_CHUNK, to - from));
+  for (let position = from; position < to; ) {
+    const { bytesRead } = await source.read(buffer, 0, Math.min(buffer.length, to - position), position);
+    if (bytesRead === 0) throw new ExportError(`${file} became shorter while it was being read; it was left as it is now`);
+    await output.write(buffer.subarray(0, bytesRead));
+    position += bytesRead;
+  }
+}
+
+const FLUSH_BYTES = 1 << 20;
+
+/**
+ * A file written as a temporary file beside its target and renamed over it by {@link commit} (atomic
+ * on one filesystem), after flushing it and then the directory to disk, as ./atomicWrite does for
+ * files written at once; this one is written piece by piece, so it never holds a whole dataset.
+ */
+class AtomicOutput {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly target: string,
+    private readonly temporary: string,
+    private readonly handle: FileHandle,
+  ) {}
+
+  /** `mode`: the permissions to give the file (an in-place rewrite keeps the dataset's). */
+  static async create(target: string, mode?: number): Promise<AtomicOutput> {
+    const temporary = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    let handle: FileHandle;
+    try {
+      handle = await open(temporary, 'wx');
+    } catch (error) {
+      // The temporary file's name would only puzzle: the target's folder is what cannot be written.
+      throw new ExportError(`cannot write ${target}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    try {
+      if (mode !== undefined) await handle.chmod(mode & 0o7777);
+    } catch (error) {
+      await handle.close();
+      await rm(temporary, { force: true });
+      throw error;
+    }
+    return new AtomicOutput(target, temporary, handle);
+  }
+
+  /** Small pieces are gathered into large writes; `data` is not kept after the call. */
+  async write(data: string | Buffer): Promise<void> {
+    if (data.length >= FLUSH_BYTES) {
+      // Large pieces (copied ranges, long records) go straight to the file rather than being copied again.
+      await this.flush();
+      await this.writeAll(typeof data === 'string' ? Buffer.from(data) : data);
+      return;
+    }
+    const bytes = Buffer.from(data);
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
+    if (this.pendingBytes >= FLUSH_BYTES) await this.flush();
+  }
+
+  async commit(): Promise<void> {
+    await this.flush();
+    await this.handle.sync();
+    this.closed = true;
+    await this.handle.close();
+    await rename(this.temporary, this.target);
+    await syncDirectory(path.dirname(this.target));
+  }
+
+  /** Removes the temporary file; safe to call at any point, even after a failed commit. */
+  async abort(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      await this.handle.close().catch(() => undefined);
+    }
+    await rm(this.temporary, { force: true });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const data = Buffer.concat(this.pending);
+    [this.pending, this.pendingBytes] = [[], 0];
+    await this.writeAll(data);
+  }
+
+  private async writeAll(data: Buffer): Promise<void> {
+    for (let offset = 0; offset < data.length; ) offset += (await this.handle.write(data, offset)).bytesWritten;
+  }
+}
