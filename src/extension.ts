@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { exportFromEditor } from './editor/exportFromEditor';
 import { REVIEW_VIEW_TYPE, ReviewEditorProvider } from './editor/reviewEditorProvider';
 import { QuickScore } from './quickScore';
 import { ScorerService } from './scoring/scorerService';
@@ -47,6 +48,7 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
     vscode.commands.registerCommand('preferenceLens.cancelScoring', () => reviews.active?.cancelScoring()),
     vscode.commands.registerCommand('preferenceLens.rescore', () => reviews.active?.rescore()),
+    vscode.commands.registerCommand('preferenceLens.exportDataset', () => exportFromEditor(reviews.active)),
   );
 }
 
