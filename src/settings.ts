@@ -1,5 +1,6 @@
 /** Typed view of the `preferenceLens.*` settings; mirrors `contributes.configuration`. */
 import * as vscode from 'vscode';
+import type { TemplateChoice } from './shared/workerProtocol';
 
 export const SECTION = 'preferenceLens';
 
@@ -9,6 +10,9 @@ export interface ModelSettings {
   device: string;
   maxLength: number | undefined;
   batchTokens: number | undefined;
+  template: TemplateChoice;
+  /** Unload the model after this many idle minutes; 0 keeps it loaded. */
+  unloadAfterMinutes: number;
 }
 
 export interface Settings extends ModelSettings {
@@ -26,6 +30,8 @@ export function readSettings(): Settings {
     device: config.get<string>('device', 'auto'),
     maxLength: config.get<number | null>('maxLength') ?? undefined,
     batchTokens: config.get<number | null>('batchTokens') ?? undefined,
+    template: config.get<TemplateChoice>('template', 'auto'),
+    unloadAfterMinutes: Math.max(0, config.get<number>('unloadAfterMinutes', 0)),
     scoreOnOpen: config.get<boolean>('scoreOnOpen', true),
     annotator: config.get<string>('annotator', '').trim(),
     blindMode: config.get<boolean>('blindMode', false),
@@ -33,4 +39,4 @@ export function readSettings(): Settings {
 }
 
 /** Settings that change which model runs, or how: a change means re-creating the scorer. */
-export const MODEL_SETTINGS = ['modelPath', 'device', 'maxLength', 'batchTokens'].map((key) => `${SECTION}.${key}`);
+export const MODEL_SETTINGS = ['modelPath', 'device', 'maxLength', 'batchTokens', 'template', 'unloadAfterMinutes'].map((key) => `${SECTION}.${key}`);

@@ -14,13 +14,14 @@ import { ReviewState } from '../core/reviewState';
 import { topDisagreements } from '../core/stats';
 import { scorePairs, summarize, verdict, type PairScore } from '../core/verdict';
 import { defaultCacheDir } from '../engine/scoreCache';
-import { createScorer, isEndpoint, isRemoteProtocol } from '../engine/createScorer';
+import { createScorer, isEndpoint, isHubModel, isRemoteProtocol } from '../engine/createScorer';
+import { TEMPLATE_CHOICES, type TemplateChoice } from '../shared/workerProtocol';
 import { EXPORT_OPTIONS, EXPORT_USAGE, exportCommand } from './exportCommand';
 
 const USAGE = `usage:
   plens inspect <file> [--format <name>]
-  plens score <file> [--model <dir | http(s) endpoint>] [--out <file>] [--format <name>] [--device <auto|cpu|cuda|...>]
-                     [--max-length <n>] [--batch-tokens <n>] [--cache-dir <dir> | --no-cache]
+  plens score <file> [--model <dir | org/name | http(s) endpoint>] [--out <file>] [--format <name>] [--device <auto|cpu|cuda|...>]
+                     [--max-length <n>] [--batch-tokens <n>] [--template <auto|tulu|chat_template|text-pair>] [--cache-dir <dir> | --no-cache]
                      [--remote-protocol <vllm|tei|kserve>] [--tokenizer <dir>]
   plens review <file> [--scores <file> | --model <dir> ...] [--annotations <file>] [--top <n>] [--format <name>]
 ${EXPORT_USAGE}
@@ -59,6 +60,7 @@ interface ScoreFlags {
   device?: string;
   'max-length'?: string;
   'batch-tokens'?: string;
+  template?: string;
   'cache-dir'?: string;
   'no-cache'?: boolean;
   'remote-protocol'?: string;
@@ -67,7 +69,14 @@ interface ScoreFlags {
 
 /** Scores every pair of the dataset with the model the flags name; progress goes to stderr. */
 async function scoreAll(dataset: Dataset, values: ScoreFlags) {
-  const model = values.model ? (isEndpoint(values.model) ? values.model : path.resolve(values.model)) : bundledModel();
+  const model = values.model ? (isEndpoint(values.model) || isHubModel(values.model) ? values.model : path.resolve(values.model)) : bundledModel();
+  const template = values.template;
+  if (template !== undefined && !(TEMPLATE_CHOICES as readonly string[]).includes(template)) {
+    throw new UsageError(`--template should be ${TEMPLATE_CHOICES.join(', ')}, got "${template}"`);
+  }
+  // Made before the scorer: Ctrl-C also cancels a Hub download in load().
+  const controller = new AbortController();
+  let shownPercent = -1;
   const protocol = values['remote-protocol'];
   if (protocol !== undefined && !isRemoteProtocol(protocol)) throw new UsageError(`--remote-protocol should be vllm, tei or kserve, got "${protocol}"`);
   if (!values.model) process.stderr.write('plens: no --model given; using the bundled demo model (not a real reward model)\n');
@@ -79,8 +88,18 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
     batchTokens: positiveInt(values['batch-tokens'], '--batch-tokens'),
     cacheDir: values['no-cache'] ? undefined : path.resolve(values['cache-dir'] ?? defaultCacheDir()),
     remote: { protocol, tokenizerDir: values.tokenizer === undefined ? undefined : path.resolve(values.tokenizer) },
+    template: template as TemplateChoice | undefined,
+    // A cache hit reports nothing; a download reports each whole percent, on one line.
+    hub: {
+      signal: controller.signal,
+      onProgress: ({ loaded, total }) => {
+        const percent = total > 0 ? Math.floor((100 * loaded) / total) : 100;
+        if (percent === shownPercent) return;
+        shownPercent = percent;
+        process.stderr.write(`\rplens: downloading ${model}: ${percent}% of ${(total / 1e6).toFixed(1)} MB${percent === 100 ? '\n' : ''}`);
+      },
+    },
   });
-  const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
   try {
@@ -257,6 +276,7 @@ async function main(argv: string[]): Promise<void> {
       device: { type: 'string' },
       'max-length': { type: 'string' },
       'batch-tokens': { type: 'string' },
+      template: { type: 'string' },
       'cache-dir': { type: 'string' },
       'no-cache': { type: 'boolean' },
       'remote-protocol': { type: 'string' },

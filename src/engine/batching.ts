@@ -33,22 +33,28 @@ export interface PaddedBatch {
   width: number;
   inputIds: BigInt64Array;
   attentionMask: BigInt64Array;
+  /** Segment ids; 0 for padding, and for every token of a row that has none (one-segment input). */
+  tokenTypeIds: BigInt64Array;
 }
 
 /**
  * Right padding: positions stay as in training, and sequence-classification heads read the last
- * non-pad token, which right padding leaves in place.
+ * non-pad token, which right padding leaves in place. `typeIds`, when given, holds each row's
+ * segment ids (text-pair inputs).
  */
-export function padBatch(sequences: readonly (readonly number[])[], padId: number): PaddedBatch {
+export function padBatch(sequences: readonly (readonly number[])[], padId: number, typeIds?: readonly (readonly number[] | undefined)[]): PaddedBatch {
   const rows = sequences.length;
   const width = Math.max(1, ...sequences.map((sequence) => sequence.length));
   const inputIds = new BigInt64Array(rows * width).fill(BigInt(padId));
   const attentionMask = new BigInt64Array(rows * width);
+  const tokenTypeIds = new BigInt64Array(rows * width);
   sequences.forEach((sequence, row) => {
+    const types = typeIds?.[row];
     sequence.forEach((id, column) => {
       inputIds[row * width + column] = BigInt(id);
       attentionMask[row * width + column] = 1n;
+      if (types) tokenTypeIds[row * width + column] = BigInt(types[column]);
     });
   });
-  return { rows, width, inputIds, attentionMask };
+  return { rows, width, inputIds, attentionMask, tokenTypeIds };
 }

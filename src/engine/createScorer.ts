@@ -1,21 +1,30 @@
 /**
  * One entry point for "a model": a local folder runs in the ONNX worker, an http(s) URL is a remote
- * endpoint. The protocol comes from the caller, else from the URL's API path, else vLLM (the server
+ * endpoint, a Hugging Face id (`org/name`) is found in the Hub cache or downloaded, then runs like a
+ * folder. The protocol comes from the caller, else from the URL's API path, else vLLM (the server
  * that serves Llama reward models).
  */
+import { existsSync } from 'node:fs';
+import { abortError } from './abort';
+import { isHubModelId, resolveHubModel, type ResolveHubOptions } from './hub';
 import { createRemoteScorer, type RemoteScorerOptions } from './remote/remoteScorer';
 import { REMOTE_PROTOCOLS, type RemoteProtocolName } from './remote/protocols';
-import type { Scorer } from './scorer';
+import type { ScoreItem, ScoreOptions, ScoreStats, Scorer, ScorerInfo } from './scorer';
 import { createWorkerScorer, type WorkerScorerOptions } from './workerScorer';
 
 /** Environment variable the token is read from when none is passed in. */
 export const REMOTE_TOKEN_ENV = 'PLENS_REMOTE_TOKEN';
 
 export interface CreateScorerOptions extends Omit<WorkerScorerOptions, 'modelDir'> {
-  /** A model folder, or an http(s) endpoint. */
+  /** A model folder, an http(s) endpoint, or a Hugging Face model id (`org/name`). */
   model: string;
   /** Remote endpoints only; `baseUrl`, `protocol` and `model` come from `model` unless given here. */
   remote?: Partial<RemoteScorerOptions>;
+  /**
+   * Hub ids only: cache folder, Hub URL, token, download progress, and a signal that cancels the
+   * download (disposing the scorer cancels it too).
+   */
+  hub?: ResolveHubOptions;
 }
 
 export const isEndpoint = (model: string) => /^https?:\/\//i.test(model);
@@ -47,8 +56,63 @@ export function isRemoteProtocol(name: string): name is RemoteProtocolName {
   return (REMOTE_PROTOCOLS as readonly string[]).includes(name);
 }
 
+/**
+ * A scorer for a Hub id: the first call resolves it to a local folder (the cache, else a download),
+ * then everything goes to a worker scorer on that folder. A failed or cancelled resolution is not
+ * kept: the next call tries again.
+ */
+class HubScorer implements Scorer {
+  private inner: Promise<Scorer> | undefined;
+  /** Aborted by dispose(), so closing the editor or the CLI stops a download in flight. */
+  private readonly lifetime = new AbortController();
+
+  constructor(
+    private readonly id: string,
+    private readonly hub: ResolveHubOptions,
+    private readonly local: Omit<WorkerScorerOptions, 'modelDir'>,
+  ) {}
+
+  private scorer(): Promise<Scorer> {
+    if (!this.inner) {
+      const signal = this.hub.signal ? AbortSignal.any([this.hub.signal, this.lifetime.signal]) : this.lifetime.signal;
+      const attempt = resolveHubModel(this.id, { ...this.hub, signal }).then((modelDir) => createWorkerScorer({ ...this.local, modelDir }));
+      attempt.catch(() => {
+        if (this.inner === attempt) this.inner = undefined;
+      });
+      this.inner = attempt;
+    }
+    return this.inner;
+  }
+
+  async load(): Promise<ScorerInfo> {
+    return (await this.scorer()).load();
+  }
+
+  async score(items: ScoreItem[], options: ScoreOptions): Promise<ScoreStats> {
+    if (options.signal?.aborted) throw abortError();
+    // The download serves every caller, so one call's signal cancels the call, not the download.
+    const scorer = await this.scorer();
+    if (options.signal?.aborted) throw abortError();
+    return scorer.score(items, options);
+  }
+
+  async dispose(): Promise<void> {
+    this.lifetime.abort();
+    const inner = this.inner;
+    this.inner = undefined;
+    await inner?.then(
+      (scorer) => scorer.dispose(),
+      () => undefined,
+    );
+  }
+}
+
+/** A Hub id, and no local folder of that name: as in transformers, a folder that exists wins. */
+export const isHubModel = (model: string) => isHubModelId(model) && !existsSync(model);
+
 export function createScorer(options: CreateScorerOptions): Scorer {
-  const { model, remote, ...local } = options;
+  const { model, remote, hub, ...local } = options;
+  if (isHubModel(model)) return new HubScorer(model, hub ?? {}, local);
   if (!isEndpoint(model)) return createWorkerScorer({ ...local, modelDir: model });
   const endpoint = parseEndpoint(model, remote?.protocol);
   // An explicit protocol wins over the URL's shape only for a bare root; a contradiction is an error.

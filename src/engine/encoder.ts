@@ -2,24 +2,44 @@
  * Conversation → token ids, ready for padding: prompt format, tokenizer, BOS handling and left
  * truncation. @huggingface/tokenizers does no truncation or padding itself.
  */
+import path from 'node:path';
 import type { Tokenizer } from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
 import type { Message } from '../core/pair';
-import type { TokenizerFolder, TokenSpec } from './modelFolder';
-import { createPromptFormat, type PromptFormat, type SpecialTokens } from './promptFormat';
+import { ModelFolderError, type TokenizerFolder, type TokenSpec } from './modelFolder';
+import type { TemplateChoice } from '../shared/workerProtocol';
+import { createPromptFormat, textPairFormat, type PromptFormat, type SpecialTokens, type TextFormat, type TextTemplateChoice } from './promptFormat';
 
 /** Used when config.json does not say: Llama-2's context, the seed model's limit. */
 export const DEFAULT_MAX_LENGTH = 4096;
 
 export interface Encoded {
   ids: number[];
+  /** Segment ids (`token_type_ids`), one per id; only text-pair inputs have them. */
+  typeIds?: number[];
   /** True when the front of the conversation was cut to fit `maxLength`. */
   truncated: boolean;
 }
 
-export interface Encoder {
+/**
+ * One item's model input: what the model reads, as text (the score cache keys on it; rendering is
+ * cheap), and its tokens, computed only when called (a cache hit skips the tokenizer).
+ */
+export interface ModelInput {
+  text: string;
+  encode(): Encoded;
+}
+
+/** What the scoring engine needs of an encoder, whatever the format. */
+export interface ItemEncoder {
   format: PromptFormat['name'];
   maxLength: number;
   padId: number;
+  input(prompt: readonly Message[], response: readonly Message[]): ModelInput;
+}
+
+/** An encoder for formats that render the conversation as one text (tulu, chat templates). */
+export interface Encoder extends ItemEncoder {
+  format: TextFormat['name'];
   /**
    * Whether `encodeText` tokenizes a shared prompt prefix once (see promptSplitBlocker); when not,
    * why, for benchmarks and tests.
@@ -27,7 +47,7 @@ export interface Encoder {
   promptReuse: { enabled: true } | { enabled: false; reason: string };
   /** The exact text the model reads (the score cache keys on it); cheap next to tokenizing it. */
   render(messages: readonly Message[]): string;
-  /** The text every rendering of `prompt` + a response starts with (PromptFormat.promptPrefix). */
+  /** The text every rendering of `prompt` + a response starts with (TextFormat.promptPrefix). */
   promptPrefix(prompt: readonly Message[], response: readonly Message[]): string;
   /**
    * Tokens of rendered text, left-truncated to `maxLength`. With `promptPrefix`, the part of the
@@ -36,6 +56,17 @@ export interface Encoder {
    */
   encodeText(text: string, promptPrefix?: string): Encoded;
   encode(messages: readonly Message[]): Encoded;
+}
+
+/** An encoder for `text-pair`: (prompt, response) joined by the tokenizer's post-processor. */
+export interface PairEncoder extends ItemEncoder {
+  format: 'text-pair';
+  /**
+   * The ids and segment ids `tokenizer.encode(first, { text_pair: second })` gives, truncated to
+   * `maxLength` by dropping from the start of `first` (then of `second`): the special tokens stay,
+   * and the end of the response, which is what is judged, is kept.
+   */
+  encodePair(first: string, second: string): Encoded;
 }
 
 function tokenText(spec: TokenSpec): string | undefined {
@@ -108,6 +139,20 @@ function specialAwareEncoder(tokenizer: Tokenizer): (text: string, addSpecialTok
 export const PROMPT_BOUNDARY = '\n';
 /** Prompt encodings remembered; the responses of a pair arrive next to each other, so a few suffice. */
 const PROMPT_MEMO_SIZE = 32;
+
+/** `compute`, remembering the last PROMPT_MEMO_SIZE answers (first in, first out). */
+function memoized(compute: (text: string) => number[]): (text: string) => number[] {
+  const memo = new Map<string, number[]>();
+  return (text) => {
+    let ids = memo.get(text);
+    if (ids === undefined) {
+      ids = compute(text);
+      if (memo.size >= PROMPT_MEMO_SIZE) memo.delete(memo.keys().next().value as string);
+      memo.set(text, ids);
+    }
+    return ids;
+  };
+}
 
 /** The fields of tokenizer.json the split proof reads; the rest of the file is not looked at here. */
 interface TokenizerJsonShape {
@@ -189,47 +234,55 @@ export function promptSplitPoint(text: string, promptPrefix: string): number {
   return common === 0 ? 0 : text.lastIndexOf(PROMPT_BOUNDARY, common - 1) + 1;
 }
 
-export async function createEncoder(folder: TokenizerFolder, options: { maxLength?: number } = {}): Promise<Encoder> {
+/** The tokenizer and the settings every format shares. */
+async function loadTokenizer(folder: TokenizerFolder, requestedMaxLength: number | undefined) {
   // ESM-only package: see promptFormat.ts.
   const { Tokenizer } = await import('@huggingface/tokenizers');
-  const tokenizer = new Tokenizer(folder.tokenizerJson, folder.tokenizerConfig);
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = new Tokenizer(folder.tokenizerJson, folder.tokenizerConfig);
+  } catch (error) {
+    // The library's message ("must contain a "model" property") does not say which file is at fault.
+    const file = path.join(folder.dir, 'tokenizer.json');
+    throw new ModelFolderError(
+      `${file} is not a tokenizer the scorer can read (${(error as Error).message}). Re-save it with Python transformers: ` +
+        '`AutoTokenizer.from_pretrained(<model id>).save_pretrained(<folder>)`.',
+      file,
+    );
+  }
   const tokens: SpecialTokens = {
     bos: tokenText(folder.tokenizerConfig.bos_token),
     eos: tokenText(folder.tokenizerConfig.eos_token),
     unk: tokenText(folder.tokenizerConfig.unk_token),
     pad: tokenText(folder.tokenizerConfig.pad_token),
   };
-  const format = await createPromptFormat(folder.chatTemplate, tokens);
-  const maxLength = resolveMaxLength(folder, options.maxLength);
-  const padId = resolvePadId(folder, tokenizer, tokens);
+  return { tokenizer, tokens, maxLength: resolveMaxLength(folder, requestedMaxLength), padId: resolvePadId(folder, tokenizer, tokens) };
+}
+
+export async function createEncoder(folder: TokenizerFolder, options: { maxLength?: number; template?: TextTemplateChoice } = {}): Promise<Encoder> {
+  const { tokenizer, tokens, maxLength, padId } = await loadTokenizer(folder, options.maxLength);
+  const format = await createPromptFormat(folder.chatTemplate, tokens, options.template);
   const bos = tokens.bos;
 
   const toIds = specialAwareEncoder(tokenizer);
   // A BOS string containing the boundary could be cut in two, and the prompt part would then decide BOS differently.
   const blocker = promptSplitBlocker(folder.tokenizerJson, folder.tokenizerConfig) ?? (bos?.includes(PROMPT_BOUNDARY) ? 'the BOS token contains a newline' : undefined);
   const boundaryIds = toIds(PROMPT_BOUNDARY, false).length;
-  const prompts = new Map<string, number[]>();
+  // Keyed by text alone: whether the BOS is added depends on how the text starts, which a prompt decides.
+  const promptIds = memoized((prompt) => toIds(prompt, !(bos && prompt.startsWith(bos))));
 
   /** `toIds(text)` as `ids(prompt) ++ tail`, the prompt's ids remembered (see promptSplitBlocker for why they agree). */
-  const splitIds = (text: string, cut: number, addSpecialTokens: boolean): number[] => {
-    const prompt = text.slice(0, cut);
-    let promptIds = prompts.get(prompt);
-    if (promptIds === undefined) {
-      promptIds = toIds(prompt, addSpecialTokens);
-      if (prompts.size >= PROMPT_MEMO_SIZE) prompts.delete(prompts.keys().next().value as string);
-      prompts.set(prompt, promptIds);
-    }
+  const splitIds = (text: string, cut: number): number[] =>
     // The tail is tokenized behind a boundary of its own, which carries whatever the normalizer puts
     // at the start of a section, and those leading ids are dropped.
-    return promptIds.concat(toIds(PROMPT_BOUNDARY + text.slice(cut), false).slice(boundaryIds));
-  };
+    promptIds(text.slice(0, cut)).concat(toIds(PROMPT_BOUNDARY + text.slice(cut), false).slice(boundaryIds));
 
   const encodeText = (text: string, promptPrefix?: string): Encoded => {
     // Chat templates often emit the BOS themselves; letting the post-processor add another would
     // give `<s><s>`, a sequence the model never saw in training.
     const addSpecialTokens = !(bos && text.startsWith(bos));
     const cut = promptPrefix === undefined || blocker !== undefined ? 0 : promptSplitPoint(text, promptPrefix);
-    const ids = cut > 0 ? splitIds(text, cut, addSpecialTokens) : toIds(text, addSpecialTokens);
+    const ids = cut > 0 ? splitIds(text, cut) : toIds(text, addSpecialTokens);
     // Left truncation (RewardBench's truncation_side="left"): the end of the response is what is judged.
     if (ids.length <= maxLength) return { ids, truncated: false };
     return { ids: ids.slice(ids.length - maxLength), truncated: true };
@@ -244,5 +297,103 @@ export async function createEncoder(folder: TokenizerFolder, options: { maxLengt
     promptPrefix: (prompt, response) => format.promptPrefix(prompt, response),
     encodeText,
     encode: (messages) => encodeText(format.render(messages)),
+    input(prompt, response) {
+      const text = format.render([...prompt, ...response]);
+      return { text, encode: () => encodeText(text, format.promptPrefix(prompt, response)) };
+    },
   };
+}
+
+interface Segment {
+  ids: number[];
+  typeIds: number[];
+}
+
+/** How the post-processor joins a pair: `before` A `between` B `after`, and the segment id of each text. */
+interface PairLayout {
+  before: Segment;
+  between: Segment;
+  after: Segment;
+  typeA: number;
+  typeB: number;
+}
+
+function indexOfRun(haystack: readonly number[], needle: readonly number[], from: number): number {
+  for (let start = from; start + needle.length <= haystack.length; start++) {
+    if (needle.every((id, offset) => haystack[start + offset] === id)) return start;
+  }
+  return -1;
+}
+
+/**
+ * Learns the pair layout from the tokenizer itself, by joining two one-token probes: whatever the
+ * post-processor (BERT, RoBERTa, a template, none) adds around and between the texts is what is
+ * left. Each text of a pair is tokenized on its own before post-processing, so the layout holds for
+ * any pair, and truncation can then cut the texts without touching the special tokens.
+ */
+function pairLayout(tokenizer: Tokenizer): PairLayout {
+  const alone = (text: string) => tokenizer.encode(text, { add_special_tokens: false }).ids;
+  const [a, b] = [alone('a'), alone('b')];
+  const joined = tokenizer.encode('a', { text_pair: 'b', return_token_type_ids: true });
+  const startA = a.length === 0 ? -1 : indexOfRun(joined.ids, a, 0);
+  const startB = startA < 0 || b.length === 0 ? -1 : indexOfRun(joined.ids, b, startA + a.length);
+  if (startB < 0) {
+    throw new Error(`The tokenizer's post-processor does not join a text pair as <special tokens> A <special tokens> B <special tokens>; the text-pair template cannot be used with it.`);
+  }
+  const segment = (from: number, to: number): Segment => ({ ids: joined.ids.slice(from, to), typeIds: joined.token_type_ids.slice(from, to) });
+  return {
+    before: segment(0, startA),
+    between: segment(startA + a.length, startB),
+    after: segment(startB + b.length, joined.ids.length),
+    typeA: joined.token_type_ids[startA],
+    typeB: joined.token_type_ids[startB],
+  };
+}
+
+export async function createPairEncoder(folder: TokenizerFolder, options: { maxLength?: number } = {}): Promise<PairEncoder> {
+  const { tokenizer, maxLength, padId } = await loadTokenizer(folder, options.maxLength);
+  const layout = pairLayout(tokenizer);
+  const { before, between, after } = layout;
+  const specials = before.ids.length + between.ids.length + after.ids.length;
+  if (specials >= maxLength) throw new Error(`A maximum length of ${maxLength} tokens leaves no room for text next to the ${specials} special tokens of a pair`);
+  const toIds = specialAwareEncoder(tokenizer);
+  // Both responses of a pair share the prompt: tokenize it once.
+  const promptIds = memoized((text) => toIds(text, false));
+
+  const encodePair = (first: string, second: string): Encoded => {
+    const a = promptIds(first);
+    const b = toIds(second, false);
+    const excess = Math.max(0, specials + a.length + b.length - maxLength);
+    const keptA = a.slice(Math.min(excess, a.length));
+    const keptB = b.slice(Math.max(0, excess - a.length));
+    return {
+      ids: [...before.ids, ...keptA, ...between.ids, ...keptB, ...after.ids],
+      typeIds: [
+        ...before.typeIds,
+        ...new Array<number>(keptA.length).fill(layout.typeA),
+        ...between.typeIds,
+        ...new Array<number>(keptB.length).fill(layout.typeB),
+        ...after.typeIds,
+      ],
+      truncated: excess > 0,
+    };
+  };
+
+  return {
+    format: textPairFormat.name,
+    maxLength,
+    padId,
+    encodePair,
+    input(prompt, response) {
+      const [first, second] = textPairFormat.renderPair(prompt, response);
+      // JSON keeps the two texts apart, so no other pair has the same cache text.
+      return { text: JSON.stringify([first, second]), encode: () => encodePair(first, second) };
+    },
+  };
+}
+
+/** The encoder for a template choice: text-pair, or a format that renders one text. */
+export function createItemEncoder(folder: TokenizerFolder, options: { maxLength?: number; template?: TemplateChoice } = {}): Promise<ItemEncoder> {
+  const { template, ...rest } = options;
+  return template === 'text-pair' ? createPairEncoder(folder, rest) : createEncoder(folder, { ...rest, template });
 }

@@ -3,6 +3,7 @@
  * missing EOS shifts every score, so the format is a faithful copy of the training-time template.
  */
 import type { Message } from '../core/pair';
+import type { TemplateChoice } from '../shared/workerProtocol';
 
 export interface SpecialTokens {
   bos?: string;
@@ -11,9 +12,11 @@ export interface SpecialTokens {
   pad?: string;
 }
 
-export interface PromptFormat {
+/** A format that renders the whole conversation as one text (a decoder RM's chat transcript). */
+export interface TextFormat {
+  kind: 'text';
   /** Shown to the user as ScorerInfo.template. */
-  name: 'tulu' | 'chat_template' | 'text-pair';
+  name: 'tulu' | 'chat_template';
   render(messages: readonly Message[]): string;
   /**
    * Text that `render([...prompt, ...response])` starts with and that depends on the prompt only, so
@@ -23,6 +26,18 @@ export interface PromptFormat {
    */
   promptPrefix(prompt: readonly Message[], response: readonly Message[]): string;
 }
+
+/**
+ * A format whose input is two texts, joined by the tokenizer's post-processor (`[CLS] A [SEP] B
+ * [SEP]`), as cross-encoder reward models (OpenAssistant's DeBERTa RMs) were trained on.
+ */
+export interface PairFormat {
+  kind: 'pair';
+  name: 'text-pair';
+  renderPair(prompt: readonly Message[], response: readonly Message[]): [string, string];
+}
+
+export type PromptFormat = TextFormat | PairFormat;
 
 /** `<|role|>\n`: how the tulu template opens every turn. */
 function tuluHeader(role: string): string {
@@ -59,8 +74,9 @@ export function tuluPromptPrefix(prompt: readonly Message[], response: readonly 
   return prompt.map((message) => tuluTurn(message, eosToken, false)).join('') + tuluHeader(response[0].role);
 }
 
-export function tuluFormat(eosToken: string): PromptFormat {
+export function tuluFormat(eosToken: string): TextFormat {
   return {
+    kind: 'text',
     name: 'tulu',
     render: (messages) => renderTulu(messages, eosToken),
     promptPrefix: (prompt, response) => tuluPromptPrefix(prompt, response, eosToken),
@@ -77,11 +93,13 @@ export function renderTextPair(prompt: readonly Message[], response: readonly Me
   return [join(prompt), join(response)];
 }
 
+export const textPairFormat: PairFormat = { kind: 'pair', name: 'text-pair', renderPair: renderTextPair };
+
 /**
  * The model's own chat template, rendered as transformers' `apply_chat_template(tokenize=False)` does
  * for a finished conversation (no generation prompt).
  */
-export async function chatTemplateFormat(source: string, tokens: SpecialTokens): Promise<PromptFormat> {
+export async function chatTemplateFormat(source: string, tokens: SpecialTokens): Promise<TextFormat> {
   // @huggingface/jinja is ESM-only; a dynamic import keeps this CommonJS module loadable (esbuild inlines it).
   const { Template } = await import('@huggingface/jinja');
   const template = new Template(source);
@@ -95,6 +113,7 @@ export async function chatTemplateFormat(source: string, tokens: SpecialTokens):
       pad_token: tokens.pad ?? '',
     });
   return {
+    kind: 'text',
     name: 'chat_template',
     render: (messages) => render(messages, false),
     // The generation prompt is how a template opens the reply, so it is usually where the response
@@ -111,9 +130,17 @@ export async function chatTemplateFormat(source: string, tokens: SpecialTokens):
   };
 }
 
-/** The model's chat template when it ships one, else the Tulu format (which needs an EOS token). */
-export async function createPromptFormat(chatTemplate: string | undefined, tokens: SpecialTokens): Promise<PromptFormat> {
-  if (chatTemplate !== undefined) return chatTemplateFormat(chatTemplate, tokens);
+/** Formats that render one text; `auto` is the model's chat template when it ships one, else tulu. */
+export type TextTemplateChoice = Exclude<TemplateChoice, 'text-pair'>;
+
+export async function createPromptFormat(chatTemplate: string | undefined, tokens: SpecialTokens, choice: TextTemplateChoice = 'auto'): Promise<TextFormat> {
+  if (choice === 'chat_template' && chatTemplate === undefined) {
+    throw new Error(
+      'The template "chat_template" was asked for, but the model folder has no chat template (neither chat_template.jinja ' +
+        'nor a "chat_template" in tokenizer_config.json). Choose "tulu" or "text-pair", or add the template to the folder.',
+    );
+  }
+  if (chatTemplate !== undefined && choice !== 'tulu') return chatTemplateFormat(chatTemplate, tokens);
   const eos = tokens.eos;
   if (eos === undefined) {
     throw new Error(

@@ -8,7 +8,7 @@ import { Tensor } from 'onnxruntime-node';
 import type { LoadOptions } from '../shared/workerProtocol';
 import { abortError } from './abort';
 import { padBatch, planBatches, type PaddedBatch } from './batching';
-import { createEncoder, type Encoder } from './encoder';
+import { createItemEncoder, type ItemEncoder } from './encoder';
 import { readModelFolder } from './modelFolder';
 import type { ScoreItem, ScoreResult, ScoreStats, ScorerInfo } from './scorer';
 import { modelIdentity, ScoreCache } from './scoreCache';
@@ -63,8 +63,8 @@ function feedsFor(session: ort.InferenceSession, batch: PaddedBatch): Record<str
   for (const name of session.inputNames) {
     if (name === 'input_ids') feeds[name] = new Tensor('int64', batch.inputIds, shape);
     else if (name === 'attention_mask') feeds[name] = new Tensor('int64', batch.attentionMask, shape);
-    // BERT-style single-segment input.
-    else if (name === 'token_type_ids') feeds[name] = new Tensor('int64', new BigInt64Array(batch.rows * batch.width), shape);
+    // Segment ids of text-pair input; all 0 for one-segment input, as BERT-style models expect.
+    else if (name === 'token_type_ids') feeds[name] = new Tensor('int64', batch.tokenTypeIds, shape);
     // Right padding: real tokens sit at 0..n-1 in every row, as in training.
     else if (name === 'position_ids') {
       const positions = new BigInt64Array(batch.rows * batch.width);
@@ -81,7 +81,7 @@ export class ScoringEngine {
   private constructor(
     readonly info: ScorerInfo,
     private readonly session: ort.InferenceSession,
-    private readonly encoder: Encoder,
+    private readonly encoder: ItemEncoder,
     private readonly outputName: string,
     private readonly batchTokens: number,
     /** Dropped after a failed write, so a full or read-only disk costs one warning, not every batch. */
@@ -91,7 +91,7 @@ export class ScoringEngine {
   static async load(options: LoadOptions): Promise<ScoringEngine> {
     const folder = await readModelFolder(options.modelDir);
     // Tokenizer problems are cheaper to find than a multi-GB session load; do them first.
-    const encoder = await createEncoder(folder, { maxLength: options.maxLength });
+    const encoder = await createItemEncoder(folder, { maxLength: options.maxLength, template: options.template });
     const { session, device, fallbackReason } = await createSession(folder.modelPath, options.device);
     const unsupported = session.inputNames.filter((name) => !SUPPORTED_INPUTS.has(name));
     if (unsupported.length > 0 || !session.inputNames.includes('input_ids')) {
@@ -128,7 +128,7 @@ export class ScoringEngine {
     for (let windowStart = 0; windowStart < items.length; windowStart += WINDOW_ITEMS) {
       const window = items.slice(windowStart, windowStart + WINDOW_ITEMS);
       const hits: ScoreResult[] = [];
-      const misses: Array<{ item: ScoreItem; key: string | undefined; ids: number[]; truncated: boolean }> = [];
+      const misses: Array<{ item: ScoreItem; key: string | undefined; ids: number[]; typeIds: number[] | undefined; truncated: boolean }> = [];
       for (const [index, item] of window.entries()) {
         if (index % YIELD_EVERY === 0) {
           await yieldToEventLoop();
@@ -136,17 +136,17 @@ export class ScoringEngine {
         }
         const tokenizeStart = performance.now();
         try {
-          const text = this.encoder.render([...item.prompt, ...item.response]);
-          const key = this.cache?.keyOf(text);
+          const input = this.encoder.input(item.prompt, item.response);
+          const key = this.cache?.keyOf(input.text);
           const hit = key === undefined ? undefined : this.cache?.get(key);
           if (hit) {
             hits.push({ id: item.id, reward: hit.reward });
             if (hit.truncated) stats.truncated++;
           } else {
-            // Both responses of a pair share the prompt: its tokens come from the previous item's encoding.
-            const encoded = this.encoder.encodeText(text, this.encoder.promptPrefix(item.prompt, item.response));
+            // Both responses of a pair share the prompt: the encoder reuses its tokens from the previous item.
+            const encoded = input.encode();
             if (encoded.truncated) stats.truncated++;
-            misses.push({ item, key, ids: encoded.ids, truncated: encoded.truncated });
+            misses.push({ item, key, ids: encoded.ids, typeIds: encoded.typeIds, truncated: encoded.truncated });
           }
         } catch (error) {
           throw new Error(`Item ${item.id}: ${(error as Error).message}`, { cause: error });
@@ -164,7 +164,11 @@ export class ScoringEngine {
         await yieldToEventLoop();
         if (hooks.isCancelled()) throw abortError();
         const batchSequences = batch.map((index) => misses[index].ids);
-        const padded = padBatch(batchSequences, this.encoder.padId);
+        const padded = padBatch(
+          batchSequences,
+          this.encoder.padId,
+          batch.map((index) => misses[index].typeIds),
+        );
         const inferenceStart = performance.now();
         const outputs = await this.session.run(feedsFor(this.session, padded));
         stats.inferenceSeconds += (performance.now() - inferenceStart) / 1000;

@@ -8,6 +8,9 @@
  * dead are ignored, so no item is reported twice and no score of a failed run is reported. After
  * `maxRestarts` crashes in a row, the pending calls reject with a message that says so.
  *
+ * With `idleUnloadMs`, a worker with nothing to do for that long is terminated, giving back the
+ * model's memory (gigabytes for a Llama RM); the next call loads it again on a fresh worker.
+ *
  * (A worker thread shares the process: a native abort inside onnxruntime still ends the process,
  * which no restart here can catch.)
  */
@@ -34,6 +37,11 @@ export interface WorkerScorerOptions extends LoadOptions {
    * onnxruntime's tensors live outside this heap and are not limited by it.
    */
   resourceLimits?: ResourceLimits;
+  /**
+   * Terminate the worker (and so its session) after this long without a pending call; the next
+   * call starts and loads a new one. 0 or absent: keep it for the scorer's lifetime.
+   */
+  idleUnloadMs?: number;
 }
 
 interface Job {
@@ -63,6 +71,8 @@ class WorkerScorer implements Scorer {
   /** Crashes since the last sign of progress (a result, or a finished job). */
   private crashes = 0;
   private restartTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly idleUnloadMs: number;
   private readonly workerPath: string;
   private readonly resourceLimits: ResourceLimits | undefined;
   private readonly loadOptions: LoadOptions;
@@ -70,12 +80,13 @@ class WorkerScorer implements Scorer {
   private readonly maxRestarts: number;
 
   constructor(options: WorkerScorerOptions) {
-    const { workerPath, restartBackoffMs, maxRestarts, resourceLimits, ...loadOptions } = options;
+    const { workerPath, restartBackoffMs, maxRestarts, resourceLimits, idleUnloadMs, ...loadOptions } = options;
     this.workerPath = workerPath;
     this.resourceLimits = resourceLimits;
     this.loadOptions = loadOptions;
     this.restartBackoffMs = restartBackoffMs ?? DEFAULT_RESTART_BACKOFF_MS;
     this.maxRestarts = maxRestarts ?? DEFAULT_MAX_RESTARTS;
+    this.idleUnloadMs = idleUnloadMs ?? 0;
   }
 
   load(): Promise<ScorerInfo> {
@@ -251,6 +262,8 @@ class WorkerScorer implements Scorer {
   private fail(error: Error): void {
     clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
     this.crashes = 0;
     const load = this.pendingLoad;
     this.worker = undefined;
@@ -264,11 +277,39 @@ class WorkerScorer implements Scorer {
     for (const job of jobs) job.reject(error);
   }
 
-  /** An idle worker must not keep a CLI process alive; a busy one must. */
+  private get busy(): boolean {
+    return this.jobs.size > 0 || (this.pendingLoad !== undefined && !this.pendingLoad.settled);
+  }
+
+  /**
+   * An idle worker must not keep a CLI process alive; a busy one must. Called on every change of
+   * state, so it also (re)arms the idle unload: any call stops the clock, and it starts again from
+   * the moment the last pending call settles.
+   */
   private updateRef(): void {
-    const busy = this.jobs.size > 0 || (this.pendingLoad !== undefined && !this.pendingLoad.settled);
-    if (busy) this.worker?.ref();
-    else this.worker?.unref();
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    if (this.busy) {
+      this.worker?.ref();
+      return;
+    }
+    this.worker?.unref();
+    if (this.worker && this.idleUnloadMs > 0) {
+      this.idleTimer = setTimeout(() => this.unloadIdle(), this.idleUnloadMs);
+      // Waiting to unload is no reason to keep the process alive either.
+      this.idleTimer.unref();
+    }
+  }
+
+  /** Lets the idle worker go as if it had never been started: the next load() or score() starts one. */
+  private unloadIdle(): void {
+    this.idleTimer = undefined;
+    const worker = this.worker;
+    if (!worker || this.busy) return;
+    // Forgotten before terminating, so its 'exit' is not taken for a crash.
+    this.worker = undefined;
+    this.pendingLoad = undefined;
+    void worker.terminate();
   }
 }
 

@@ -1,11 +1,14 @@
 /**
  * Owns the one scoring worker of the window: created lazily on first use, kept warm between
- * documents, re-created when a model setting changes (no reload needed).
+ * documents (unloaded after `unloadAfterMinutes` idle, reloaded on the next use), re-created when a
+ * model setting changes (no reload needed). A Hugging Face id downloads with a cancellable
+ * notification the first time.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Scorer, ScorerInfo } from '../engine/scorer';
-import { createScorer, isEndpoint } from '../engine/createScorer';
+import { createScorer, isEndpoint, isHubModel } from '../engine/createScorer';
+import type { HubProgress } from '../engine/hub';
 import { MODEL_SETTINGS, readSettings } from '../settings';
 
 export interface LoadedScorer {
@@ -57,20 +60,28 @@ export class ScorerService implements vscode.Disposable {
     const settings = readSettings();
     const isDemo = !settings.modelPath;
     const model = isDemo ? path.join(this.extensionPath, 'dist', 'models', 'demo') : settings.modelPath;
+    const cancelDownload = new AbortController();
+    let loaded!: () => void;
+    const loading = new Promise<void>((resolve) => (loaded = resolve));
     const scorer = createScorer({
       model,
       workerPath: path.join(this.extensionPath, 'dist', 'worker.js'),
       device: settings.device,
       maxLength: settings.maxLength,
       batchTokens: settings.batchTokens,
+      template: settings.template,
+      idleUnloadMs: settings.unloadAfterMinutes * 60_000,
       cacheDir: this.cacheDir,
       remote: isEndpoint(model) ? { token: await this.remoteToken() } : undefined,
+      hub: isHubModel(model) ? { signal: cancelDownload.signal, onProgress: downloadNotification(model, loading, () => cancelDownload.abort()) } : undefined,
     });
     try {
       return { scorer, info: await scorer.load(), isDemo };
     } catch (error) {
       await scorer.dispose();
       throw error;
+    } finally {
+      loaded();
     }
   }
 
@@ -85,4 +96,33 @@ export class ScorerService implements vscode.Disposable {
     this.changed.dispose();
     void this.unload();
   }
+}
+
+const megabytes = (bytes: number) => (bytes / 1e6).toFixed(1);
+
+/**
+ * Progress of a Hub download as a cancellable notification, opened at the first bytes (a cache hit
+ * shows none) and closed when `done` settles. Reported per whole percent: a multi-GB download
+ * arrives in hundreds of thousands of chunks.
+ */
+function downloadNotification(model: string, done: Promise<void>, cancel: () => void): (progress: HubProgress) => void {
+  let opened = false;
+  let ui: vscode.Progress<{ message?: string; increment?: number }> | undefined;
+  let shownPercent = 0;
+  return (progress) => {
+    if (!opened) {
+      opened = true;
+      void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Downloading ${model}`, cancellable: true }, (target, token) => {
+        token.onCancellationRequested(cancel);
+        ui = target;
+        return done;
+      });
+    }
+    // Until VS Code hands over the progress object, updates are skipped; the next one catches up.
+    if (!ui || progress.total === 0) return;
+    const percent = Math.floor((100 * progress.loaded) / progress.total);
+    if (percent === shownPercent) return;
+    ui.report({ message: `${progress.file}: ${megabytes(progress.loaded)} of ${megabytes(progress.total)} MB`, increment: percent - shownPercent });
+    shownPercent = percent;
+  };
 }

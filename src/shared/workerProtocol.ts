@@ -12,6 +12,15 @@ import type { ScoreItem, ScoreResult, ScoreStats, ScorerInfo } from '../engine/s
  */
 export type Device = 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu' | (string & {});
 
+/** The prompt formats a user can pick (setting `preferenceLens.template`, CLI `--template`). */
+export const TEMPLATE_CHOICES = ['auto', 'tulu', 'chat_template', 'text-pair'] as const;
+/**
+ * `auto`: the model's chat template when its folder has one, else `tulu`. `chat_template`: the
+ * model's own (an error when it has none). `tulu`: open-instruct's format (the Tulu 2.5 RMs).
+ * `text-pair`: (prompt, response) joined by the tokenizer, for DeBERTa-style RMs.
+ */
+export type TemplateChoice = (typeof TEMPLATE_CHOICES)[number];
+
 export interface LoadOptions {
   /** Folder with model.onnx (or onnx/model.onnx), tokenizer.json and optional configs. */
   modelDir: string;
@@ -20,6 +29,8 @@ export interface LoadOptions {
   batchTokens?: number;
   /** Upper bound on tokens per sequence; the model's own limit still applies. */
   maxLength?: number;
+  /** How a conversation becomes the model's input; default `auto`. */
+  template?: TemplateChoice;
   /**
    * Folder for persisted scores (see engine/scoreCache.ts); no caching without it. The CLI defaults
    * to defaultCacheDir(), the extension passes its global storage folder.

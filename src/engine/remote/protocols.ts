@@ -12,7 +12,7 @@
  */
 import { padBatch, planBatches } from '../batching';
 import type { Encoder } from '../encoder';
-import { renderTextPair, type PromptFormat } from '../promptFormat';
+import { renderTextPair, type TextFormat } from '../promptFormat';
 import type { ScoreItem } from '../scorer';
 import { HttpError, requestJson, type HttpOptions } from './http';
 
@@ -58,7 +58,7 @@ export interface VllmOptions {
   baseUrl: string;
   /** Served model name; the server's first model when absent. */
   model?: string;
-  format: PromptFormat;
+  format: TextFormat;
   batchSize: number;
   http: HttpOptions;
 }

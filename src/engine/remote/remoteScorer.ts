@@ -6,7 +6,7 @@
 import { abortError } from '../abort';
 import { createEncoder } from '../encoder';
 import { readTokenizerFolder } from '../modelFolder';
-import { createPromptFormat, tuluFormat, type PromptFormat } from '../promptFormat';
+import { createPromptFormat, tuluFormat, type TextFormat } from '../promptFormat';
 import type { ScoreItem, ScoreOptions, ScoreStats, Scorer, ScorerInfo } from '../scorer';
 import { HttpError, type HttpOptions } from './http';
 import { kserveClient, teiClient, vllmClient, type Prepared, type ProtocolClient, type RemoteProtocolName } from './protocols';
@@ -51,7 +51,7 @@ function fatalMessage(error: HttpError): string {
 }
 
 /** The prompt format for a server that tokenizes itself. Without a local folder: the seed model's tulu format. */
-async function remoteFormat(tokenizerDir: string | undefined): Promise<PromptFormat> {
+async function remoteFormat(tokenizerDir: string | undefined): Promise<TextFormat> {
   if (tokenizerDir === undefined) return tuluFormat('</s>');
   const folder = await readTokenizerFolder(tokenizerDir);
   const eos = folder.tokenizerConfig.eos_token;
