@@ -2,6 +2,7 @@
 // webview (browser). onnxruntime-node stays external: bundling its .node binaries breaks loading.
 import * as esbuild from 'esbuild';
 import { execFileSync } from 'node:child_process';
+import { cpSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -37,7 +38,7 @@ const builds = [
     logLevel: 'info',
     absWorkingDir: root,
   },
-  // Build-time tool: writes the demo reward model shipped in the VSIX (dist/models/demo).
+  // Build-time tool: writes the known-score demo model the tests use (dist/models/demo).
   { ...node, entryPoints: { 'build-demo-model': 'scripts/build-demo-model.ts' }, outdir: 'out/tools', external: [] },
 ];
 
@@ -48,4 +49,6 @@ if (watch) {
   execFileSync(process.execPath, [path.join(root, 'out/tools/build-demo-model.js'), path.join(root, 'dist/models/demo')], {
     stdio: 'inherit',
   });
+  // The default model: trained and committed by scripts/train-baseline.ts (see models/baseline/REPORT.md).
+  cpSync(path.join(root, 'models/baseline'), path.join(root, 'dist/models/baseline'), { recursive: true });
 }

@@ -14,9 +14,11 @@ const out = path.resolve(root, process.argv[2] ?? 'preference-lens.vsix');
 
 rmSync(stage, { recursive: true, force: true });
 mkdirSync(stage, { recursive: true });
+// dist/models/demo is the tests' known-score model; users get the baseline.
+const testOnly = path.join(root, 'dist', 'models', 'demo');
 for (const entry of ['dist', 'media', 'README.md', 'LICENSE', 'SECURITY.md', '.vscodeignore']) {
   try {
-    cpSync(path.join(root, entry), path.join(stage, entry), { recursive: true });
+    cpSync(path.join(root, entry), path.join(stage, entry), { recursive: true, filter: (source) => !source.startsWith(testOnly) });
   } catch (error) {
     if (error.code !== 'ENOENT') throw error;
   }

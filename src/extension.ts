@@ -79,9 +79,9 @@ async function pickDataset(): Promise<vscode.Uri | undefined> {
 }
 
 async function chooseModel(): Promise<void> {
-  const demo = 'Use the bundled demo model';
+  const bundled = 'Use the bundled baseline model';
   const browse = 'Choose a model folder…';
-  const choice = await vscode.window.showQuickPick([browse, demo], {
+  const choice = await vscode.window.showQuickPick([browse, bundled], {
     title: 'Reward model for Preference Lens',
     placeHolder: 'A folder with model.onnx and tokenizer.json (an optimum ONNX export)',
   });

@@ -40,16 +40,16 @@ export class QuickScore implements vscode.Disposable {
       const rewards = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Window, title: 'Preference Lens: scoring selection' },
         async () => {
-          const { scorer, info, isDemo } = await this.scorers.get();
+          const { scorer, info, bundledNote } = await this.scorers.get();
           const found = new Map<number, number>();
           await scorer.score(
             conversations.map((c, id) => ({ id, prompt: c.prompt, response: c.response })),
             { onResults: (results) => results.forEach((r) => found.set(r.id, r.reward)) },
           );
-          return { values: conversations.map((_, id) => found.get(id)!), info, isDemo };
+          return { values: conversations.map((_, id) => found.get(id)!), info, bundledNote };
         },
       );
-      const model = `${rewards.info.model}${rewards.isDemo ? ' — demo, not a real reward model' : ''}, ${rewards.info.device}`;
+      const model = `${rewards.bundledNote ? 'bundled baseline (linear bag-of-tokens)' : rewards.info.model}, ${rewards.info.device}`;
       const decorations: vscode.DecorationOptions[] = selections.map((selection, i) => {
         const reward = rewards.values[i];
         const form = conversations[i].form === 'response' ? 'as a response' : `as a ${conversations[i].form} conversation`;

@@ -5,7 +5,7 @@ import type { TemplateChoice } from './shared/workerProtocol';
 export const SECTION = 'preferenceLens';
 
 export interface ModelSettings {
-  /** Model folder; empty means the bundled demo model. */
+  /** Model folder, Hub id or endpoint; empty means the bundled baseline model. */
   modelPath: string;
   device: string;
   maxLength: number | undefined;

@@ -32,7 +32,7 @@ export class StatusBar implements vscode.Disposable {
 
   private show(status: ReviewStatus): void {
     const { scoring, model } = status;
-    const where = model ? `${model.name}${model.isDemo ? ' (demo)' : ''} · ${model.device}` : 'no model loaded';
+    const where = model ? `${model.name}${model.bundled ? ' (baseline)' : ''} · ${model.device}` : 'no model loaded';
     if (scoring.state === 'loading') this.item.text = '$(loading~spin) Loading reward model…';
     else if (scoring.state === 'scoring') this.item.text = `$(loading~spin) Scoring ${scoring.done}/${scoring.total}`;
     else this.item.text = `$(law) ${status.scored}/${status.pairs} scored · ${status.disagreements} disagree`;

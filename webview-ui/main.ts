@@ -149,7 +149,9 @@ function renderHeader(): HTMLElement {
         'div',
         { class: 'model', 'data-testid': 'model' },
         `Model: ${s.model.name} · ${s.model.device} · ${s.model.template}`,
-        s.model.isDemo ? el('span', { class: 'demo-note' }, ' — demo model with made-up scores, not a real reward model: choose one with “Preference Lens: Choose Reward Model”') : null,
+        s.model.bundled
+          ? el('div', { class: 'demo-note' }, `The bundled baseline: ${s.model.bundled} For real judgements choose a reward model with “Preference Lens: Choose Reward Model”.`)
+          : null,
         // The full reason is long (library messages); it stays one click away.
         s.model.fallbackReason
           ? el('details', { class: 'fallback' }, el('summary', {}, `Running on ${s.model.device}: the preferred device is not available`), s.model.fallbackReason)

@@ -5,7 +5,7 @@
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { AnnotationLog, sidecarPath } from '../core/annotations';
 import { countLabels, loadDataset, type Dataset } from '../core/dataset';
@@ -26,13 +26,23 @@ const USAGE = `usage:
   plens review <file> [--scores <file> | --model <dir> ...] [--annotations <file>] [--top <n>] [--format <name>]
 ${EXPORT_USAGE}
 
-When --model is omitted, the bundled demo model is used (a toy with known scores, not a real reward model).
+When --model is omitted, the bundled baseline model is used: a linear bag-of-tokens model (see its REPORT.md),
+barely better than always preferring the longer response; bring a real reward model for real judgements.
 An endpoint's token is read from $PLENS_REMOTE_TOKEN; KServe endpoints need --tokenizer <model folder>.
 Scores are cached in --cache-dir (default ${defaultCacheDir()}); re-scoring unchanged pairs runs no model.`;
 
 class UsageError extends Error {}
 
-const bundledModel = () => path.join(__dirname, 'models', 'demo');
+/** What the bundled model is and how good, from its own config.json (written by its training script). */
+function bundledNote(dir: string): string {
+  try {
+    return String(JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')).preference_lens_note ?? 'a baseline, not a reward model');
+  } catch {
+    return 'a baseline, not a reward model';
+  }
+}
+
+const bundledModel = () => path.join(__dirname, 'models', 'baseline');
 
 async function inspect(file: string, format: string | undefined): Promise<void> {
   const dataset = await loadDataset(file, { format });
@@ -79,7 +89,7 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
   let shownPercent = -1;
   const protocol = values['remote-protocol'];
   if (protocol !== undefined && !isRemoteProtocol(protocol)) throw new UsageError(`--remote-protocol should be vllm, tei or kserve, got "${protocol}"`);
-  if (!values.model) process.stderr.write('plens: no --model given; using the bundled demo model (not a real reward model)\n');
+  if (!values.model) process.stderr.write(`plens: no --model given; using the bundled baseline model: ${bundledNote(model)}\n`);
   const scorer = createScorer({
     model,
     workerPath: path.join(__dirname, 'worker.js'),

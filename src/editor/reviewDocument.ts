@@ -281,7 +281,7 @@ export class ReviewDocument implements vscode.CustomDocument {
           const loaded = await this.delegate.scorers.get();
           if (signal.aborted) throw abortError();
           const { model, ...info } = loaded.info;
-          state.model = { ...info, name: model, isDemo: loaded.isDemo };
+          state.model = { ...info, name: model, bundled: loaded.bundledNote };
           state.setScoring('scoring');
           this.flushStatus();
           // One pass in file order, a chunk at a time, following the table while it still grows.

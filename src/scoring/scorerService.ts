@@ -4,6 +4,7 @@
  * model setting changes (no reload needed). A Hugging Face id downloads with a cancellable
  * notification the first time.
  */
+import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Scorer, ScorerInfo } from '../engine/scorer';
@@ -14,7 +15,8 @@ import { MODEL_SETTINGS, readSettings } from '../settings';
 export interface LoadedScorer {
   scorer: Scorer;
   info: ScorerInfo;
-  isDemo: boolean;
+  /** Set when the bundled baseline runs: what it is and how good (from its config.json). */
+  bundledNote?: string;
 }
 
 export class ScorerService implements vscode.Disposable {
@@ -58,8 +60,8 @@ export class ScorerService implements vscode.Disposable {
 
   private async create(): Promise<LoadedScorer> {
     const settings = readSettings();
-    const isDemo = !settings.modelPath;
-    const model = isDemo ? path.join(this.extensionPath, 'dist', 'models', 'demo') : settings.modelPath;
+    const bundled = !settings.modelPath;
+    const model = bundled ? path.join(this.extensionPath, 'dist', 'models', 'baseline') : settings.modelPath;
     const cancelDownload = new AbortController();
     let loaded!: () => void;
     const loading = new Promise<void>((resolve) => (loaded = resolve));
@@ -76,7 +78,7 @@ export class ScorerService implements vscode.Disposable {
       hub: isHubModel(model) ? { signal: cancelDownload.signal, onProgress: downloadNotification(model, loading, () => cancelDownload.abort()) } : undefined,
     });
     try {
-      return { scorer, info: await scorer.load(), isDemo };
+      return { scorer, info: await scorer.load(), bundledNote: bundled ? await readBundledNote(model) : undefined };
     } catch (error) {
       await scorer.dispose();
       throw error;
@@ -125,4 +127,13 @@ function downloadNotification(model: string, done: Promise<void>, cancel: () => 
     ui.report({ message: `${progress.file}: ${megabytes(progress.loaded)} of ${megabytes(progress.total)} MB`, increment: percent - shownPercent });
     shownPercent = percent;
   };
+}
+
+async function readBundledNote(dir: string): Promise<string> {
+  try {
+    const config = JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8')) as { preference_lens_note?: string };
+    return config.preference_lens_note ?? 'a baseline, not a reward model';
+  } catch {
+    return 'a baseline, not a reward model';
+  }
 }

@@ -75,7 +75,8 @@ export interface ReviewStatus {
   agreement: number | null;
   disagreements: number;
   scoring: { state: ScoringState; done: number; total: number; error?: string };
-  model?: { name: string; device: string; template: string; isDemo: boolean; fallbackReason?: string };
+  /** `bundled`: the note of the bundled baseline model when it is the one in use (what it is, how good). */
+  model?: { name: string; device: string; template: string; bundled?: string; fallbackReason?: string };
 }
 
 export interface ReviewSnapshot {

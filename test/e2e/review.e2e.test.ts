@@ -33,7 +33,7 @@ function findVsix(): string {
 async function cliDisagreements(dataset: string): Promise<number> {
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    [path.join(repoRoot, 'dist/cli.js'), 'score', dataset, '--model', path.join(repoRoot, 'dist/models/demo'), '--no-cache'],
+    [path.join(repoRoot, 'dist/cli.js'), 'score', dataset, '--model', path.join(repoRoot, 'dist/models/baseline'), '--no-cache'],
     { cwd: repoRoot, maxBuffer: 256 * 1024 * 1024 },
   );
   const summary = JSON.parse(stdout.trimEnd().split('\n').at(-1)!) as { disagreements?: unknown };

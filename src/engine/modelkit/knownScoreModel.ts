@@ -6,7 +6,9 @@
  *
  * reward(ids, mask) = Σ_t mask[t] · knownScoreWeight(ids[t]) + KNOWN_SCORE_BIAS
  *
- * It is NOT a reward model: its scores mean nothing about response quality.
+ * With its hashed weights it is NOT a reward model: its scores mean nothing about response quality.
+ * The same graph over a *trained* table (scripts/train-baseline.ts writes one with
+ * `buildKnownScoreModel({ trained })`) is the linear bag-of-tokens baseline in models/baseline/.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -60,10 +62,10 @@ function int64Input(name: string): onnx.IValueInfoProto {
   };
 }
 
-function littleEndianFloat32(values: readonly number[]): Uint8Array {
+function littleEndianFloat32(values: ArrayLike<number>): Uint8Array {
   const bytes = new Uint8Array(values.length * 4);
   const view = new DataView(bytes.buffer);
-  values.forEach((value, i) => view.setFloat32(i * 4, value, true));
+  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i], true);
   return bytes;
 }
 
@@ -74,12 +76,23 @@ function littleEndianInt64(values: readonly number[]): Uint8Array {
   return bytes;
 }
 
-/** Serialises the known-score graph for a vocabulary of `vocabSize` ids (ids ≥ vocabSize are invalid). */
-export function knownScoreModelBytes(vocabSize: number): Uint8Array {
-  if (!Number.isInteger(vocabSize) || vocabSize <= 0) throw new Error(`vocabSize must be a positive integer, got ${vocabSize}`);
-  const weights = Array.from({ length: vocabSize }, (_, id) => knownScoreWeight(id));
+/** The parameters of the graph: reward = bias + Σ_t mask[t] · weights[ids[t]]. */
+export interface TokenWeightTable {
+  /** One weight per token id; its length is the vocabulary size. */
+  weights: Float32Array;
+  bias: number;
+}
+
+/**
+ * Serialises the per-token-weight graph. `graphName` and `docString` are stored in the file, so
+ * two tables that differ only in what they are for still give different (and self-describing) bytes.
+ */
+export function tokenWeightModelBytes(table: TokenWeightTable, graphName: string, docString: string): Uint8Array {
+  const vocabSize = table.weights.length;
+  if (vocabSize === 0) throw new Error('the weight table is empty');
+  if (!Number.isFinite(table.bias) || !table.weights.every(Number.isFinite)) throw new Error('the weight table has a non-finite value');
   const graph: onnx.IGraphProto = {
-    name: 'known_score_reward_model',
+    name: graphName,
     input: [int64Input('input_ids'), int64Input('attention_mask')],
     output: [
       {
@@ -88,8 +101,8 @@ export function knownScoreModelBytes(vocabSize: number): Uint8Array {
       },
     ],
     initializer: [
-      { name: 'token_weight', dataType: DataType.FLOAT, dims: [vocabSize], rawData: littleEndianFloat32(weights) },
-      { name: 'bias', dataType: DataType.FLOAT, dims: [1], rawData: littleEndianFloat32([KNOWN_SCORE_BIAS]) },
+      { name: 'token_weight', dataType: DataType.FLOAT, dims: [vocabSize], rawData: littleEndianFloat32(table.weights) },
+      { name: 'bias', dataType: DataType.FLOAT, dims: [1], rawData: littleEndianFloat32([table.bias]) },
       { name: 'sequence_axis', dataType: DataType.INT64, dims: [1], rawData: littleEndianInt64([1]) },
     ],
     node: [
@@ -105,10 +118,17 @@ export function knownScoreModelBytes(vocabSize: number): Uint8Array {
     irVersion: 8,
     opsetImport: [{ domain: '', version: 13 }],
     producerName: 'preference-lens',
-    docString: DEMO_MODEL_NAME,
+    docString,
     graph,
   };
   return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
+}
+
+/** Serialises the known-score graph for a vocabulary of `vocabSize` ids (ids ≥ vocabSize are invalid). */
+export function knownScoreModelBytes(vocabSize: number): Uint8Array {
+  if (!Number.isInteger(vocabSize) || vocabSize <= 0) throw new Error(`vocabSize must be a positive integer, got ${vocabSize}`);
+  const weights = Float32Array.from({ length: vocabSize }, (_, id) => knownScoreWeight(id));
+  return tokenWeightModelBytes({ weights, bias: KNOWN_SCORE_BIAS }, 'known_score_reward_model', DEMO_MODEL_NAME);
 }
 
 export interface KnownScoreModelOptions {
@@ -123,6 +143,19 @@ export interface KnownScoreModelOptions {
    * `--pad_token_id 0`, and distinct from EOS so a trailing `</s>` stays a scored token.
    */
   padTokenId?: number;
+  /** A trained table to write instead of the hashed demo weights, with what config.json says of it. */
+  trained?: TrainedTokenWeights;
+}
+
+export interface TrainedTokenWeights {
+  /** Its length must be the tokenizer's vocabulary size, or ids would index past the table. */
+  table: TokenWeightTable;
+  /** config.json `_name_or_path` (the name the UI shows) and the graph's doc string. */
+  name: string;
+  /** config.json `preference_lens_note`: what the scores mean, for whoever opens the folder. */
+  note: string;
+  /** Further config.json fields (e.g. the held-out evaluation), written after the standard ones. */
+  extraConfig?: Record<string, unknown>;
 }
 
 export interface KnownScoreModelInfo {
@@ -152,11 +185,16 @@ export async function buildKnownScoreModel(options: KnownScoreModelOptions): Pro
     throw new Error(`Cannot build the known-score model: ${tokenizerPath} is unreadable (${error.code ?? error.message})`);
   });
   const vocabSize = vocabSizeOf(JSON.parse(tokenizerText));
+  const { trained } = options;
+  if (trained && trained.table.weights.length !== vocabSize) {
+    throw new Error(`The weight table has ${trained.table.weights.length} entries but the tokenizer's vocabulary has ${vocabSize} ids`);
+  }
   const padTokenId = options.padTokenId ?? 0;
   const maxPositionEmbeddings = options.maxPositionEmbeddings ?? 4096;
 
   await fs.mkdir(options.outDir, { recursive: true });
-  await fs.writeFile(path.join(options.outDir, 'model.onnx'), knownScoreModelBytes(vocabSize));
+  const modelBytes = trained ? tokenWeightModelBytes(trained.table, 'token_weight_reward_model', trained.name) : knownScoreModelBytes(vocabSize);
+  await fs.writeFile(path.join(options.outDir, 'model.onnx'), modelBytes);
   await fs.writeFile(path.join(options.outDir, 'tokenizer.json'), tokenizerText);
   const configTarget = path.join(options.outDir, 'tokenizer_config.json');
   // Read and write rather than copyFile: copyFile keeps a read-only source's mode, and the next
@@ -170,14 +208,17 @@ export async function buildKnownScoreModel(options: KnownScoreModelOptions): Pro
   if (tokenizerConfig === undefined) await fs.rm(configTarget, { force: true }); // no stale copy from an earlier build
   else await fs.writeFile(configTarget, tokenizerConfig);
   const config = {
-    _name_or_path: DEMO_MODEL_NAME,
-    architectures: ['KnownScoreRewardModel'],
+    _name_or_path: trained?.name ?? DEMO_MODEL_NAME,
+    architectures: [trained ? 'TokenWeightRewardModel' : 'KnownScoreRewardModel'],
     id2label: { '0': 'LABEL_0' },
     label2id: { LABEL_0: 0 },
     pad_token_id: padTokenId,
     max_position_embeddings: maxPositionEmbeddings,
     vocab_size: vocabSize,
-    preference_lens_note: `${DEMO_MODEL_NAME}: reward = bias + a sum of per-token weights hashed from the token ids; it says nothing about response quality.`,
+    preference_lens_note:
+      trained?.note ??
+      `${DEMO_MODEL_NAME}: reward = bias + a sum of per-token weights hashed from the token ids; it says nothing about response quality.`,
+    ...trained?.extraConfig,
   };
   await fs.writeFile(path.join(options.outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   return { dir: options.outDir, vocabSize, padTokenId, maxPositionEmbeddings };
