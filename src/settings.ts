@@ -1,6 +1,6 @@
 /** Typed view of the `preferenceLens.*` settings; mirrors `contributes.configuration`. */
 import * as vscode from 'vscode';
-import type { TemplateChoice } from './shared/workerProtocol';
+import type { ModelVariant, TemplateChoice } from './shared/workerProtocol';
 
 export const SECTION = 'preferenceLens';
 
@@ -11,6 +11,9 @@ export interface ModelSettings {
   maxLength: number | undefined;
   batchTokens: number | undefined;
   template: TemplateChoice;
+  variant: ModelVariant;
+  /** Which logit is the reward of a multi-label model. */
+  logitIndex: number | undefined;
   /** Unload the model after this many idle minutes; 0 keeps it loaded. */
   unloadAfterMinutes: number;
 }
@@ -31,6 +34,8 @@ export function readSettings(): Settings {
     maxLength: config.get<number | null>('maxLength') ?? undefined,
     batchTokens: config.get<number | null>('batchTokens') ?? undefined,
     template: config.get<TemplateChoice>('template', 'auto'),
+    variant: config.get<ModelVariant>('modelVariant', 'auto'),
+    logitIndex: config.get<number | null>('logitIndex') ?? undefined,
     unloadAfterMinutes: Math.max(0, config.get<number>('unloadAfterMinutes', 0)),
     scoreOnOpen: config.get<boolean>('scoreOnOpen', true),
     annotator: config.get<string>('annotator', '').trim(),
@@ -39,4 +44,4 @@ export function readSettings(): Settings {
 }
 
 /** Settings that change which model runs, or how: a change means re-creating the scorer. */
-export const MODEL_SETTINGS = ['modelPath', 'device', 'maxLength', 'batchTokens', 'template', 'unloadAfterMinutes'].map((key) => `${SECTION}.${key}`);
+export const MODEL_SETTINGS = ['modelPath', 'device', 'maxLength', 'batchTokens', 'template', 'modelVariant', 'logitIndex', 'unloadAfterMinutes'].map((key) => `${SECTION}.${key}`);

@@ -15,13 +15,14 @@ import { topDisagreements } from '../core/stats';
 import { scorePairs, summarize, verdict, type PairScore } from '../core/verdict';
 import { defaultCacheDir } from '../engine/scoreCache';
 import { createScorer, isEndpoint, isHubModel, isRemoteProtocol } from '../engine/createScorer';
-import { TEMPLATE_CHOICES, type TemplateChoice } from '../shared/workerProtocol';
+import { MODEL_VARIANTS, TEMPLATE_CHOICES, type ModelVariant, type TemplateChoice } from '../shared/workerProtocol';
 import { EXPORT_OPTIONS, EXPORT_USAGE, exportCommand } from './exportCommand';
 
 const USAGE = `usage:
   plens inspect <file> [--format <name>]
   plens score <file> [--model <dir | org/name | http(s) endpoint>] [--out <file>] [--format <name>] [--device <auto|cpu|cuda|...>]
-                     [--max-length <n>] [--batch-tokens <n>] [--template <auto|tulu|chat_template|text-pair>] [--cache-dir <dir> | --no-cache]
+                     [--max-length <n>] [--batch-tokens <n>] [--template <auto|tulu|chat_template|text-pair>]
+                     [--variant <auto|fp32|fp16|quantized>] [--logit <index>] [--cache-dir <dir> | --no-cache]
                      [--remote-protocol <vllm|tei|kserve>] [--tokenizer <dir>]
   plens review <file> [--scores <file> | --model <dir> ...] [--annotations <file>] [--top <n>] [--format <name>]
 ${EXPORT_USAGE}
@@ -71,6 +72,8 @@ interface ScoreFlags {
   'max-length'?: string;
   'batch-tokens'?: string;
   template?: string;
+  variant?: string;
+  logit?: string;
   'cache-dir'?: string;
   'no-cache'?: boolean;
   'remote-protocol'?: string;
@@ -84,6 +87,12 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
   if (template !== undefined && !(TEMPLATE_CHOICES as readonly string[]).includes(template)) {
     throw new UsageError(`--template should be ${TEMPLATE_CHOICES.join(', ')}, got "${template}"`);
   }
+  const variant = values.variant;
+  if (variant !== undefined && !(MODEL_VARIANTS as readonly string[]).includes(variant)) {
+    throw new UsageError(`--variant should be ${MODEL_VARIANTS.join(', ')}, got "${variant}"`);
+  }
+  const logit = values.logit;
+  if (logit !== undefined && !/^\d+$/.test(logit)) throw new UsageError(`--logit should be a 0-based index, got "${logit}"`);
   // Made before the scorer: Ctrl-C also cancels a Hub download in load().
   const controller = new AbortController();
   let shownPercent = -1;
@@ -99,6 +108,8 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
     cacheDir: values['no-cache'] ? undefined : path.resolve(values['cache-dir'] ?? defaultCacheDir()),
     remote: { protocol, tokenizerDir: values.tokenizer === undefined ? undefined : path.resolve(values.tokenizer) },
     template: template as TemplateChoice | undefined,
+    variant: variant as ModelVariant | undefined,
+    logitIndex: logit === undefined ? undefined : Number(logit),
     // A cache hit reports nothing; a download reports each whole percent, on one line.
     hub: {
       signal: controller.signal,
@@ -287,6 +298,8 @@ async function main(argv: string[]): Promise<void> {
       'max-length': { type: 'string' },
       'batch-tokens': { type: 'string' },
       template: { type: 'string' },
+      variant: { type: 'string' },
+      logit: { type: 'string' },
       'cache-dir': { type: 'string' },
       'no-cache': { type: 'boolean' },
       'remote-protocol': { type: 'string' },

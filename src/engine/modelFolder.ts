@@ -4,10 +4,13 @@
  * reading the message is usually pointing a setting at a folder they downloaded.
  */
 import { promises as fs } from 'node:fs';
+import type { ModelVariant } from '../shared/workerProtocol';
 import path from 'node:path';
 
 /** The `config.json` fields the engine reads; the rest of the file is ignored. */
 export interface ModelConfig {
+  /** Label names by logit index; a reward model has one. */
+  id2label?: Record<string, string>;
   _name_or_path?: string;
   architectures?: string[];
   pad_token_id?: number | null;
@@ -134,9 +137,19 @@ export async function readTokenizerFolder(dir: string): Promise<TokenizerFolder>
   return { dir, name: modelName(dir, config), tokenizerJson, tokenizerConfig, config, chatTemplate };
 }
 
-export async function readModelFolder(dir: string): Promise<ModelFolder> {
+/** The file names each variant may have, at the top of the folder (optimum) or in onnx/ (transformers.js). */
+const VARIANT_FILES: Record<Exclude<ModelVariant, 'auto'>, string[]> = {
+  fp32: ['model.onnx'],
+  fp16: ['model_fp16.onnx'],
+  quantized: ['model_quantized.onnx', 'model_int8.onnx', 'model_uint8.onnx'],
+};
+const AUTO_ORDER: Exclude<ModelVariant, 'auto'>[] = ['fp32', 'quantized', 'fp16'];
+
+export async function readModelFolder(dir: string, variant: ModelVariant = 'auto'): Promise<ModelFolder> {
   await requireFolder(dir);
-  const candidates = [path.join(dir, 'model.onnx'), path.join(dir, 'onnx', 'model.onnx')];
+  const candidates = (variant === 'auto' ? AUTO_ORDER : [variant]).flatMap((v) =>
+    VARIANT_FILES[v].flatMap((file) => [path.join(dir, file), path.join(dir, 'onnx', file)]),
+  );
   let modelPath: string | undefined;
   for (const candidate of candidates) {
     if (await isFile(candidate)) {
@@ -145,7 +158,8 @@ export async function readModelFolder(dir: string): Promise<ModelFolder> {
     }
   }
   if (!modelPath) {
-    throw new ModelFolderError(`No model.onnx in ${dir} (looked for ${candidates.join(' and ')}). ${EXPORT_HINT}`, candidates[0]);
+    const what = variant === 'auto' || variant === 'fp32' ? 'No model.onnx' : `No ${variant} model`;
+    throw new ModelFolderError(`${what} in ${dir} (looked for ${candidates.join(', ')}). ${EXPORT_HINT}`, candidates[0]);
   }
   return { ...(await readTokenizerFolder(dir)), modelPath };
 }

@@ -58,6 +58,8 @@ export interface ScoringSettings {
   template: string;
   /** Effective maximum tokens: a longer text is scored on a different (truncated) input. */
   maxLength: number;
+  /** Which logit is the reward, for a multi-label model. */
+  logitIndex?: number;
 }
 
 /**

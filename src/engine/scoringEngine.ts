@@ -42,18 +42,29 @@ function halfToFloat(bits: number): number {
   return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
-function rewardsOf(output: ort.Tensor, rows: number): number[] {
+/** The reward of each row: its only logit, or logit `logitIndex` of a multi-label export. */
+export function rewardsOf(output: ort.Tensor, rows: number, logitIndex: number | undefined, labelNames: string): number[] {
   const labels = output.dims.length === 2 ? output.dims[1] : -1;
-  if (output.dims[0] !== rows || labels !== 1) {
+  if (output.dims[0] !== rows || labels < 1) {
     throw new Error(
       `The model returned logits of shape [${output.dims.join(', ')}]; a reward model returns one score per item ` +
-        `([${rows}, 1]). Is this a sequence-classification export with a single label?`,
+        `([${rows}, 1]). Is this a sequence-classification export?`,
     );
   }
+  if (labels > 1 && logitIndex === undefined) {
+    throw new Error(
+      `The model has ${labels} labels (${labelNames}); a reward model has one. If one of its logits is the reward, ` +
+        'say which: the preferenceLens.logitIndex setting or plens --logit <index> (0-based, in config.json id2label order).',
+    );
+  }
+  const column = logitIndex ?? 0;
+  if (column >= labels) throw new Error(`Logit ${column} was asked for, but the model has ${labels} (0-based indices 0–${labels - 1}).`);
   const data = output.data;
-  if (output.type === 'float16' && data instanceof Uint16Array) return Array.from(data, halfToFloat);
-  if (data instanceof Float32Array || data instanceof Float64Array) return Array.from(data);
-  throw new Error(`Unsupported logits type ${output.type}`);
+  let values: ArrayLike<number>;
+  if (output.type === 'float16' && data instanceof Uint16Array) values = Array.from(data, halfToFloat);
+  else if (data instanceof Float32Array || data instanceof Float64Array) values = data;
+  else throw new Error(`Unsupported logits type ${output.type}`);
+  return Array.from({ length: rows }, (_, row) => values[row * labels + column]);
 }
 
 /** Builds the feeds an export may ask for; anything else is an export this engine cannot drive. */
@@ -86,10 +97,13 @@ export class ScoringEngine {
     private readonly batchTokens: number,
     /** Dropped after a failed write, so a full or read-only disk costs one warning, not every batch. */
     private cache: ScoreCache | undefined,
+    private readonly logitIndex: number | undefined,
+    /** The model's labels from config.json, for the message when a logit must be chosen. */
+    private readonly labelNames: string,
   ) {}
 
   static async load(options: LoadOptions): Promise<ScoringEngine> {
-    const folder = await readModelFolder(options.modelDir);
+    const folder = await readModelFolder(options.modelDir, options.variant);
     // Tokenizer problems are cheaper to find than a multi-GB session load; do them first.
     const encoder = await createItemEncoder(folder, { maxLength: options.maxLength, template: options.template });
     const { session, device, fallbackReason } = await createSession(folder.modelPath, options.device);
@@ -107,14 +121,17 @@ export class ScoringEngine {
     if (options.cacheDir !== undefined) {
       // The cache only saves time: when it cannot be opened, scoring goes on and the user is told why.
       try {
-        const settings = { template: encoder.format, maxLength: encoder.maxLength };
+        const settings = { template: encoder.format, maxLength: encoder.maxLength, ...(options.logitIndex !== undefined ? { logitIndex: options.logitIndex } : {}) };
         cache = await ScoreCache.open(options.cacheDir, await modelIdentity(folder, settings), { model: folder.name, modelPath: folder.modelPath, ...settings });
         info.cache = cache.file;
       } catch (error) {
         info.cacheError = `Scores are not cached: ${(error as Error).message}`;
       }
     }
-    return new ScoringEngine(info, session, encoder, outputName, Math.max(1, options.batchTokens ?? DEFAULT_BATCH_TOKENS), cache);
+    const labelNames = Object.entries(folder.config.id2label ?? {})
+      .map(([index, name]) => `${index}: ${name}`)
+      .join(', ') || 'no id2label in config.json';
+    return new ScoringEngine(info, session, encoder, outputName, Math.max(1, options.batchTokens ?? DEFAULT_BATCH_TOKENS), cache, options.logitIndex, labelNames);
   }
 
   /**
@@ -173,7 +190,7 @@ export class ScoringEngine {
         const outputs = await this.session.run(feedsFor(this.session, padded));
         stats.inferenceSeconds += (performance.now() - inferenceStart) / 1000;
         stats.modelCalls++;
-        const rewards = rewardsOf(outputs[this.outputName], padded.rows);
+        const rewards = rewardsOf(outputs[this.outputName], padded.rows, this.logitIndex, this.labelNames);
         hooks.onResults(batch.map((index, row) => ({ id: misses[index].item.id, reward: rewards[row] })));
         stats.items += batch.length;
         stats.tokens += batchSequences.reduce((sum, ids) => sum + ids.length, 0);

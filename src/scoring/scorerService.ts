@@ -72,6 +72,8 @@ export class ScorerService implements vscode.Disposable {
       maxLength: settings.maxLength,
       batchTokens: settings.batchTokens,
       template: settings.template,
+      variant: settings.variant,
+      logitIndex: settings.logitIndex,
       idleUnloadMs: settings.unloadAfterMinutes * 60_000,
       cacheDir: this.cacheDir,
       remote: isEndpoint(model) ? { token: await this.remoteToken() } : undefined,

@@ -21,6 +21,10 @@ export const TEMPLATE_CHOICES = ['auto', 'tulu', 'chat_template', 'text-pair'] a
  */
 export type TemplateChoice = (typeof TEMPLATE_CHOICES)[number];
 
+export const MODEL_VARIANTS = ['auto', 'fp32', 'fp16', 'quantized'] as const;
+/** `auto`: full precision when the folder has it (exact scores), else quantized (fast on CPUs), else fp16. */
+export type ModelVariant = (typeof MODEL_VARIANTS)[number];
+
 export interface LoadOptions {
   /** Folder with model.onnx (or onnx/model.onnx), tokenizer.json and optional configs. */
   modelDir: string;
@@ -31,6 +35,13 @@ export interface LoadOptions {
   maxLength?: number;
   /** How a conversation becomes the model's input; default `auto`. */
   template?: TemplateChoice;
+  /** Which ONNX file of a transformers.js folder (`onnx/model*.onnx`); default `auto`. */
+  variant?: ModelVariant;
+  /**
+   * Which logit is the reward when the model has more than one label (a classifier exported as a
+   * reward model); a single-label model needs none.
+   */
+  logitIndex?: number;
   /**
    * Folder for persisted scores (see engine/scoreCache.ts); no caching without it. The CLI defaults
    * to defaultCacheDir(), the extension passes its global storage folder.
