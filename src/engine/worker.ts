@@ -63,6 +63,14 @@ port.on('message', (message: HostToWorker) => {
       queue.push({ jobId: message.jobId, items: message.items });
       void drain();
       break;
+    case 'unload':
+      // Terminating a worker does not run finalizers, so onnxruntime's native session would stay
+      // allocated in the process: release it explicitly first.
+      void (engine ?? Promise.resolve(undefined))
+        .then((loaded) => loaded?.dispose())
+        .catch(() => undefined)
+        .then(() => send({ type: 'unloaded' }));
+      break;
     case 'cancel':
       // Only remember cancels for jobs still to finish, so late cancels do not accumulate.
       if (runningJob === message.jobId || queue.some((job) => job.jobId === message.jobId)) cancelled.add(message.jobId);

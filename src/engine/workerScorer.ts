@@ -131,7 +131,7 @@ class WorkerScorer implements Scorer {
   async dispose(): Promise<void> {
     const worker = this.worker;
     this.fail(new Error('The scorer was disposed'));
-    await worker?.terminate();
+    if (worker) await release(worker);
   }
 
   /** A new worker, loaded with the model, given every pending job's items that have no result yet. */
@@ -309,8 +309,31 @@ class WorkerScorer implements Scorer {
     // Forgotten before terminating, so its 'exit' is not taken for a crash.
     this.worker = undefined;
     this.pendingLoad = undefined;
-    void worker.terminate();
+    void release(worker);
   }
+}
+
+/** How long a worker gets to release its session before it is terminated anyway. */
+const RELEASE_TIMEOUT_MS = 2000;
+
+/** Lets the worker free onnxruntime's native memory (see worker.ts 'unload'), then terminates it. */
+async function release(worker: Worker): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      worker.off('message', onMessage);
+      worker.off('exit', done);
+      resolve();
+    };
+    const onMessage = (message: WorkerToHost) => {
+      if (message.type === 'unloaded') done();
+    };
+    const timer = setTimeout(done, RELEASE_TIMEOUT_MS);
+    worker.on('message', onMessage);
+    worker.once('exit', done);
+    worker.postMessage({ type: 'unload' } satisfies HostToWorker);
+  });
+  await worker.terminate();
 }
 
 export function createWorkerScorer(options: WorkerScorerOptions): Scorer {

@@ -52,10 +52,13 @@ export interface LoadOptions {
 export type HostToWorker =
   | ({ type: 'load' } & LoadOptions)
   | { type: 'score'; jobId: number; items: ScoreItem[] }
-  | { type: 'cancel'; jobId: number };
+  | { type: 'cancel'; jobId: number }
+  /** Release the session's native memory before the host terminates the worker. */
+  | { type: 'unload' };
 
 export type WorkerToHost =
   | { type: 'loaded'; info: ScorerInfo }
+  | { type: 'unloaded' }
   | { type: 'results'; jobId: number; results: ScoreResult[] }
   | { type: 'progress'; jobId: number; done: number; total: number }
   | { type: 'done'; jobId: number; stats: ScoreStats }
