@@ -452,7 +452,9 @@ function render(): void {
   if (app.contains(document.activeElement) || document.activeElement === document.body) focusRow(false);
 }
 
+/** Moves focus to the focused pair's card, but never pulls focus into a webview the user is not in. */
 function focusRow(scroll: boolean): void {
+  if (!document.hasFocus()) return;
   const card = app.querySelector<HTMLElement>(`.pair[data-position="${focus}"]`);
   if (!card) return;
   card.focus({ preventScroll: !scroll });

@@ -4,7 +4,7 @@
  * and is stopped by process id in stop(), which tests call from `finally`/`after` hooks.
  */
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
 import { ensureHost, repoRoot, startCodeServer, type CodeServer } from './codeServer';
@@ -100,6 +100,18 @@ export interface VsCode {
   evalInWebview<T>(selector: string, script: string): Promise<T>;
   /** Whether an editor tab for the file named `label` shows the dirty (unsaved) marker. */
   tabIsDirty(label: string): Promise<boolean>;
+  /**
+   * Merges `patch` into the user settings.json on the server; VS Code watches that file and applies
+   * the change without a reload (e.g. `workbench.colorTheme`).
+   */
+  updateUserSettings(patch: Record<string, unknown>): void;
+  /**
+   * Picks the color theme labelled `theme` in "Preferences: Color Theme" (VS Code 1.139 labels
+   * "Default Dark Modern" as "Dark Modern") and waits until the workbench shows a theme of `kind`.
+   */
+  setColorTheme(theme: string, kind: 'light' | 'dark'): Promise<void>;
+  /** Clicks the button labelled `label` of VS Code's modal dialog (e.g. a `{ modal: true }` message); returns the dialog's text. */
+  clickDialogButton(label: string, timeoutMs?: number): Promise<string>;
   /** Stops browser and server (by process id) and copies their logs to test-results/<name>-logs/. */
   stop(): Promise<void>;
 }
@@ -224,6 +236,42 @@ function makeVsCode(page: Page, browser: Browser, firstServer: CodeServer, optio
         elements.map((tab) => ({ label: tab.getAttribute('data-resource-name') ?? '', dirty: tab.classList.contains('dirty') })),
       );
       return tabs.some((tab) => tab.label === label && tab.dirty);
+    },
+    updateUserSettings(patch) {
+      const file = path.join(server.userDataDir, 'User/settings.json');
+      const current = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+      writeFileSync(file, JSON.stringify({ ...current, ...patch }, null, 2));
+    },
+    async setColorTheme(theme, kind) {
+      // The workbench root carries "vs" (light) or "vs-dark" once the theme is applied.
+      const wanted = kind === 'light' ? 'vs' : 'vs-dark';
+      const applied = `document.querySelector('.monaco-workbench')?.classList.contains(${JSON.stringify(wanted)})`;
+      // code-server does not pick up an edit of settings.json on disk, so use the theme picker
+      // ("Preferences: Color Theme"), which also writes the user setting.
+      // Not runCommand(): its Enter does not hide the quick input, the theme list replaces the palette.
+      await focusWorkbench(page);
+      await page.keyboard.press('F1');
+      const title = 'Preferences: Color Theme';
+      await quickInput.locator('input').fill(`>${title}`);
+      // "Preferences: Browse Color Themes in Marketplace" ranks first for this text: click ours.
+      await quickInput
+        .locator('.monaco-list-row', { has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(title)}$`) }) })
+        .first()
+        .click({ timeout: 30_000 });
+      await quickInput.locator('.monaco-list-row', { has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(theme)}$`) }) }).first().waitFor({ timeout: 30_000 });
+      await pick(theme, theme);
+      await page.waitForFunction(applied, undefined, { timeout: 30_000 });
+      // Webviews get the new theme's variables by a message of their own; let them repaint.
+      await page.waitForTimeout(500);
+    },
+    async clickDialogButton(label, timeoutMs = 30_000) {
+      const dialog = page.locator('.monaco-dialog-box');
+      await dialog.waitFor({ state: 'visible', timeout: timeoutMs });
+      // The whole dialog's text (message, detail and buttons): its inner class names vary by version.
+      const message = await dialog.innerText().catch(() => '');
+      await dialog.getByRole('button', { name: label, exact: true }).click({ timeout: timeoutMs });
+      await dialog.waitFor({ state: 'hidden', timeout: timeoutMs });
+      return message.trim();
     },
     async quickOpen(fileName) {
       await focusWorkbench(page);

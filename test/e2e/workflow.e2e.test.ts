@@ -1,0 +1,427 @@
+/**
+ * The review workflow, end to end in a real VS Code (issue 5's "done when"):
+ *
+ * 1. open the 40-pair fixture in the review editor with the default model (the bundled baseline), wait until every pair is
+ *    scored, press q (review queue) and check the list is exactly the disagreements, ordered by
+ *    |margin| descending — against `plens score` on the same file;
+ * 2. label pairs from the keyboard (one keeps the file's label and stays in the queue, one takes the
+ *    model's side and so leaves it), undo one label with Ctrl+Z, bulk-flag what the queue shows
+ *    through the bulk select and VS Code's modal confirmation, save with Ctrl+S, and fold the
+ *    sidecar on disk into exactly the expected annotations;
+ * 3. quick scoring: "Preference Lens: Score Selection" on one selection in a text file, then
+ *    Ctrl+Alt+R on two selections; the score shows as a decoration after the selection and in the
+ *    status bar.
+ *
+ * Screenshots in test-results/: workflow-{review-editor,stats,quick-score}-{light,dark}.png.
+ * Installs the VSIX from PLENS_VSIX or the single *.vsix in the repo root (`npm run package`).
+ * Uses only test/fixtures, so it needs no shared data.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { repoRoot } from './codeServer';
+import { findVsix, launchVsCode, type VsCode } from './harness';
+
+const FIXTURE = path.join(repoRoot, 'test/fixtures/hh-rlhf-sample.jsonl');
+const DATASET = 'sample.jsonl';
+const SIDECAR = `${DATASET}.plens-annotations.jsonl`;
+const QUICK = 'responses.txt';
+const PAIRS = 40;
+const ANNOTATOR = 'e2e-workflow';
+/** Setting values, and the labels the theme picker of VS Code 1.139 shows for them. */
+const LIGHT = 'Default Light Modern';
+const LIGHT_LABEL = 'Light Modern';
+const DARK_LABEL = 'Dark Modern';
+const SCORING_TIMEOUT_MS = Number(process.env.PLENS_E2E_SCORING_TIMEOUT_MS ?? 8 * 60_000);
+const SETTINGS = {
+  'preferenceLens.annotator': ANNOTATOR,
+  // Scoring on, with the default model (the bundled baseline; the demo left the VSIX): the queue needs scores.
+  'preferenceLens.scoreOnOpen': true,
+  // code-server auto-saves after 1 s by default; Ctrl+S is under test (see README quirks).
+  'files.autoSave': 'off',
+  'workbench.colorTheme': LIGHT,
+};
+
+// ---------------------------------------------------------------------------- expected, from the CLI
+
+interface CliRow {
+  line: number;
+  margin: number;
+  prefers: 'a' | 'b' | 'tie' | null;
+  label: 'a' | 'b' | 'tie' | null;
+  agrees: boolean | null;
+}
+
+/** `plens score` on the same file with the model the editor uses by default (the bundled baseline): one JSON row per pair, then a summary. */
+async function cliRows(dataset: string): Promise<CliRow[]> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [path.join(repoRoot, 'dist/cli.js'), 'score', dataset, '--model', path.join(repoRoot, 'dist/models/baseline'), '--no-cache'],
+    { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 },
+  );
+  const rows = stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as CliRow & { pairs?: number });
+  rows.pop(); // the summary
+  assert.equal(rows.length, PAIRS, 'CLI rows');
+  return rows;
+}
+
+// ---------------------------------------------------------------------------- the webview's state
+
+type Label = 'a' | 'b' | 'tie' | 'both-bad';
+interface RowView {
+  index: number;
+  line: number;
+  /** Signed margin as shown (3 decimals), null when not scored. */
+  margin: number | null;
+  disagrees: boolean;
+  label: Label | null;
+  flagged: boolean;
+  reviewed: boolean;
+}
+interface View {
+  focused: number | null;
+  filter: string;
+  sort: string;
+  pageRange: string;
+  rows: RowView[];
+}
+
+function readView(vscode: VsCode): Promise<View> {
+  return vscode.evalInWebview<View>(
+    '.pair',
+    `(() => {
+      const pressed = (card, testId) => card.querySelector('[data-testid="' + testId + '"]')?.getAttribute('aria-pressed') === 'true';
+      const labels = ['a', 'b', 'tie', 'both-bad'];
+      const focusedCard = document.activeElement?.closest('.pair');
+      const marginOf = (card) => {
+        const text = card.querySelector('[data-testid="margin"]')?.textContent ?? '';
+        const m = /Margin ([+−±])([0-9.e+-]+)/.exec(text);
+        if (!m) return null;
+        return (m[1] === '−' ? -1 : 1) * Number(m[2]);
+      };
+      return {
+        focused: focusedCard ? Number(focusedCard.getAttribute('data-index')) : null,
+        filter: document.querySelector('select[data-testid="filter"]')?.value ?? '',
+        sort: document.querySelector('select[data-testid="sort"]')?.value ?? '',
+        pageRange: document.querySelector('[data-testid="page-range"]')?.textContent ?? '',
+        rows: [...document.querySelectorAll('.pair')].map((card) => ({
+          index: Number(card.getAttribute('data-index')),
+          line: Number(/line (\\d+)/.exec(card.querySelector('.pair-id')?.textContent ?? '')?.[1]),
+          margin: marginOf(card),
+          disagrees: card.querySelector('[data-testid="disagree-badge"]') !== null,
+          label: labels.find((label) => pressed(card, 'label-' + label)) ?? null,
+          flagged: pressed(card, 'flag'),
+          reviewed: pressed(card, 'reviewed'),
+        })),
+      };
+    })()`,
+  );
+}
+
+async function waitForView(vscode: VsCode, what: string, accept: (view: View) => boolean, timeoutMs = 20_000): Promise<View> {
+  const deadline = Date.now() + timeoutMs;
+  let view: View | undefined;
+  for (;;) {
+    view = await readView(vscode).catch(() => undefined);
+    if (view && accept(view)) return view;
+    if (Date.now() > deadline) {
+      throw new Error(`webview never showed ${what}; last view: ${JSON.stringify(view && { ...view, rows: view.rows.slice(0, 6) })}`);
+    }
+    await vscode.page.waitForTimeout(150);
+  }
+}
+
+const rowOf = (view: View, line: number) => view.rows.find((r) => r.line === line);
+const shows = (line: number, expected: Pick<RowView, 'label' | 'flagged' | 'reviewed'>) => (view: View) => {
+  const r = rowOf(view, line);
+  return r !== undefined && r.label === expected.label && r.flagged === expected.flagged && r.reviewed === expected.reviewed;
+};
+const absent = (line: number) => (view: View) => rowOf(view, line) === undefined;
+
+async function press(vscode: VsCode, key: string, what: string, accept: (view: View) => boolean): Promise<View> {
+  await vscode.page.keyboard.press(key);
+  return waitForView(vscode, `${what} after ${key}`, accept);
+}
+
+async function waitForDirty(vscode: VsCode, dirty: boolean, why: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await vscode.tabIsDirty(DATASET)) !== dirty) {
+    assert.ok(Date.now() < deadline, `${why}: the review tab never became ${dirty ? 'dirty' : 'clean'} in ${timeoutMs} ms`);
+    await vscode.page.waitForTimeout(150);
+  }
+}
+
+// ---------------------------------------------------------------------------- the sidecar on disk
+
+interface StoredEvent {
+  key: string;
+  line: number;
+  field: string;
+  from: unknown;
+  to: unknown;
+  by: string;
+  at: string;
+}
+
+/** Folds the sidecar's events in order into each pair's annotations, keyed by line (as annotations.e2e). */
+function foldSidecar(file: string): { annotations: Map<number, Record<string, unknown>>; events: StoredEvent[] } {
+  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  assert.deepEqual(JSON.parse(lines[0]!), { plens: 'annotations', version: 1 }, 'sidecar header');
+  const events = lines.slice(1).map((l) => JSON.parse(l) as StoredEvent);
+  const byLine = new Map<number, Record<string, unknown>>();
+  const keyOfLine = new Map<number, string>();
+  for (const event of events) {
+    assert.equal(keyOfLine.get(event.line) ?? event.key, event.key, `line ${event.line} has two keys`);
+    keyOfLine.set(event.line, event.key);
+    const annotation = byLine.get(event.line) ?? {};
+    if (event.to === null) delete annotation[event.field];
+    else annotation[event.field] = event.to;
+    byLine.set(event.line, annotation);
+  }
+  for (const [line, annotation] of byLine) if (Object.keys(annotation).length === 0) byLine.delete(line);
+  return { annotations: byLine, events };
+}
+
+// ---------------------------------------------------------------------------- quick scoring in the text editor
+
+/** Texts of the editor's after-decorations (CSS ::after content) and any injected text mentioning "reward". */
+function decorationTexts(vscode: VsCode): Promise<string[]> {
+  return vscode.page.evaluate(`(() => {
+    const found = [];
+    for (const el of document.querySelectorAll('.monaco-editor .view-lines span')) {
+      const after = getComputedStyle(el, '::after').content;
+      if (after && after !== 'none' && after.includes('reward')) found.push(after.replace(/^"|"$/g, ''));
+    }
+    if (found.length === 0) {
+      for (const el of document.querySelectorAll('.monaco-editor .view-lines span')) {
+        if (el.children.length === 0 && /^reward /.test(el.textContent ?? '')) found.push(el.textContent);
+      }
+    }
+    return found;
+  })()`);
+}
+
+async function waitFor<T>(vscode: VsCode, what: string, read: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value: T;
+  for (;;) {
+    value = await read();
+    if (accept(value)) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: never acceptable in ${timeoutMs} ms; last: ${JSON.stringify(value)}`);
+    await vscode.page.waitForTimeout(200);
+  }
+}
+
+const statusBarText = (vscode: VsCode) => vscode.page.locator('.part.statusbar').innerText().catch(() => '');
+
+/** Selects lines `from`..`to` of the focused text editor, one selection per line (keyboard only). */
+async function selectLines(vscode: VsCode, count: number): Promise<string> {
+  await vscode.page.keyboard.press('Control+Home');
+  // editor.action.insertCursorBelow: Shift+Alt+Down on Linux (Ctrl+Shift+Down on some builds).
+  for (const combo of ['Shift+Alt+ArrowDown', 'Control+Shift+ArrowDown']) {
+    for (let i = 1; i < count; i++) await vscode.page.keyboard.press(combo);
+    await vscode.page.keyboard.press('Shift+End');
+    // The status bar's selection item follows the cursor a moment later: poll it.
+    const ok = (status: string) => (count === 1 ? /\(\d+ selected\)/.test(status) : status.includes(`${count} selections`));
+    const status = await waitFor(vscode, 'selection in the status bar', () => statusBarText(vscode), ok, 5_000).catch(() => '');
+    if (ok(status)) return status;
+    await vscode.page.keyboard.press('Escape');
+    await vscode.page.keyboard.press('Control+Home');
+  }
+  throw new Error(`could not make ${count} selections; status bar: ${await statusBarText(vscode)}`);
+}
+
+/** Quick Open, once more if the first was closed under it (focus taken by a webview re-render). */
+async function quickOpenRetrying(vscode: VsCode, name: string): Promise<void> {
+  try {
+    await vscode.quickOpen(name);
+  } catch (error) {
+    console.log(`Quick Open of ${name} failed once, retrying: ${(error as Error).message.split('\n')[0]}`);
+    await vscode.page.keyboard.press('Escape');
+    await vscode.page.waitForTimeout(500);
+    await vscode.quickOpen(name);
+  }
+}
+
+// ---------------------------------------------------------------------------- the test
+
+test('review workflow: queue, keyboard labels, undo, bulk flag, save; quick scoring; light and dark screenshots', { timeout: SCORING_TIMEOUT_MS + 6 * 60_000 }, async () => {
+  const started = Date.now();
+  const workspace = mkdtempSync(path.join(os.tmpdir(), 'plens-e2e-workflow-'));
+  const dataset = path.join(workspace, DATASET);
+  copyFileSync(FIXTURE, dataset);
+  writeFileSync(
+    path.join(workspace, QUICK),
+    'Sure! Preheat the oven, mix the flour and the eggs, then bake for 30 minutes.\n' +
+      'I do not know.\n',
+  );
+  const datasetBefore = readFileSync(dataset);
+  const expected = await cliRows(dataset);
+  const byLine = new Map(expected.map((r) => [r.line, r]));
+  const disagreements = expected.filter((r) => r.agrees === false);
+  assert.ok(disagreements.length >= 4, `the fixture needs at least 4 disagreements, has ${disagreements.length}`);
+  assert.ok(disagreements.length <= 20, 'the queue must fit on one page (20) for this test');
+
+  const vscode = await launchVsCode({ workspace, vsix: findVsix(), name: 'workflow', settings: SETTINGS });
+  const phase = (name: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${name}`);
+  try {
+    phase('VS Code up');
+    await vscode.quickOpen(DATASET);
+    await vscode.runCommand('Preference Lens: Open Review');
+    const [pairs] = await vscode.waitForWebviewTexts('[data-testid="pair-count"]', (t) => t.length > 0);
+    assert.equal(pairs, String(PAIRS));
+    const scoring = { timeoutMs: SCORING_TIMEOUT_MS, failOn: '[role="alert"]' };
+    await vscode.waitForWebviewTexts('[data-testid="scored-count"]', (t) => t[0] === String(PAIRS), scoring);
+    const [shownDisagreements] = await vscode.waitForWebviewTexts('[data-testid="disagreement-count"]', (t) => t[0] !== undefined && t[0] !== '');
+    assert.equal(Number(shownDisagreements), disagreements.length, 'review editor and `plens score` disagree on the disagreement count');
+    phase(`scored ${PAIRS} pairs, ${shownDisagreements} disagreements`);
+
+    // ---- q: the review queue is the disagreements, most confident first.
+    await vscode.focusWebview('.pair[data-index="0"] .pair-id');
+    const queue = await press(vscode, 'q', 'the review queue', (v) =>
+      v.filter === 'disagreements' && v.sort === 'confidence' && v.rows.length === disagreements.length && v.rows.every((r) => r.margin !== null),
+    );
+    assert.equal(queue.pageRange, `1–${disagreements.length} of ${disagreements.length}`);
+    assert.ok(queue.rows.every((r) => r.disagrees), `every queued pair has the disagree badge: ${JSON.stringify(queue.rows)}`);
+    assert.deepEqual(
+      queue.rows.map((r) => r.line).sort((x, y) => x - y),
+      disagreements.map((r) => r.line),
+      'the queue holds exactly the disagreements of `plens score`',
+    );
+    const abs = queue.rows.map((r) => Math.abs(r.margin!));
+    for (let i = 1; i < abs.length; i++) assert.ok(abs[i - 1]! >= abs[i]!, `|margin| must not increase down the queue: ${abs.join(', ')}`);
+    for (const r of queue.rows) assert.ok(Math.abs(r.margin! - byLine.get(r.line)!.margin) < 0.0015, `line ${r.line}: shown margin ${r.margin} vs CLI ${byLine.get(r.line)!.margin}`);
+    phase(`queue ok: |margin| ${abs.map((m) => m.toFixed(2)).join(' ≥ ')}`);
+
+    // ---- screenshots: review editor and stats panel, light then dark.
+    const shots = async (theme: 'light' | 'dark') => {
+      await vscode.screenshot(`workflow-review-editor-${theme}`);
+      await vscode.focusWebview('.pair .pair-id');
+      await vscode.page.keyboard.press('s');
+      await vscode.waitForWebviewTexts('[data-testid="stats-panel"]', (t) => t.length === 1 && t[0]!.length > 0);
+      await vscode.waitForWebviewTexts('[data-testid="review-progress"]', (t) => t.length > 0 && t[0]!.length > 0);
+      await vscode.evalInWebview('[data-testid="stats-panel"]', `document.querySelector('[data-testid="stats-panel"]').scrollIntoView({ block: 'start' })`);
+      await vscode.page.waitForTimeout(300);
+      await vscode.screenshot(`workflow-stats-${theme}`);
+      await vscode.page.keyboard.press('s');
+      await vscode.waitForWebviewTexts('[data-testid="toggle-stats"]', (t) => t[0] === 'Statistics (s)');
+    };
+    // Launched with the light setting; pick it again so the screenshot does not depend on the default.
+    await vscode.setColorTheme(LIGHT_LABEL, 'light');
+    await shots('light');
+    await vscode.setColorTheme(DARK_LABEL, 'dark');
+    const webviewTheme = await vscode.evalInWebview<string>('.pair', 'document.body.className');
+    assert.match(webviewTheme, /vscode-dark/, 'the webview follows the dark theme');
+    await shots('dark');
+    await vscode.setColorTheme(LIGHT_LABEL, 'light');
+    phase('review + stats screenshots, light and dark');
+
+    // ---- keyboard labels in the queue.
+    const [q0, q1, q2] = queue.rows.map((r) => byLine.get(r.line)!);
+    const keyOf = (side: 'a' | 'b' | 'tie' | null) => {
+      assert.ok(side === 'a' || side === 'b', `a disagreement prefers a side: ${side}`);
+      return side === 'a' ? '1' : '2';
+    };
+    await vscode.focusWebview(`.pair[data-position="0"] .pair-id`);
+    await waitForView(vscode, 'queue head focused', (v) => v.rows[0]?.line === q0!.line && v.focused === v.rows[0]!.index);
+    // q0: keep the file's label — still a disagreement, stays; focus moves to q1.
+    const keepLabel = q0!.label as Label;
+    await press(vscode, keyOf(q0!.label), `line ${q0!.line} keeps its label`, (v) =>
+      shows(q0!.line, { label: keepLabel, flagged: false, reviewed: true })(v) && v.focused === rowOf(v, q1!.line)?.index,
+    );
+    // q1: take the model's side — now an agreement, it leaves the queue and q2 comes up.
+    const modelSide1 = q1!.prefers as Label;
+    await press(vscode, keyOf(q1!.prefers), `line ${q1!.line} takes the model's side and leaves the queue`, (v) =>
+      absent(q1!.line)(v) && v.rows.length === disagreements.length - 1 && v.focused === rowOf(v, q2!.line)?.index,
+    );
+    // q2: the same, then undo it (label and reviewed are two edits: two Ctrl+Z) — back in the queue, clean.
+    await press(vscode, keyOf(q2!.prefers), `line ${q2!.line} takes the model's side`, (v) => absent(q2!.line)(v) && v.rows.length === disagreements.length - 2);
+    await waitForDirty(vscode, true, 'after labels');
+    assert.equal(existsSync(path.join(workspace, SIDECAR)), false, 'nothing is written before a save');
+    // The first Ctrl+Z takes back "reviewed": the pair still agrees (so stays out of the queue); the
+    // header's reviewed count shows it.
+    await vscode.waitForWebviewTexts('[data-testid="reviewed-count"]', (t) => t[0] === '3');
+    await vscode.page.keyboard.press('Control+z');
+    await vscode.waitForWebviewTexts('[data-testid="reviewed-count"]', (t) => t[0] === '2', { timeoutMs: 20_000 });
+    const afterUndo = await press(vscode, 'Control+z', `line ${q2!.line} label undone: back in the queue`, (v) =>
+      shows(q2!.line, { label: null, flagged: false, reviewed: false })(v) && v.rows.length === disagreements.length - 1,
+    );
+    assert.ok(shows(q0!.line, { label: keepLabel, flagged: false, reviewed: true })(afterUndo), 'the undo touched only the last pair');
+    phase('keyboard labels and undo');
+
+    // ---- bulk flag the filtered set: the select, then VS Code's modal dialog in the workbench page.
+    const shown = disagreements.length - 1;
+    const frame = await vscode.webviewFrame('select[data-testid="bulk"]');
+    await frame.locator('select[data-testid="bulk"]').selectOption('flag');
+    const dialogText = await vscode.clickDialogButton(`Apply to ${shown} pairs`);
+    assert.match(dialogText, new RegExp(`Flag all ${shown} pairs`), `dialog message: ${dialogText}`);
+    const flagged = await waitForView(vscode, 'every queued pair flagged', (v) => v.rows.length === shown && v.rows.every((r) => r.flagged));
+    assert.ok(shows(q0!.line, { label: keepLabel, flagged: true, reviewed: true })(flagged));
+    phase(`bulk-flagged ${shown} pairs`);
+
+    // ---- save and check the sidecar.
+    await vscode.focusWebview('.pair[data-position="0"] .pair-id');
+    await vscode.page.keyboard.press('Control+s');
+    const sidecar = path.join(workspace, SIDECAR);
+    const deadline = Date.now() + 20_000;
+    while ((await vscode.tabIsDirty(DATASET)) || !existsSync(sidecar)) {
+      assert.ok(Date.now() < deadline, 'Ctrl+S did not save the review (tab still dirty or no sidecar)');
+      await vscode.page.waitForTimeout(200);
+    }
+    const { annotations, events } = foldSidecar(sidecar);
+    const want: Record<number, Record<string, unknown>> = {};
+    for (const d of disagreements) if (d.line !== q1!.line) want[d.line] = { flagged: true };
+    want[q0!.line] = { label: keepLabel, reviewed: true, flagged: true };
+    want[q1!.line] = { label: modelSide1, reviewed: true };
+    assert.deepEqual(Object.fromEntries([...annotations].sort(([a], [b]) => a - b)), want, `folded sidecar; events: ${JSON.stringify(events)}`);
+    // 3 label keys × (label + reviewed) + 2 undos + one flag event per queued pair.
+    assert.equal(events.length, 6 + 2 + shown, `events: ${JSON.stringify(events)}`);
+    assert.ok(events.every((e) => e.by === ANNOTATOR && !Number.isNaN(Date.parse(e.at))), 'every event names the annotator and a time');
+    assert.ok(readFileSync(dataset).equals(datasetBefore), 'the dataset must stay byte-identical');
+    phase(`saved: ${events.length} events, ${annotations.size} pairs annotated`);
+
+    // ---- quick scoring: one selection through the command palette.
+    // The review webview re-renders after the save and focuses its current pair (webview-ui/main.ts,
+    // the 'page' handler's focusRow), which can close a Quick Open typed at that moment: let it settle.
+    await vscode.page.waitForTimeout(1500);
+    await quickOpenRetrying(vscode, QUICK);
+    await selectLines(vscode, 1);
+    await vscode.runCommand('Preference Lens: Score Selection');
+    const one = await waitFor(vscode, 'decoration after one selection', () => decorationTexts(vscode), (t) => t.length === 1);
+    assert.match(one[0]!, /^reward -?\d+\.\d{3}$/, `decoration: ${one[0]}`);
+    const oneStatus = await waitFor(vscode, 'status bar after one selection', () => statusBarText(vscode), (t) => /reward -?\d+\.\d{3}/.test(t));
+    assert.ok(oneStatus.includes(one[0]!), `status bar "${oneStatus}" shows the decoration's "${one[0]}"`);
+    phase(`one selection: ${one[0]}; status bar: ${oneStatus.replace(/\s+/g, ' ').slice(0, 160)}`);
+
+    // ---- two selections (Add Cursor Below, then Shift+End) compared with Ctrl+Alt+R.
+    // Quick Open of the open file gives its editor the focus back (runCommand left it on the status bar).
+    await quickOpenRetrying(vscode, QUICK);
+    const selected = await selectLines(vscode, 2);
+    assert.match(selected, /2 selections/);
+    await vscode.page.keyboard.press('Control+Alt+r');
+    const two = await waitFor(vscode, 'decorations after two selections', () => decorationTexts(vscode), (t) => t.length === 2);
+    for (const text of two) assert.match(text, /^reward -?\d+\.\d{3}( ★ preferred| \(tie\))?$/, `decoration: ${text}`);
+    assert.ok(two.filter((t) => t.includes('★ preferred')).length === 1 || two.every((t) => t.includes('(tie)')), `one of two is preferred: ${two}`);
+    const twoStatus = await waitFor(vscode, 'status bar after two selections', () => statusBarText(vscode), (t) => /A -?\d+\.\d{3} vs B -?\d+\.\d{3}: margin/.test(t));
+    phase(`two selections: ${two.join(' | ')}; status bar: ${twoStatus.replace(/\s+/g, ' ').slice(0, 160)}`);
+    await vscode.screenshot('workflow-quick-score-light');
+    await vscode.setColorTheme(DARK_LABEL, 'dark');
+    // Still shown: only an edit clears the decorations (the status message lasts 15 s).
+    assert.equal((await decorationTexts(vscode)).length, 2);
+    await vscode.screenshot('workflow-quick-score-dark');
+    phase('quick scoring screenshots, light and dark');
+  } catch (error) {
+    await vscode.screenshot('workflow-failure').catch(() => undefined);
+    for (const log of vscode.extensionHostLogs().filter((f) => /remoteexthost|preference/i.test(f))) {
+      console.error(`--- ${path.basename(log)} (last 30 lines)\n${readFileSync(log, 'utf8').split('\n').slice(-30).join('\n')}`);
+    }
+    throw error;
+  } finally {
+    await vscode.stop();
+    rmSync(workspace, { recursive: true, force: true });
+  }
+});
