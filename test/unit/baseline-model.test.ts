@@ -5,12 +5,11 @@ import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { build } from 'esbuild';
 import { BASELINE_DIR, DEFAULT_DATA_DIR, loadPreferencePairs, SOURCES } from '../../scripts/train-baseline';
 import { createScorer } from '../../src/engine/createScorer';
 import type { ScoreItem, Scorer } from '../../src/engine/scorer';
+import { buildWorkerBundle } from '../support/workerBundle';
 
-const repoRoot = path.resolve(__dirname, '..', '..');
 
 interface Tally {
   pairs: number;
@@ -40,20 +39,7 @@ describe('baseline reward model (models/baseline)', () => {
   };
 
   before(async () => {
-    // Under the repo's out/ (git-ignored) so the bundle resolves onnxruntime-node from node_modules.
-    await fs.mkdir(path.join(repoRoot, 'out'), { recursive: true });
-    scratch = await fs.mkdtemp(path.join(repoRoot, 'out', 'test-baseline-'));
-    workerPath = path.join(scratch, 'worker.js');
-    await build({
-      entryPoints: [path.join(repoRoot, 'src', 'engine', 'worker.ts')],
-      outfile: workerPath,
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      external: ['onnxruntime-node'],
-      logLevel: 'error',
-    });
+    ({ scratch: scratch, workerPath: workerPath } = await buildWorkerBundle('baseline'));
     config = JSON.parse(await fs.readFile(path.join(BASELINE_DIR, 'config.json'), 'utf8')) as BaselineConfig;
     reportText = await fs.readFile(path.join(BASELINE_DIR, 'REPORT.md'), 'utf8');
   });

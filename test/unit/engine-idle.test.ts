@@ -5,10 +5,10 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { build } from 'esbuild';
 import { buildKnownScoreModel } from '../../src/engine/modelkit/knownScoreModel';
 import type { ScoreItem, ScoreResult, Scorer } from '../../src/engine/scorer';
 import { createWorkerScorer, type WorkerScorerOptions } from '../../src/engine/workerScorer';
+import { buildWorkerBundle } from '../support/workerBundle';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const ITEMS: ScoreItem[] = [
@@ -92,17 +92,7 @@ parentPort.on('message', (message) => {
   });
 
   it('reloads the real model transparently: same scores before and after an unload', async () => {
-    const workerPath = path.join(scratch, 'worker.js');
-    await build({
-      entryPoints: [path.join(repoRoot, 'src', 'engine', 'worker.ts')],
-      outfile: workerPath,
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      external: ['onnxruntime-node'],
-      logLevel: 'error',
-    });
+    const { workerPath } = await buildWorkerBundle('idle', scratch);
     const modelDir = path.join(scratch, 'model');
     await buildKnownScoreModel({ tokenizerDir: path.join(repoRoot, 'models', 'demo'), outDir: modelDir });
     const scorer = open({ modelDir, workerPath, device: 'cpu', idleUnloadMs: 100 });

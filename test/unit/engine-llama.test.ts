@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { build } from 'esbuild';
 import * as ort from 'onnxruntime-node';
 import { createEncoder } from '../../src/engine/encoder';
 import { buildLlamaModel, type LlamaWeights } from '../../src/engine/modelkit/llamaModel';
@@ -13,6 +12,7 @@ import { llamaReferenceReward } from '../../src/engine/modelkit/llamaReference';
 import { readModelFolder } from '../../src/engine/modelFolder';
 import type { ScoreItem, ScoreResult, Scorer } from '../../src/engine/scorer';
 import { createWorkerScorer, type WorkerScorerOptions } from '../../src/engine/workerScorer';
+import { buildWorkerBundle } from '../support/workerBundle';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const demoTokenizerDir = path.join(repoRoot, 'models', 'demo');
@@ -69,20 +69,7 @@ describe('tiny Llama fixture', () => {
   };
 
   before(async () => {
-    // Under the repo's out/ (git-ignored) so the bundle resolves onnxruntime-node from node_modules.
-    await fs.mkdir(path.join(repoRoot, 'out'), { recursive: true });
-    scratch = await fs.mkdtemp(path.join(repoRoot, 'out', 'test-llama-'));
-    workerPath = path.join(scratch, 'worker.js');
-    await build({
-      entryPoints: [path.join(repoRoot, 'src', 'engine', 'worker.ts')],
-      outfile: workerPath,
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      external: ['onnxruntime-node'],
-      logLevel: 'error',
-    });
+    ({ scratch: scratch, workerPath: workerPath } = await buildWorkerBundle('llama'));
     modelDir = path.join(scratch, 'model');
     weights = await buildLlamaModel({ tokenizerDir: demoTokenizerDir, outDir: modelDir, seed: 7 });
     const encoder = await createEncoder(await readModelFolder(modelDir));

@@ -7,11 +7,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Tokenizer } from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
-import { build } from 'esbuild';
 import { buildKnownScoreModel, DEMO_MODEL_NAME, KNOWN_SCORE_BIAS, knownScoreWeight } from '../../src/engine/modelkit/knownScoreModel';
 import type { ScoreItem, ScoreResult, Scorer } from '../../src/engine/scorer';
 import { ScoringEngine } from '../../src/engine/scoringEngine';
 import { createWorkerScorer, type WorkerScorerOptions } from '../../src/engine/workerScorer';
+import { buildWorkerBundle } from '../support/workerBundle';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const demoTokenizerDir = path.join(repoRoot, 'models', 'demo');
@@ -93,20 +93,7 @@ describe('worker scorer over the known-score model', () => {
   };
 
   before(async () => {
-    // Under the repo's out/ (git-ignored) so the bundle resolves onnxruntime-node from node_modules.
-    await fs.mkdir(path.join(repoRoot, 'out'), { recursive: true });
-    scratch = await fs.mkdtemp(path.join(repoRoot, 'out', 'test-engine-'));
-    workerPath = path.join(scratch, 'worker.js');
-    await build({
-      entryPoints: [path.join(repoRoot, 'src', 'engine', 'worker.ts')],
-      outfile: workerPath,
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      external: ['onnxruntime-node'],
-      logLevel: 'error',
-    });
+    ({ scratch: scratch, workerPath: workerPath } = await buildWorkerBundle('engine'));
     modelDir = path.join(scratch, 'model');
     await buildKnownScoreModel({ tokenizerDir: demoTokenizerDir, outDir: modelDir });
     tokenizer = await referenceTokenizer(demoTokenizerDir);

@@ -14,10 +14,10 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { build } from 'esbuild';
 import { createScorer } from '../../src/engine/createScorer';
 import { buildKnownScoreModel } from '../../src/engine/modelkit/knownScoreModel';
 import type { ScoreItem } from '../../src/engine/scorer';
+import { buildWorkerBundle } from '../support/workerBundle';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const SETTLE_MS = 60_000;
@@ -28,20 +28,7 @@ let workerPath: string;
 let goodModel: string;
 
 before(async () => {
-  // Under the repo's out/ (git-ignored) so the bundle resolves onnxruntime-node from node_modules.
-  await fs.mkdir(path.join(repoRoot, 'out'), { recursive: true });
-  scratch = await fs.mkdtemp(path.join(repoRoot, 'out', 'test-fuzz-model-'));
-  workerPath = path.join(scratch, 'worker.js');
-  await build({
-    entryPoints: [path.join(repoRoot, 'src', 'engine', 'worker.ts')],
-    outfile: workerPath,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    external: ['onnxruntime-node'],
-    logLevel: 'error',
-  });
+  ({ scratch: scratch, workerPath: workerPath } = await buildWorkerBundle('fuzz-model'));
   goodModel = path.join(scratch, 'good');
   await buildKnownScoreModel({ tokenizerDir: path.join(repoRoot, 'models', 'demo'), outDir: goodModel });
 });

@@ -8,11 +8,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { build } from 'esbuild';
 import { createScorer } from '../../src/engine/createScorer';
 import { findCachedModel, hubCacheDir, isHubModelId, resolveHubModel, type HubProgress } from '../../src/engine/hub';
 import { buildKnownScoreModel } from '../../src/engine/modelkit/knownScoreModel';
 import { readModelFolder } from '../../src/engine/modelFolder';
+import { buildWorkerBundle } from '../support/workerBundle';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const SHA = 'a'.repeat(40);
@@ -196,17 +196,7 @@ describe('Hugging Face hub ids', () => {
   });
 
   it('scores a hub id through createScorer: resolved first, then run by the worker', async () => {
-    const workerPath = path.join(scratch, 'worker.js');
-    await build({
-      entryPoints: [path.join(repoRoot, 'src', 'engine', 'worker.ts')],
-      outfile: workerPath,
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      external: ['onnxruntime-node'],
-      logLevel: 'error',
-    });
+    const { workerPath } = await buildWorkerBundle('hub', scratch);
     const progress: HubProgress[] = [];
     const scorer = createScorer({ model: 'org/rm-onnx', workerPath, device: 'cpu', hub: { cacheDir: path.join(scratch, 'cache-scorer'), hubUrl, onProgress: (p) => progress.push(p) } });
     try {

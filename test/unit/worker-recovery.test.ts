@@ -7,10 +7,10 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { build } from 'esbuild';
 import { buildKnownScoreModel } from '../../src/engine/modelkit/knownScoreModel';
 import type { ScoreItem, ScoreNotice, ScoreOptions, Scorer } from '../../src/engine/scorer';
 import { createWorkerScorer, type WorkerScorerOptions } from '../../src/engine/workerScorer';
+import { buildWorkerBundle } from '../support/workerBundle';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const demoTokenizerDir = path.join(repoRoot, 'models', 'demo');
@@ -104,20 +104,7 @@ require(${JSON.stringify(workerPath)});
   }
 
   before(async () => {
-    // Under the repo's out/ (git-ignored) so the bundle resolves onnxruntime-node from node_modules.
-    await fs.mkdir(path.join(repoRoot, 'out'), { recursive: true });
-    scratch = await fs.mkdtemp(path.join(repoRoot, 'out', 'test-recovery-'));
-    workerPath = path.join(scratch, 'worker.js');
-    await build({
-      entryPoints: [path.join(repoRoot, 'src', 'engine', 'worker.ts')],
-      outfile: workerPath,
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      external: ['onnxruntime-node'],
-      logLevel: 'error',
-    });
+    ({ scratch: scratch, workerPath: workerPath } = await buildWorkerBundle('recovery'));
     modelDir = path.join(scratch, 'model');
     await buildKnownScoreModel({ tokenizerDir: demoTokenizerDir, outDir: modelDir });
     const clean = await run(open({}), ITEMS);
