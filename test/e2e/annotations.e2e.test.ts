@@ -17,6 +17,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from './codeServer';
 import { findVsix, launchVsCode, type VsCode } from './harness';
+import { foldSidecar, waitForDirty } from './sidecar';
 
 const FIXTURE = path.join(repoRoot, 'test/fixtures/hh-rlhf-sample.jsonl');
 const DATASET = 'sample.jsonl';
@@ -97,15 +98,6 @@ async function press(vscode: VsCode, key: string, what: string, accept: (view: V
   await waitForView(vscode, `${what} after ${key}`, accept);
 }
 
-/** Polls the tab's dirty marker: VS Code learns of an edit by a message of its own, after the webview's. */
-async function waitForDirty(vscode: VsCode, dirty: boolean, why: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while ((await vscode.tabIsDirty(DATASET)) !== dirty) {
-    assert.ok(Date.now() < deadline, `${why}: the review tab never became ${dirty ? 'dirty' : 'clean'} in ${timeoutMs} ms`);
-    await vscode.page.waitForTimeout(150);
-  }
-}
-
 async function openReview(vscode: VsCode): Promise<void> {
   await vscode.quickOpen(DATASET);
   await vscode.runCommand('Preference Lens: Open Review');
@@ -114,41 +106,6 @@ async function openReview(vscode: VsCode): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------- the sidecar on disk
-
-interface StoredEvent {
-  key: string;
-  line: number;
-  field: string;
-  from: unknown;
-  to: unknown;
-  by: string;
-  at: string;
-}
-
-/**
- * Parses the sidecar and folds its events in order into the annotations of each pair, keyed by the
- * record's line (the fixture has one record per line). Checks the header, that every line is JSON,
- * and that each content key belongs to exactly one line.
- */
-function foldSidecar(file: string): { annotations: Map<number, Record<string, unknown>>; events: StoredEvent[] } {
-  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
-  assert.deepEqual(JSON.parse(lines[0]!), { plens: 'annotations', version: 1 }, 'sidecar header');
-  const events = lines.slice(1).map((l) => JSON.parse(l) as StoredEvent);
-  const lineOfKey = new Map<string, number>();
-  const byKey = new Map<string, Record<string, unknown>>();
-  for (const event of events) {
-    assert.equal(lineOfKey.get(event.key) ?? event.line, event.line, `key ${event.key} names two lines`);
-    lineOfKey.set(event.key, event.line);
-    const annotation = byKey.get(event.key) ?? {};
-    if (event.to === null) delete annotation[event.field];
-    else annotation[event.field] = event.to;
-    byKey.set(event.key, annotation);
-  }
-  assert.equal(new Set(lineOfKey.values()).size, lineOfKey.size, 'two keys name the same line');
-  const annotations = new Map<number, Record<string, unknown>>();
-  for (const [key, annotation] of byKey) if (Object.keys(annotation).length) annotations.set(lineOfKey.get(key)!, annotation);
-  return { annotations, events };
-}
 
 /** Every file under `dir`, recursively; unreadable entries (being replaced right now) are skipped. */
 function filesUnder(dir: string): { file: string; mtimeMs: number }[] {
@@ -232,7 +189,7 @@ test('keyboard labels, undo/redo, save and reload: exactly the expected annotati
     await press(vscode, 'j', 'pair 4 focused', (v) => v.focused === 3);
     await press(vscode, '3', 'pair 4 = tie', (v) => shows(3, { label: 'tie', flagged: false, reviewed: true })(v) && v.focused === 4);
     await press(vscode, '4', 'pair 5 = both bad', (v) => shows(4, { label: 'both-bad', flagged: false, reviewed: true })(v) && v.focused === 5);
-    await waitForDirty(vscode, true, 'after edits');
+    await waitForDirty(vscode, DATASET, true, 'after edits');
     assert.equal(existsSync(path.join(workspace, SIDECAR)), false, 'nothing is written before a save');
 
     // "4" made two edits (label, then reviewed). Ctrl+Z here is VS Code's undo, forwarded from the
@@ -303,7 +260,7 @@ async function hotExitScenario(crash: 'extension-host' | 'server'): Promise<void
     await vscode.focusWebview('.pair[data-index="0"] .pair-id');
     await press(vscode, '1', 'pair 1 = A', (v) => shows(0, { label: 'a', flagged: false, reviewed: true })(v) && v.focused === 1);
     await press(vscode, 'f', 'pair 2 flagged', shows(1, { label: null, flagged: true, reviewed: false }));
-    await waitForDirty(vscode, true, 'after edits');
+    await waitForDirty(vscode, DATASET, true, 'after edits');
 
     // VS Code backs dirty custom editors up on a timer after the last edit (1 s by default).
     // Three unsaved events: label and reviewed of pair 1, flagged of pair 2.
@@ -333,7 +290,7 @@ async function hotExitScenario(crash: 'extension-host' | 'server'): Promise<void
     const restored = { first: shows(0, { label: 'a', flagged: false, reviewed: true }), second: shows(1, { label: null, flagged: true, reviewed: false }) };
     await waitForView(vscode, 'the unsaved edits restored', (v) => restored.first(v) && restored.second(v), 90_000);
     // Restored edits are still unsaved: the tab must be dirty.
-    await waitForDirty(vscode, true, 'after restore');
+    await waitForDirty(vscode, DATASET, true, 'after restore');
 
     // The restored edits are real edits, not just pixels: saving writes them.
     await vscode.focusWebview('.pair[data-index="0"] .pair-id');

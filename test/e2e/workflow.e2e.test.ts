@@ -25,6 +25,7 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { repoRoot } from './codeServer';
 import { findVsix, launchVsCode, type VsCode } from './harness';
+import { foldSidecar, waitForDirty } from './sidecar';
 
 const FIXTURE = path.join(repoRoot, 'test/fixtures/hh-rlhf-sample.jsonl');
 const DATASET = 'sample.jsonl';
@@ -147,44 +148,7 @@ async function press(vscode: VsCode, key: string, what: string, accept: (view: V
   return waitForView(vscode, `${what} after ${key}`, accept);
 }
 
-async function waitForDirty(vscode: VsCode, dirty: boolean, why: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while ((await vscode.tabIsDirty(DATASET)) !== dirty) {
-    assert.ok(Date.now() < deadline, `${why}: the review tab never became ${dirty ? 'dirty' : 'clean'} in ${timeoutMs} ms`);
-    await vscode.page.waitForTimeout(150);
-  }
-}
-
 // ---------------------------------------------------------------------------- the sidecar on disk
-
-interface StoredEvent {
-  key: string;
-  line: number;
-  field: string;
-  from: unknown;
-  to: unknown;
-  by: string;
-  at: string;
-}
-
-/** Folds the sidecar's events in order into each pair's annotations, keyed by line (as annotations.e2e). */
-function foldSidecar(file: string): { annotations: Map<number, Record<string, unknown>>; events: StoredEvent[] } {
-  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
-  assert.deepEqual(JSON.parse(lines[0]!), { plens: 'annotations', version: 1 }, 'sidecar header');
-  const events = lines.slice(1).map((l) => JSON.parse(l) as StoredEvent);
-  const byLine = new Map<number, Record<string, unknown>>();
-  const keyOfLine = new Map<number, string>();
-  for (const event of events) {
-    assert.equal(keyOfLine.get(event.line) ?? event.key, event.key, `line ${event.line} has two keys`);
-    keyOfLine.set(event.line, event.key);
-    const annotation = byLine.get(event.line) ?? {};
-    if (event.to === null) delete annotation[event.field];
-    else annotation[event.field] = event.to;
-    byLine.set(event.line, annotation);
-  }
-  for (const [line, annotation] of byLine) if (Object.keys(annotation).length === 0) byLine.delete(line);
-  return { annotations: byLine, events };
-}
 
 // ---------------------------------------------------------------------------- quick scoring in the text editor
 
@@ -340,7 +304,7 @@ test('review workflow: queue, keyboard labels, undo, bulk flag, save; quick scor
     );
     // q2: the same, then undo it (label and reviewed are two edits: two Ctrl+Z) — back in the queue, clean.
     await press(vscode, keyOf(q2!.prefers), `line ${q2!.line} takes the model's side`, (v) => absent(q2!.line)(v) && v.rows.length === disagreements.length - 2);
-    await waitForDirty(vscode, true, 'after labels');
+    await waitForDirty(vscode, DATASET, true, 'after labels');
     assert.equal(existsSync(path.join(workspace, SIDECAR)), false, 'nothing is written before a save');
     // The first Ctrl+Z takes back "reviewed": the pair still agrees (so stays out of the queue); the
     // header's reviewed count shows it.
