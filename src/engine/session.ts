@@ -3,6 +3,7 @@
  * not fall back by itself (`['cuda', 'cpu']` throws when the CUDA libraries are missing), so each
  * provider is tried alone, in order, and the reason for every skipped one is kept for the user.
  */
+import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import type { Device } from '../shared/workerProtocol';
 
@@ -57,6 +58,7 @@ export async function createSession(modelPath: string, device: Device = 'auto'):
       const session = await ort.InferenceSession.create(modelPath, {
         executionProviders: [provider],
         graphOptimizationLevel: 'all',
+        intraOpNumThreads: cpuThreads(),
       });
       return { session, device: provider, fallbackReason: reasons.length > 0 ? reasons.join('; ') : undefined };
     } catch (error) {
@@ -65,4 +67,12 @@ export async function createSession(modelPath: string, device: Device = 'auto'):
     }
   }
   throw new Error(`Cannot load ${modelPath}: ${reasons.join('; ')}`, { cause: lastError });
+}
+
+/**
+ * Threads for CPU kernels: every core but one, so the editor (and the user's other work) keeps a
+ * core while a long scoring run goes on; onnxruntime's default takes them all.
+ */
+export function cpuThreads(cores = os.availableParallelism()): number {
+  return Math.max(1, cores - 1);
 }
