@@ -18,7 +18,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
+import { buildWorkerBundle } from '../test/support/workerBundle';
 import * as ort from 'onnxruntime-node';
 import { loadDataset } from '../src/core/dataset';
 import { scorePairs, type PairScore } from '../src/core/verdict';
@@ -72,21 +72,8 @@ async function main(): Promise<void> {
   const pairs = values.pairs === 'all' ? dataset.pairs : dataset.pairs.slice(0, Number(values.pairs));
   const indices = pairs.map((_, i) => i);
 
-  // Under out/ (git-ignored) so the bundle resolves onnxruntime-node from node_modules.
-  await fs.mkdir(path.join(repoRoot, 'out'), { recursive: true });
-  const scratch = await fs.mkdtemp(path.join(repoRoot, 'out', 'bench-engine-'));
+  const { scratch, workerPath } = await buildWorkerBundle('bench-engine');
   try {
-    const workerPath = path.join(scratch, 'worker.js');
-    await build({
-      entryPoints: [path.join(repoRoot, 'src', 'engine', 'worker.ts')],
-      outfile: workerPath,
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      external: ['onnxruntime-node'],
-      logLevel: 'error',
-    });
     const modelDir = path.join(scratch, 'model');
     await buildLlamaModel({ tokenizerDir: values.tokenizer, outDir: modelDir, shape });
     const cacheDir = path.join(scratch, 'cache');

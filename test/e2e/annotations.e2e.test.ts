@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from './codeServer';
-import { findVsix, launchVsCode, type VsCode } from './harness';
+import { findVsix, launchVsCode, type VsCode, pollUntil } from './harness';
 import { foldSidecar, waitForDirty } from './sidecar';
 
 const FIXTURE = path.join(repoRoot, 'test/fixtures/hh-rlhf-sample.jsonl');
@@ -68,17 +68,9 @@ function readView(vscode: VsCode): Promise<View> {
   );
 }
 
-/** Polls the view until `accept` holds; the message says what was expected and what was seen. */
-async function waitForView(vscode: VsCode, what: string, accept: (view: View) => boolean, timeoutMs = 20_000): Promise<View> {
-  const deadline = Date.now() + timeoutMs;
-  let view: View | undefined;
-  for (;;) {
-    // A frame replaced mid-read (webviews are recreated on reload) reads as nothing; poll again.
-    view = await readView(vscode).catch(() => undefined);
-    if (view && accept(view)) return view;
-    if (Date.now() > deadline) throw new Error(`webview never showed ${what}; last view: ${JSON.stringify(view && { ...view, rows: view.rows.slice(0, 6) })}`);
-    await vscode.page.waitForTimeout(150);
-  }
+/** Polls the view until `accept` holds. */
+function waitForView(vscode: VsCode, what: string, accept: (view: View) => boolean, timeoutMs = 20_000): Promise<View> {
+  return pollUntil(vscode, `webview showing ${what}`, () => readView(vscode), accept, { timeoutMs, show: (view) => JSON.stringify(view && { ...view, rows: view.rows.slice(0, 6) }) });
 }
 
 const row = (view: View, index: number) => view.rows.find((r) => r.index === index);

@@ -352,3 +352,24 @@ function findFiles(dir: string, accept: (file: string) => boolean): string[] {
     return statSync(file).isDirectory() ? findFiles(file, accept) : accept(file) ? [file] : [];
   });
 }
+
+/**
+ * Polls `read` until `accept` holds. With `retryFailedReads` a read that throws counts as nothing
+ * seen yet (a webview frame replaced mid-read, as on reload); without, it fails the wait at once.
+ * The error says what was awaited and what was last seen.
+ */
+export async function pollUntil<T>(
+  vscode: VsCode,
+  what: string,
+  read: () => Promise<T>,
+  accept: (value: T) => boolean,
+  { timeoutMs = 20_000, intervalMs = 150, retryFailedReads = true, show = (value: T | undefined) => JSON.stringify(value) } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = retryFailedReads ? await read().catch(() => undefined) : await read();
+    if (value !== undefined && accept(value)) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not seen in ${timeoutMs} ms; last: ${show(value)}`);
+    await vscode.page.waitForTimeout(intervalMs);
+  }
+}

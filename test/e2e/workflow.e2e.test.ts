@@ -24,7 +24,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { repoRoot } from './codeServer';
-import { findVsix, launchVsCode, type VsCode } from './harness';
+import { findVsix, launchVsCode, type VsCode, pollUntil } from './harness';
 import { foldSidecar, waitForDirty } from './sidecar';
 
 const FIXTURE = path.join(repoRoot, 'test/fixtures/hh-rlhf-sample.jsonl');
@@ -123,17 +123,9 @@ function readView(vscode: VsCode): Promise<View> {
   );
 }
 
-async function waitForView(vscode: VsCode, what: string, accept: (view: View) => boolean, timeoutMs = 20_000): Promise<View> {
-  const deadline = Date.now() + timeoutMs;
-  let view: View | undefined;
-  for (;;) {
-    view = await readView(vscode).catch(() => undefined);
-    if (view && accept(view)) return view;
-    if (Date.now() > deadline) {
-      throw new Error(`webview never showed ${what}; last view: ${JSON.stringify(view && { ...view, rows: view.rows.slice(0, 6) })}`);
-    }
-    await vscode.page.waitForTimeout(150);
-  }
+/** Polls the view until `accept` holds. */
+function waitForView(vscode: VsCode, what: string, accept: (view: View) => boolean, timeoutMs = 20_000): Promise<View> {
+  return pollUntil(vscode, `webview showing ${what}`, () => readView(vscode), accept, { timeoutMs, show: (view) => JSON.stringify(view && { ...view, rows: view.rows.slice(0, 6) }) });
 }
 
 const rowOf = (view: View, line: number) => view.rows.find((r) => r.line === line);
@@ -169,15 +161,8 @@ function decorationTexts(vscode: VsCode): Promise<string[]> {
   })()`);
 }
 
-async function waitFor<T>(vscode: VsCode, what: string, read: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value: T;
-  for (;;) {
-    value = await read();
-    if (accept(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: never acceptable in ${timeoutMs} ms; last: ${JSON.stringify(value)}`);
-    await vscode.page.waitForTimeout(200);
-  }
+function waitFor<T>(vscode: VsCode, what: string, read: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
+  return pollUntil(vscode, what, read, accept, { timeoutMs, intervalMs: 200, retryFailedReads: false });
 }
 
 const statusBarText = (vscode: VsCode) => vscode.page.locator('.part.statusbar').innerText().catch(() => '');

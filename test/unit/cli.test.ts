@@ -1,6 +1,5 @@
 // The plens contract, run as a user runs it: the built CLI in a child process.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -8,27 +7,16 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pairKeys } from '../../src/core/annotations';
 import { loadDataset } from '../../src/core/dataset';
+import { cliPath as cli, runPlens, type PlensRun as Run } from '../support/plens';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
-const cli = path.join(repoRoot, 'dist', 'cli.js');
 const fixture = (name: string) => path.join(repoRoot, 'test', 'fixtures', 'formats', name);
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 let runs = 0;
 
 function plens(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    // A cache of our own: never the user's, and no run answered from an earlier test's scores.
-    const env = { ...process.env, XDG_CACHE_HOME: path.join(dir, 'cache', String(runs++)) };
-    execFile(process.execPath, [cli, ...args], { cwd: repoRoot, env }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+  // A cache of our own: never the user's, and no run answered from an earlier test's scores.
+  return runPlens(args, { ...process.env, XDG_CACHE_HOME: path.join(dir, 'cache', String(runs++)) });
 }
 
 let dir: string;

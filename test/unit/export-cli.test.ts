@@ -1,6 +1,5 @@
 // `plens export` as a user runs it: the built CLI in a child process.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -8,24 +7,12 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AnnotationLog, pairKeys, sidecarPath } from '../../src/core/annotations';
 import { loadDataset } from '../../src/core/dataset';
+import { cliPath as cli, runPlens } from '../support/plens';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
-const cli = path.join(repoRoot, 'dist', 'cli.js');
 const fixture = (name: string) => path.join(repoRoot, 'test', 'fixtures', 'formats', name);
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function plens(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { cwd: repoRoot }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const plens = (...args: string[]) => runPlens(args);
 
 let dir: string;
 before(async () => {
