@@ -1,25 +1,30 @@
 /**
- * The review webview. It holds view state only (which page is shown); the host owns the data and
- * serves it a page at a time. Dataset text is inserted as text nodes, or as markdown made inert by
- * ./markdown.ts; never as HTML.
+ * The review webview: a virtualized list of the pairs the query selects (./pairList.ts) beside the
+ * pair view of the focused one (./pairView.ts). It holds view state only; the host owns the data and
+ * serves list rows a window at a time and whole pairs on demand, so the webview never holds the
+ * whole file. Keys arrive as `command` messages: they are VS Code keybindings (see REVIEW_KEYS).
  */
-import type { Message, Preference } from '../src/core/pair';
 import type { AnnotationField, AnnotationValue, ReviewLabel } from '../src/core/annotations';
 import type { DatasetStats } from '../src/core/stats';
 import {
   DEFAULT_QUERY,
+  REVIEW_KEYS,
   type BulkAction,
   type HostToWebview,
   type PairRow,
+  type ReviewAction,
   type ReviewSnapshot,
   type ReviewStatus,
   type RowFilter,
   type RowQuery,
   type RowSort,
+  type RowSummary,
   type WebviewToHost,
 } from '../src/shared/reviewProtocol';
 import { el } from './dom';
-import { renderMarkdown } from './markdown';
+import { keyHint, prettyKey } from './keys';
+import { PairList } from './pairList';
+import { button, renderPair, sideLabel, type PairViewContext } from './pairView';
 import { renderStats } from './stats';
 
 interface VsCodeApi {
@@ -30,49 +35,239 @@ interface VsCodeApi {
 declare function acquireVsCodeApi(): VsCodeApi;
 
 interface ViewState {
-  offset: number;
   query: RowQuery;
-  /** Position of the focused pair within the page. */
+  /** Position of the focused pair in the list. */
   focus: number;
   showStats: boolean;
-  /** Show message text as written instead of rendered markdown. */
   raw: boolean;
 }
 
+/** List rows per request. */
+const BLOCK = 100;
+/** Pairs fetched ahead of the focused one, so the next comes up at once. */
+const PREFETCH_AHEAD = 3;
+/** Whole pairs kept; older ones are fetched again when needed. */
+const MAX_CACHED_PAIRS = 200;
+/** Stats walk every pair: while scores stream in, ask for them at most this often. */
+const STATS_INTERVAL_MS = 1000;
+/** While scores stream in, the list is fetched again at most this often. */
+const SCORE_REFRESH_MS = 400;
+
 const vscode = acquireVsCodeApi();
 const app = document.getElementById('app')!;
+const post = (message: WebviewToHost) => vscode.postMessage(message);
 
 let snapshot: ReviewSnapshot | undefined;
 let status: ReviewStatus | undefined;
 const saved = vscode.getState();
-let offset = saved?.offset ?? 0;
 let query: RowQuery = saved?.query ?? DEFAULT_QUERY;
-/** The whole file in file order: the list grows as a large file is read. */
-const isPlain = (q: RowQuery) => q.filter === 'all' && q.sort === 'file' && !q.search && q.marginMin === undefined && q.marginMax === undefined;
-const sameQuery = (x: RowQuery, y: RowQuery) => JSON.stringify(x) === JSON.stringify(y);
 let focus = saved?.focus ?? 0;
 let showStats = saved?.showStats ?? false;
 let raw = saved?.raw ?? false;
-/** Messages the reviewer unfolded, by "pair index/turn key". */
-const unfolded = new Set<string>();
-/** Text longer than this is folded; markdown is not rendered past the markdown limit. */
-const FOLD_CHARS = 4000;
-const MARKDOWN_LIMIT = 100_000;
 let stats: DatasetStats | undefined;
 let lastStatsRequest = 0;
-/** Stats walk every pair: while scores stream in, ask for them at most this often. */
-const STATS_INTERVAL_MS = 1000;
-let rows: PairRow[] = [];
-let total = 0;
-/** The pair just annotated: when the next page arrives, focus moves past it (or to what took its place). */
-let advanceFrom: number | undefined;
-/** Set while a page request is out, so streaming status updates do not pile up requests. */
-let pageRequested = false;
 
-const post = (message: WebviewToHost) => vscode.postMessage(message);
+/** The whole file in file order: the list grows as a large file is read. */
+const isPlain = (q: RowQuery) => q.filter === 'all' && q.sort === 'file' && !q.search && q.marginMin === undefined && q.marginMax === undefined;
+
+// ---------------------------------------------------------------- list rows, a block at a time
+
+/** Length of the query's list, as last heard. */
+let total = 0;
+/** Grows whenever the list's rows may have changed; answers carry the token they were asked with. */
+let listToken = 0;
+/** The token of the last query change: answers from before it belong to another list. */
+let queryToken = 0;
+/** The token of the answer `total` came from: an older answer must not undo a newer length. */
+let totalToken = 0;
+const blocks = new Map<number, { token: number; rows: RowSummary[] }>();
+const askedBlocks = new Map<number, number>();
+
+const rowAt = (position: number): RowSummary | undefined => blocks.get(Math.floor(position / BLOCK))?.rows[position % BLOCK];
+
+function need(from: number, to: number): void {
+  for (let block = Math.floor(from / BLOCK); block <= Math.floor(to / BLOCK); block++) {
+    const have = blocks.get(block);
+    if ((have && have.token === listToken) || askedBlocks.get(block) === listToken) continue;
+    askedBlocks.set(block, listToken);
+    post({ type: 'requestRows', token: listToken, offset: block * BLOCK, count: BLOCK, query });
+  }
+}
+
+/** The rows may have changed (scores, annotations): fetch what is in view again; show the old rows meanwhile. */
+function invalidateList(): void {
+  listToken++;
+  list.schedule();
+  need(focus, focus);
+}
+
+let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+function invalidateListSoon(): void {
+  refreshTimer ??= setTimeout(() => {
+    refreshTimer = undefined;
+    invalidateList();
+  }, SCORE_REFRESH_MS);
+}
+
+// ---------------------------------------------------------------- whole pairs, for the pair view
+
+let pairToken = 0;
+/** Pairs by table index; an answer older than the pair's last change is dropped. */
+const pairs = new Map<number, PairRow>();
+const askedPairs = new Map<number, number>();
+const changedAt = new Map<number, number>();
+let allChangedAt = 0;
+
+function forgetPairs(indices?: readonly number[]): void {
+  pairToken++;
+  if (!indices) {
+    pairs.clear();
+    askedPairs.clear();
+    changedAt.clear();
+    allChangedAt = pairToken;
+    return;
+  }
+  for (const index of indices) {
+    pairs.delete(index);
+    askedPairs.delete(index);
+    changedAt.set(index, pairToken);
+  }
+}
+
+function fetchPairs(indices: number[]): void {
+  const wanted = indices.filter((index) => !pairs.has(index) && askedPairs.get(index) !== pairToken);
+  if (!wanted.length) return;
+  for (const index of wanted) askedPairs.set(index, pairToken);
+  post({ type: 'requestPairs', token: pairToken, indices: wanted });
+}
+
+// ---------------------------------------------------------------- focus
+
+/** After a label, focus moves on at once to the pair predicted next; the refreshed list confirms where it is. */
+let predicted: number | undefined;
+/** A key pressed before its pair had arrived: it runs when the pair does. */
+let pendingAction: ReviewAction | undefined;
 
 function saveViewState(): void {
-  vscode.setState({ offset, query, focus, showStats, raw });
+  vscode.setState({ query, focus, showStats, raw });
+}
+
+function setFocus(position: number): void {
+  focus = Math.max(0, Math.min(position, total - 1));
+  if (predicted !== undefined) predicted = rowAt(focus)?.index;
+  pendingAction = undefined;
+  saveViewState();
+  list.reveal(focus);
+  showFocusedPair();
+}
+
+/** Moves on from an annotated pair: to the pair after it, if there is one. */
+function advance(): void {
+  const next = rowAt(focus + 1);
+  if (!next) return;
+  predicted = next.index;
+  setFocus(focus + 1);
+}
+
+/** Where the predicted pair landed in the refreshed list (the annotated one may have left it). */
+function placePredicted(): void {
+  if (predicted === undefined) return;
+  for (const position of [focus, focus - 1, focus + 1, focus - 2, focus + 2]) {
+    if (rowAt(position)?.index === predicted) {
+      focus = position;
+      break;
+    }
+  }
+  predicted = undefined;
+  saveViewState();
+}
+
+// ---------------------------------------------------------------- the page
+
+const pairContext: PairViewContext = {
+  get raw() {
+    return raw;
+  },
+  unfolded: new Set<string>(),
+  rerender: () => showFocusedPair(true),
+  setLabel,
+  annotate: (row, field, value) => annotate(row.index, field, value),
+  editNote: (row) => post({ type: 'editNote', index: row.index }),
+};
+
+const list = new PairList({
+  total: () => total,
+  row: rowAt,
+  need,
+  focused: () => focus,
+  choose: (position) => setFocus(position),
+});
+const headerSlot = el('div', { class: 'header-slot' });
+const toolbarSlot = el('div', { class: 'toolbar-slot' });
+const statsSlot = el('div', { class: 'stats-slot' });
+const detail = el('div', { class: 'detail', role: 'region', 'aria-label': 'The focused pair', 'data-testid': 'pair-view' });
+let shownPair: PairRow | undefined;
+
+function showFocusedPair(force = false): void {
+  const row = rowAt(focus);
+  if (!row) {
+    if (total === 0 && snapshot) {
+      shownPair = undefined;
+      detail.replaceChildren(el('p', { class: 'empty' }, isPlain(query) ? 'No pairs.' : 'No pairs match.'));
+    }
+    return;
+  }
+  const ahead: number[] = [];
+  for (let k = 1; k <= PREFETCH_AHEAD; k++) {
+    const next = rowAt(focus + k);
+    if (next) ahead.push(next.index);
+  }
+  const before = rowAt(focus - 1);
+  fetchPairs([row.index, ...ahead, ...(before ? [before.index] : [])]);
+  const pair = pairs.get(row.index);
+  if (!pair) return;
+  if (pair === shownPair && !force) return;
+  const samePair = shownPair?.index === pair.index;
+  const scrollTop = detail.scrollTop;
+  const hadFocus = detail.contains(document.activeElement);
+  detail.replaceChildren(renderPair(pairContext, pair, focus, total));
+  // The same pair again (an annotation, new scores): keep the reader's place.
+  detail.scrollTop = samePair ? scrollTop : 0;
+  if (hadFocus && !samePair) list.element.focus({ preventScroll: true });
+  shownPair = pair;
+  if (pendingAction) {
+    const action = pendingAction;
+    pendingAction = undefined;
+    runAction(action);
+  }
+}
+
+function renderToolbar(): void {
+  toolbarSlot.replaceChildren(renderQueryBar());
+}
+
+function renderStatsSlot(): void {
+  statsSlot.replaceChildren(...(showStats ? [renderStats(stats)] : []));
+}
+
+function renderKeys(): HTMLElement {
+  const k = (action: ReviewAction) => REVIEW_KEYS[action].keys.map(prettyKey).join(' / ');
+  const customize = button('Change keys…', () => post({ type: 'customizeKeys' }), 'customize-keys');
+  customize.classList.add('link');
+  return el(
+    'p',
+    { class: 'hint', 'data-testid': 'key-help' },
+    `Keys: ${k('next')} next · ${k('previous')} previous · ${k('labelLeft')} left (A) better · ${k('labelRight')} right (B) better · ` +
+      `${k('labelTie')} tie · ${k('labelBothBad')} both bad · ${k('acceptModel')} accept the model · ${k('keepLabel')} keep the label · ` +
+      `${k('flag')} flag · ${k('reviewed')} reviewed · ${k('note')} note · ${k('queue')} review queue · ${k('search')} search · ` +
+      `${k('blind')} blind · ${k('raw')} markdown / raw · ${k('stats')} statistics · ${k('pageDown')} / ${k('pageUp')} page · ` +
+      'Ctrl+Z undo · Ctrl+S save ',
+    customize,
+  );
+}
+
+function layout(): void {
+  app.replaceChildren(headerSlot, toolbarSlot, statsSlot, el('div', { class: 'workspace' }, list.element, detail), renderKeys());
 }
 
 function requestStats(force: boolean): void {
@@ -85,47 +280,107 @@ function toggleStats(): void {
   showStats = !showStats;
   saveViewState();
   requestStats(true);
-  render();
+  renderStatsSlot();
+  renderHeader();
 }
 
-function requestPage(newOffset: number): void {
-  if (!snapshot) return;
-  const last = Math.max(0, total - 1);
-  offset = Math.max(0, Math.min(newOffset, last - (last % snapshot.pageSize)));
+function toggleRaw(): void {
+  raw = !raw;
   saveViewState();
-  pageRequested = true;
-  post({ type: 'requestPage', offset, count: snapshot.pageSize, query });
+  renderToolbar();
+  showFocusedPair(true);
+}
+
+function toggleBlind(): void {
+  post({ type: 'setBlind', blind: !status?.blind });
 }
 
 function setQuery(change: Partial<RowQuery>): void {
   query = { ...query, ...change };
   focus = 0;
-  requestPage(0);
+  predicted = undefined;
+  pendingAction = undefined;
+  blocks.clear();
+  askedBlocks.clear();
+  listToken++;
+  queryToken = listToken;
+  totalToken = listToken;
+  if (isPlain(query) && status) total = status.pairs;
+  saveViewState();
+  renderToolbar();
+  list.element.scrollTop = 0;
+  list.schedule();
+  need(0, 0);
 }
 
-/** Response shown on the left (blind mode may show B first). */
-const leftSide = (row: PairRow): 'a' | 'b' => (row.blind?.swapped ? 'b' : 'a');
-const otherSide = (side: 'a' | 'b'): 'a' | 'b' => (side === 'a' ? 'b' : 'a');
+// ---------------------------------------------------------------- annotating
 
-function annotate(row: PairRow, field: AnnotationField, value: AnnotationValue | null, advance: boolean): void {
-  if (advance) advanceFrom = row.index;
-  post({ type: 'annotate', index: row.index, field, value });
+function annotate(index: number, field: AnnotationField, value: AnnotationValue | null): void {
+  post({ type: 'annotate', index, field, value });
 }
 
-/** Sets the reviewer's label (pressing the same one again clears it) and marks the pair reviewed. */
+/** Sets the reviewer's label (the same one again clears it), marks the pair reviewed, and moves on. */
 function setLabel(row: PairRow, label: ReviewLabel): void {
   const same = row.annotation?.label === label;
-  annotate(row, 'label', same ? null : label, false);
-  if (!same && !row.annotation?.reviewed) annotate(row, 'reviewed', true, false);
-  if (!same) advanceFrom = row.index;
+  annotate(row.index, 'label', same ? null : label);
+  if (same) return;
+  if (!row.annotation?.reviewed) annotate(row.index, 'reviewed', true);
+  advance();
 }
 
-const fmtReward = (x: number) => (Math.abs(x) >= 1000 ? x.toExponential(3) : x.toFixed(3));
-const fmtSigned = (x: number) => (x > 0 ? '+' : x < 0 ? '−' : '±') + fmtReward(Math.abs(x));
-const sideName = (p: Preference) => (p === 'a' ? 'A' : p === 'b' ? 'B' : p === 'tie' ? 'tie' : 'none');
-const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+function runAction(action: ReviewAction): void {
+  if (!snapshot) return;
+  const moves: Partial<Record<ReviewAction, () => void>> = {
+    next: () => setFocus(focus + 1),
+    previous: () => setFocus(focus - 1),
+    pageDown: () => setFocus(focus + list.pageRows),
+    pageUp: () => setFocus(focus - list.pageRows),
+    first: () => setFocus(0),
+    last: () => setFocus(total - 1),
+    queue: () => setQuery({ filter: 'disagreements', sort: 'confidence' }),
+    search: () => app.querySelector<HTMLInputElement>('[data-testid="search"]')?.focus(),
+    blind: toggleBlind,
+    raw: toggleRaw,
+    stats: toggleStats,
+  };
+  const move = moves[action];
+  if (move) return move();
+  const row = rowAt(focus);
+  const pair = row && pairs.get(row.index);
+  if (!pair) {
+    // The pair is on its way (keys pressed faster than it arrived): act when it is here.
+    if (row || total > 0) pendingAction = action;
+    return;
+  }
+  switch (action) {
+    case 'labelLeft':
+      return setLabel(pair, sideLabel(pair, 'a'));
+    case 'labelRight':
+      return setLabel(pair, sideLabel(pair, 'b'));
+    case 'labelTie':
+      return setLabel(pair, 'tie');
+    case 'labelBothBad':
+      return setLabel(pair, 'both-bad');
+    case 'acceptModel':
+      // Blind pairs carry no score, so there is no model preference to accept until the reviewer decides.
+      if (pair.score?.prefers) setLabel(pair, pair.score.prefers);
+      return;
+    case 'keepLabel':
+      if (pair.annotation?.label) annotate(pair.index, 'label', null);
+      if (!pair.annotation?.reviewed) annotate(pair.index, 'reviewed', true);
+      return advance();
+    case 'flag':
+      return annotate(pair.index, 'flagged', pair.annotation?.flagged ? null : true);
+    case 'reviewed':
+      return annotate(pair.index, 'reviewed', pair.annotation?.reviewed ? null : true);
+    case 'note':
+      return post({ type: 'editNote', index: pair.index });
+  }
+}
 
-function renderHeader(): HTMLElement {
+// ---------------------------------------------------------------- header and toolbar
+
+function renderHeaderElement(): HTMLElement {
   const s = status!;
   const stat = (label: string, testId: string, value: string) =>
     el('div', { class: 'stat' }, el('span', { class: 'stat-label' }, label), el('span', { class: 'stat-value', 'data-testid': testId }, value));
@@ -175,7 +430,7 @@ function renderHeader(): HTMLElement {
       {},
       snapshot!.fileName,
       el('span', { class: 'format', title: snapshot!.formatTitle }, snapshot!.format),
-      button(showStats ? 'Hide statistics (s)' : 'Statistics (s)', toggleStats, 'toggle-stats'),
+      button(`${showStats ? 'Hide statistics' : 'Statistics'} (${keyHint('stats')})`, toggleStats, 'toggle-stats'),
     ),
     el(
       'div',
@@ -193,151 +448,9 @@ function renderHeader(): HTMLElement {
   );
 }
 
-function button(label: string, onClick: () => void, testId?: string): HTMLButtonElement {
-  const b = el('button', testId ? { 'data-testid': testId } : {}, label);
-  b.addEventListener('click', onClick);
-  return b;
-}
 
-function toggleRaw(): void {
-  raw = !raw;
-  saveViewState();
-  render();
-}
-
-/** One message's text: markdown or as written, folded when long, always inert (see markdown.ts). */
-function renderText(content: string, key: string): HTMLElement {
-  const folded = content.length > FOLD_CHARS && !unfolded.has(key);
-  const shown = folded ? content.slice(0, FOLD_CHARS) : content;
-  const body =
-    raw || content.length > MARKDOWN_LIMIT
-      ? el('pre', { class: 'text' }, shown)
-      : el('div', { class: 'text markdown' }, renderMarkdown(shown));
-  if (!folded) return body;
-  const more = button(`Show all ${content.length.toLocaleString()} characters`, () => {
-    unfolded.add(key);
-    render();
-  });
-  return el('div', { class: 'folded' }, body, more);
-}
-
-function renderMessages(messages: Message[], key: string): HTMLElement {
-  return el(
-    'div',
-    { class: 'messages' },
-    ...messages.map((m, i) =>
-      el('div', { class: `turn role-${m.role.replace(/[^a-z]/gi, '')}` }, el('div', { class: 'role' }, m.role), renderText(m.content, `${key}/${i}`)),
-    ),
-  );
-}
-
-function responseText(messages: Message[]): number {
-  return messages.reduce((n, m) => n + m.content.length, 0);
-}
-
-function renderResponse(row: PairRow, side: 'a' | 'b'): HTMLElement {
-  // In blind mode the sides are named by position, so the name does not reveal the stored order.
-  const name = row.blind ? (side === leftSide(row) ? 'Left response' : 'Right response') : `Response ${side.toUpperCase()}`;
-  const score = row.score;
-  const reward = score ? (side === 'a' ? score.rewardA : score.rewardB) : undefined;
-  const preferred = score?.prefers === side;
-  const isHumanChoice = row.label === side;
-  const isReviewerChoice = row.annotation?.label === side;
-  return el(
-    'section',
-    { class: `response${preferred ? ' preferred' : ''}`, 'aria-label': name },
-    el(
-      'div',
-      { class: 'response-head' },
-      el('span', { class: 'side' }, name),
-      isHumanChoice ? el('span', { class: 'human-pick', title: 'The label in the file prefers this response' }, 'label ✓') : null,
-      isReviewerChoice ? el('span', { class: 'reviewer-pick', title: 'You chose this response' }, 'you ✓') : null,
-      preferred ? el('span', { class: 'model-pick', 'data-testid': `preferred-${side}`, title: 'The reward model prefers this response' }, '★ model') : null,
-      row.blind ? null : el('span', { class: 'reward', 'data-testid': `reward-${side}` }, reward === undefined ? '…' : fmtReward(reward)),
-    ),
-    el('div', { class: 'length' }, `${responseText(side === 'a' ? row.a : row.b)} chars`),
-    renderMessages(side === 'a' ? row.a : row.b, `${row.index}/${side}`),
-  );
-}
-
-const LABEL_KEYS: [ReviewLabel, string, string][] = [
-  ['a', '1', 'A is better'],
-  ['b', '2', 'B is better'],
-  ['tie', '3', 'Tie'],
-  ['both-bad', '4', 'Both bad'],
-];
-
-function toggle(label: string, key: string, pressed: boolean, onClick: () => void, testId: string): HTMLButtonElement {
-  const b = button(`${label} (${key})`, onClick, testId);
-  b.setAttribute('aria-pressed', String(pressed));
-  b.setAttribute('aria-keyshortcuts', key);
-  b.tabIndex = -1;
-  return b;
-}
-
-/** What key `1` / `2` mean for this row: the left / right response, which blind mode may swap. */
-function keyLabel(row: PairRow, label: ReviewLabel): ReviewLabel {
-  if (label === 'a') return leftSide(row);
-  if (label === 'b') return otherSide(leftSide(row));
-  return label;
-}
-
-function renderAnnotationBar(row: PairRow): HTMLElement {
-  const a = row.annotation ?? {};
-  const title = (label: ReviewLabel, plain: string) => (row.blind && (label === 'a' || label === 'b') ? (label === 'a' ? 'Left is better' : 'Right is better') : plain);
-  return el(
-    'div',
-    { class: 'annotation-bar', role: 'toolbar', 'aria-label': 'Annotate this pair' },
-    ...LABEL_KEYS.map(([label, key, plain]) =>
-      toggle(title(label, plain), key, a.label === keyLabel(row, label), () => setLabel(row, keyLabel(row, label)), `label-${label}`),
-    ),
-    toggle('Flag', 'f', a.flagged === true, () => annotate(row, 'flagged', a.flagged ? null : true, false), 'flag'),
-    toggle('Reviewed', 'r', a.reviewed === true, () => annotate(row, 'reviewed', a.reviewed ? null : true, false), 'reviewed'),
-    toggle('Note', 'n', Boolean(a.note), () => post({ type: 'editNote', index: row.index }), 'note'),
-    a.note ? el('span', { class: 'note', 'data-testid': 'note-text' }, a.note) : null,
-  );
-}
-
-function renderRow(row: PairRow, position: number): HTMLElement {
-  const score = row.score;
-  const reviewerLabel = row.annotation?.label;
-  const badge =
-    score && score.agrees !== null
-      ? el('span', { class: `badge ${score.agrees ? 'agree' : 'disagree'}`, 'data-testid': score.agrees ? 'agree-badge' : 'disagree-badge' }, score.agrees ? 'agrees' : 'disagrees')
-      : null;
-  return el(
-    'article',
-    {
-      class: `pair${score?.agrees === false ? ' is-disagreement' : ''}${row.annotation?.flagged ? ' is-flagged' : ''}`,
-      'data-index': String(row.index),
-      'data-position': String(position),
-      tabindex: position === focus ? '0' : '-1',
-      'aria-label': `Pair ${row.index + 1}, line ${row.line}`,
-    },
-    el(
-      'div',
-      { class: 'pair-head' },
-      el('span', { class: 'pair-id' }, `#${row.index + 1} · line ${row.line}`),
-      el(
-        'span',
-        { class: 'label', 'data-testid': 'label' },
-        row.blind
-          ? 'Blind: scores and label hidden until you decide'
-          : reviewerLabel
-            ? `Label: ${reviewerLabel === 'both-bad' ? 'both bad' : sideName(reviewerLabel)} (yours; file: ${sideName(row.label)})`
-            : `Label: ${sideName(row.label)}`,
-      ),
-      score
-        ? el('span', { class: 'margin', 'data-testid': 'margin', title: 'reward A − reward B' }, `Margin ${fmtSigned(score.margin)} · P(A≻B) ${(100 * sigmoid(score.margin)).toFixed(0)}%`)
-        : row.blind
-          ? null
-          : el('span', { class: 'margin pending' }, 'not scored yet'),
-      badge,
-    ),
-    el('details', { class: 'prompt', open: '' }, el('summary', {}, `Prompt (${row.prompt.length} turn${row.prompt.length === 1 ? '' : 's'})`), renderMessages(row.prompt, `${row.index}/prompt`)),
-    el('div', { class: 'responses' }, renderResponse(row, leftSide(row)), renderResponse(row, otherSide(leftSide(row)))),
-    renderAnnotationBar(row),
-  );
+function renderHeader(): void {
+  headerSlot.replaceChildren(renderHeaderElement());
 }
 
 const FILTERS: [RowFilter, string][] = [
@@ -385,11 +498,11 @@ function numberInput(testId: string, label: string, value: number | undefined, o
 }
 
 function renderQueryBar(): HTMLElement {
-  const search = el('input', { type: 'search', placeholder: 'Search text… (/)', 'data-testid': 'search', 'aria-label': 'Search text', class: 'search' });
+  const search = el('input', { type: 'search', placeholder: `Search text… (${keyHint('search')})`, 'data-testid': 'search', 'aria-label': 'Search text', class: 'search' });
   search.value = query.search ?? '';
   search.addEventListener('keydown', (event) => {
     if (event.key === 'Enter') setQuery({ search: search.value.trim() || undefined });
-    if (event.key === 'Escape') search.blur();
+    if (event.key === 'Escape') list.element.focus();
   });
   const bulk = el('select', { 'data-testid': 'bulk', 'aria-label': 'Bulk action on all pairs shown' }, el('option', { value: '' }, 'Bulk action…'), ...BULK.map(([id, text]) => el('option', { value: id }, text)));
   bulk.addEventListener('change', () => {
@@ -400,193 +513,134 @@ function renderQueryBar(): HTMLElement {
   return el(
     'div',
     { class: 'toolbar', role: 'search' },
-    button('Review queue (q)', () => setQuery({ filter: 'disagreements', sort: 'confidence' }), 'queue'),
+    button(`Review queue (${keyHint('queue')})`, () => setQuery({ filter: 'disagreements', sort: 'confidence' }), 'queue'),
     select('filter', 'Show', FILTERS, query.filter, (filter) => setQuery({ filter })),
     select('sort', 'Sort', SORTS, query.sort, (sort) => setQuery({ sort })),
     search,
     numberInput('margin-min', 'Margin ≥', query.marginMin, (marginMin) => setQuery({ marginMin })),
     numberInput('margin-max', '≤', query.marginMax, (marginMax) => setQuery({ marginMax })),
     bulk,
-    button(status?.blind ? 'Blind: on (Shift+B)' : 'Blind: off (Shift+B)', () => post({ type: 'setBlind', blind: !status?.blind }), 'blind'),
-    button(raw ? 'Text: as written (m)' : 'Text: markdown (m)', toggleRaw, 'raw-toggle'),
+    button(`Blind: ${status?.blind ? 'on' : 'off'} (${keyHint('blind')})`, toggleBlind, 'blind'),
+    button(`Text: ${raw ? 'as written' : 'markdown'} (${keyHint('raw')})`, toggleRaw, 'raw-toggle'),
   );
 }
 
-function renderPager(): HTMLElement {
-  const pageSize = snapshot!.pageSize;
-  const first = total ? offset + 1 : 0;
-  const last = Math.min(total, offset + pageSize);
-  return el(
-    'nav',
-    { class: 'pager', 'aria-label': 'Pages' },
-    button('◀ Previous', () => requestPage(offset - pageSize)),
-    el('span', { 'data-testid': 'page-range' }, `${first}–${last} of ${total}`),
-    button('Next ▶', () => requestPage(offset + pageSize)),
-  );
-}
 
-function renderKeys(): HTMLElement {
-  return el(
-    'p',
-    { class: 'hint', 'data-testid': 'key-help' },
-    'Keys: j / k next / previous pair · 1 A (left) better · 2 B (right) better · 3 tie · 4 both bad · a accept the model · ' +
-      'h keep the label · f flag · r reviewed · n note · q review queue · / search · Shift+B blind · m markdown / raw · s statistics · ' +
-      '[ / ] page · Ctrl+Z undo · Ctrl+S save',
-  );
-}
-
-function render(): void {
-  if (!snapshot || !status) return;
-  const scrollTop = document.scrollingElement?.scrollTop ?? 0;
-  const empty = rows.length === 0 ? el('p', { class: 'empty' }, isPlain(query) ? 'No pairs.' : 'No pairs match.') : null;
-  app.replaceChildren(
-    renderHeader(),
-    renderQueryBar(),
-    renderPager(),
-    ...(showStats ? [renderStats(stats)] : []),
-    renderKeys(),
-    el('main', { class: 'pairs' }, ...rows.map(renderRow), empty),
-    renderPager(),
-  );
-  if (document.scrollingElement) document.scrollingElement.scrollTop = scrollTop;
-  if (app.contains(document.activeElement) || document.activeElement === document.body) focusRow(false);
-}
-
-/** Moves focus to the focused pair's card, but never pulls focus into a webview the user is not in. */
-function focusRow(scroll: boolean): void {
-  if (!document.hasFocus()) return;
-  const card = app.querySelector<HTMLElement>(`.pair[data-position="${focus}"]`);
-  if (!card) return;
-  card.focus({ preventScroll: !scroll });
-  if (scroll) card.scrollIntoView({ block: 'nearest' });
-}
-
-/** Moves the focus by one pair, turning the page at either end. */
-function moveFocus(step: number): void {
-  const next = focus + step;
-  if (next >= 0 && next < rows.length) {
-    focus = next;
-    saveViewState();
-    app.querySelectorAll('.pair').forEach((card) => card.setAttribute('tabindex', card.getAttribute('data-position') === String(focus) ? '0' : '-1'));
-    focusRow(true);
-  } else if (next >= rows.length && offset + rows.length < total) {
-    focus = 0;
-    requestPage(offset + snapshot!.pageSize);
-  } else if (next < 0 && offset > 0) {
-    focus = snapshot!.pageSize - 1;
-    requestPage(offset - snapshot!.pageSize);
-  }
-}
+// ---------------------------------------------------------------- messages from the host
 
 window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
   const message = event.data;
   switch (message.type) {
     case 'snapshot':
-      requestStats(true);
       snapshot = message.snapshot;
       status = message.snapshot.status;
-      total = isPlain(query) ? status.pairs : Math.max(total, offset + 1);
-      requestPage(offset);
-      render();
+      if (isPlain(query)) total = status.pairs;
+      layout();
+      renderHeader();
+      renderToolbar();
+      renderStatsSlot();
+      requestStats(true);
+      // A rebuilt webview (hidden and shown again) re-syncs everything.
+      blocks.clear();
+      askedBlocks.clear();
+      forgetPairs();
+      listToken++;
+      queryToken = listToken;
+      totalToken = listToken;
+      list.reveal(focus);
+      need(focus, focus);
       break;
-    case 'page': {
-      pageRequested = false;
-      if (message.offset !== offset || !sameQuery(message.query, query)) return;
-      if (message.rows.length === 0 && message.total > 0 && offset > 0) {
-        // The filtered list shrank below this page: show its last page instead.
+    case 'rows': {
+      if (message.token < queryToken) return; // Another query's list.
+      const block = Math.floor(message.offset / BLOCK);
+      const have = blocks.get(block);
+      if (message.token >= totalToken) {
         total = message.total;
-        requestPage(message.total - 1);
-        return;
+        totalToken = message.token;
       }
-      rows = message.rows;
-      total = message.total;
-      if (advanceFrom !== undefined) {
-        const stillHere = rows.findIndex((row) => row.index === advanceFrom);
-        // Still listed: move to the next pair. Filtered out: the next pair has taken its place.
-        if (stillHere >= 0) focus = stillHere + 1;
-        advanceFrom = undefined;
-        if (focus >= rows.length && offset + rows.length < total) {
-          focus = 0;
-          requestPage(offset + snapshot!.pageSize);
-          return;
-        }
-      }
-      focus = Math.max(0, Math.min(focus, rows.length - 1));
-      saveViewState();
-      render();
-      focusRow(true);
+      if (have && have.token >= message.token) return;
+      if (askedBlocks.get(block) === message.token) askedBlocks.delete(block);
+      blocks.set(block, { token: message.token, rows: message.rows });
+      if (message.token === listToken && predicted !== undefined && Math.floor(focus / BLOCK) === block) placePredicted();
+      if (focus >= total && total > 0) setFocus(total - 1);
+      list.schedule();
+      showFocusedPair();
       break;
     }
+    case 'pairs':
+      for (const row of message.rows) {
+        if (askedPairs.get(row.index) === message.token) askedPairs.delete(row.index);
+        if (message.token < Math.max(allChangedAt, changedAt.get(row.index) ?? 0)) continue;
+        pairs.set(row.index, row);
+      }
+      while (pairs.size > MAX_CACHED_PAIRS) pairs.delete(pairs.keys().next().value!);
+      showFocusedPair();
+      break;
     case 'annotationsChanged':
-      requestPage(offset);
+      forgetPairs(message.indices);
+      invalidateList();
       requestStats(true);
       break;
     case 'stats':
       stats = message.stats;
-      render();
+      renderStatsSlot();
+      break;
+    case 'command':
+      runAction(message.action);
+      break;
+    case 'keys':
+      // For tests and for CSS: whether the review keys reach this webview now.
+      document.body.dataset.reviewKeys = message.active ? 'on' : 'off';
       break;
     case 'status': {
-      const scoredBefore = status?.scored;
+      const before = status;
       // The whole file is read now: the snapshot's list of skipped records can be complete.
-      if (status?.loading && !message.status.loading) post({ type: 'ready' });
+      if (before?.loading && !message.status.loading) post({ type: 'ready' });
       status = message.status;
-      // New scores may belong to pairs on this page, or change which pairs a filter keeps: fetch
-      // the page again once the last request is in.
-      const pageHasUnscored = rows.some((row) => !row.score);
-      if (status.scored !== scoredBefore) requestStats(status.scoring.state !== 'scoring');
-      // While a large file is still being read, the page fills up as pairs arrive.
-      const pageCanGrow = isPlain(query) && rows.length < snapshot!.pageSize && status.pairs > offset + rows.length;
-      if (isPlain(query)) total = status.pairs;
-      const scoresMatter = pageHasUnscored || !isPlain(query) || rows.length === 0;
-      if (pageCanGrow || (status.scored !== scoredBefore && scoresMatter)) {
-        if (!pageRequested) requestPage(offset);
+      if (before && before.blind !== status.blind) {
+        forgetPairs();
+        invalidateList();
+        renderToolbar();
+      } else if (before && status.scored !== before.scored) {
+        // Scores of pairs in view (or of the pairs a filter keeps) changed.
+        if (status.scored < before.scored) forgetPairs();
+        else forgetPairs([...pairs.values()].filter((pair) => !pair.score).map((pair) => pair.index));
+        invalidateListSoon();
+        requestStats(status.scoring.state !== 'scoring');
       }
-      render();
+      if (isPlain(query) && before && status.pairs !== before.pairs) {
+        total = status.pairs;
+        // The last block was short while the file was still being read.
+        for (const [block, { rows }] of blocks) {
+          if (rows.length < BLOCK) {
+            blocks.delete(block);
+            askedBlocks.delete(block);
+          }
+        }
+        list.schedule();
+      }
+      renderHeader();
+      showFocusedPair(shownPair !== undefined && !pairs.has(shownPair.index));
       break;
     }
   }
 });
 
+// ---------------------------------------------------------------- focus and keys
+
+/**
+ * The review keys are VS Code keybindings that apply while this webview has focus: tell the host.
+ * Typing in the search box or a number field must not label pairs, so plain keys pressed there are
+ * kept from VS Code (which sees every key the webview does not stop).
+ */
+window.addEventListener('focus', () => post({ type: 'focus', focused: true }));
+window.addEventListener('blur', () => post({ type: 'focus', focused: false }));
 document.addEventListener('keydown', (event) => {
-  if (!snapshot || event.ctrlKey || event.metaKey || event.altKey) return;
-  if (event.target instanceof HTMLSelectElement || event.target instanceof HTMLInputElement) return;
-  const row = rows[focus];
-  const pageSize = snapshot.pageSize;
-  const actions: Record<string, () => void> = {
-    j: () => moveFocus(1),
-    ArrowDown: () => moveFocus(1),
-    k: () => moveFocus(-1),
-    ArrowUp: () => moveFocus(-1),
-    s: toggleStats,
-    m: toggleRaw,
-    q: () => setQuery({ filter: 'disagreements', sort: 'confidence' }),
-    '/': () => app.querySelector<HTMLInputElement>('[data-testid="search"]')?.focus(),
-    B: () => post({ type: 'setBlind', blind: !status?.blind }),
-    ']': () => {
-      focus = 0;
-      requestPage(offset + pageSize);
-    },
-    '[': () => {
-      focus = 0;
-      requestPage(offset - pageSize);
-    },
-  };
-  if (row) {
-    for (const [label, key] of LABEL_KEYS) actions[key] = () => setLabel(row, keyLabel(row, label));
-    // Blind rows carry no score, so there is no model preference to accept until the reviewer decides.
-    actions.a = () => row.score?.prefers && setLabel(row, row.score.prefers);
-    actions.h = () => {
-      if (row.annotation?.label) annotate(row, 'label', null, false);
-      annotate(row, 'reviewed', true, true);
-    };
-    actions.f = () => annotate(row, 'flagged', row.annotation?.flagged ? null : true, false);
-    actions.r = () => annotate(row, 'reviewed', row.annotation?.reviewed ? null : true, false);
-    actions.n = () => post({ type: 'editNote', index: row.index });
-  }
-  const action = actions[event.key];
-  if (!action) return;
-  event.preventDefault();
-  action();
+  const target = event.target;
+  const typing = target instanceof HTMLInputElement || target instanceof HTMLSelectElement || target instanceof HTMLTextAreaElement;
+  if (typing && !event.ctrlKey && !event.metaKey && !event.altKey && event.key !== 'Escape' && !/^F\d+$/.test(event.key)) event.stopPropagation();
 });
 
+document.body.dataset.reviewKeys = 'off';
 post({ type: 'ready' });
+if (document.hasFocus()) post({ type: 'focus', focused: true });

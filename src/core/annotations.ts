@@ -99,6 +99,7 @@ export class AnnotationLog {
   private readonly state = new Map<string, Annotation>();
   /** Changes made since the last save, in order. */
   private pending: AnnotationEvent[] = [];
+  private changes = 0;
 
   private constructor(private saved: AnnotationEvent[]) {
     for (const event of saved) this.fold(event);
@@ -120,6 +121,11 @@ export class AnnotationLog {
 
   get(key: string): Annotation | undefined {
     return this.state.get(key);
+  }
+
+  /** Grows with every change to the folded state: lets callers cache what they derive from it. */
+  get version(): number {
+    return this.changes;
   }
 
   get hasPendingChanges(): boolean {
@@ -167,6 +173,7 @@ export class AnnotationLog {
   }
 
   private fold(event: AnnotationEvent): void {
+    this.changes++;
     const annotation = { ...this.state.get(event.key) };
     if (event.to === null || event.to === undefined) delete annotation[event.field];
     else (annotation as Record<string, unknown>)[event.field] = event.to;

@@ -41,6 +41,7 @@ export class PairTable {
   private readonly rewardA = new Column(new Float64Array(1024).fill(NaN), NaN);
   private readonly rewardB = new Column(new Float64Array(1024).fill(NaN), NaN);
   private scoredCount = 0;
+  private scoreChanges = 0;
   private readonly keyer = new PairKeyer();
   /** Content key of each pair: annotations are stored against it. */
   readonly keys: string[] = [];
@@ -125,15 +126,22 @@ export class PairTable {
   }
 
   setScore(i: number, score: PairScore): void {
+    this.scoreChanges++;
     if (Number.isNaN(this.rewardA.data[i])) this.scoredCount++;
     this.rewardA.data[i] = score.rewardA;
     this.rewardB.data[i] = score.rewardB;
   }
 
   clearScores(): void {
+    this.scoreChanges++;
     this.rewardA.data.fill(NaN);
     this.rewardB.data.fill(NaN);
     this.scoredCount = 0;
+  }
+
+  /** Grows with every change to the scores: lets callers cache what they derive from them. */
+  get scoreVersion(): number {
+    return this.scoreChanges;
   }
 
   get scored(): number {

@@ -10,8 +10,9 @@ import { datasetStats, type DatasetStats } from './stats';
 import { summarize, verdict } from './verdict';
 import {
   DEFAULT_QUERY,
-  MAX_PAGE_SIZE,
+  MAX_ROWS_PER_REQUEST,
   type PairRow,
+  type RowSummary,
   type ReviewStatus,
   type RowFilter,
   type RowQuery,
@@ -20,6 +21,11 @@ import {
 
 /** Pairs read per step when searching text: bounds memory on huge files. */
 const SEARCH_CHUNK = 2000;
+/** Characters of the prompt a list row previews. */
+const PREVIEW_CHARS = 160;
+
+export const isPlainQuery = (query: RowQuery): boolean =>
+  query.filter === 'all' && query.sort === 'file' && !query.search && query.marginMin === undefined && query.marginMax === undefined;
 
 export class ReviewState {
   scoring: ReviewStatus['scoring'] = { state: 'idle', done: 0, total: 0 };
@@ -28,6 +34,11 @@ export class ReviewState {
   blind = false;
   /** The last text search: its matches stay valid until the table grows. */
   private searched?: { text: string; count: number; matches: Set<number> };
+  /**
+   * The last selection and what it was computed from: a scrolling list asks for many windows of
+   * the same query, and a sort over every pair per window would make each scroll step O(n log n).
+   */
+  private selected?: { fingerprint: string; annotationsLog: AnnotationLog; indices: number[] };
 
   constructor(
     readonly table: PairTable,
@@ -88,8 +99,26 @@ export class ReviewState {
     return matches;
   }
 
-  /** The pairs a query keeps, in its order. */
+  /** The pairs a query keeps, in its order (a fresh array: callers may keep it). */
   async select(query: RowQuery = DEFAULT_QUERY): Promise<number[]> {
+    return [...(await this.selection(query))];
+  }
+
+  /** Everything a selection depends on: the query, the table's size and scores, the annotations and the mode. */
+  private fingerprint(query: RowQuery): string {
+    return JSON.stringify([query, this.table.count, this.table.scoreVersion, this.annotations.version, this.blind]);
+  }
+
+  private async selection(query: RowQuery): Promise<readonly number[]> {
+    const fingerprint = this.fingerprint(query);
+    if (this.selected?.fingerprint === fingerprint && this.selected.annotationsLog === this.annotations) return this.selected.indices;
+    const indices = await this.computeSelection(query);
+    // The log may have been replaced (revert, reload) while the search read the file.
+    this.selected = { fingerprint: this.fingerprint(query), annotationsLog: this.annotations, indices };
+    return indices;
+  }
+
+  private async computeSelection(query: RowQuery): Promise<number[]> {
     const matches = query.search ? await this.search(query.search) : undefined;
     const margin = (i: number) => {
       const score = this.table.score(i);
@@ -143,26 +172,64 @@ export class ReviewState {
     return indices;
   }
 
-  async page(offset: number, count: number, query: RowQuery = DEFAULT_QUERY): Promise<{ total: number; rows: PairRow[] }> {
-    const unfiltered = query.filter === 'all' && query.sort === 'file' && !query.search && query.marginMin === undefined && query.marginMax === undefined;
-    const indices = unfiltered ? undefined : await this.select(query);
-    const total = indices ? indices.length : this.table.count;
-    const start = Math.max(0, Math.min(Math.floor(offset), total));
-    const end = Math.min(total, start + Math.max(0, Math.min(Math.floor(count), MAX_PAGE_SIZE)));
-    const positions: number[] = [];
-    for (let i = start; i < end; i++) positions.push(indices ? indices[i] : i);
-    const pairs = await this.table.pairs(positions);
-    const rows = positions.map((index, k): PairRow => {
+  /** Positions `offset`… of the query's list (at most MAX_ROWS_PER_REQUEST), and the list's length. */
+  private async window(offset: number, count: number, query: RowQuery): Promise<{ total: number; indices: number[] }> {
+    const selected = isPlainQuery(query) ? undefined : await this.selection(query);
+    const total = selected ? selected.length : this.table.count;
+    const start = Math.max(0, Math.min(Math.floor(offset) || 0, total));
+    const end = Math.min(total, start + Math.max(0, Math.min(Math.floor(count) || 0, MAX_ROWS_PER_REQUEST)));
+    const indices: number[] = [];
+    for (let i = start; i < end; i++) indices.push(selected ? selected[i] : i);
+    return { total, indices };
+  }
+
+  /** Whether blind mode withholds this pair's scores and file label (until the reviewer decides). */
+  private hidden(index: number): boolean {
+    return this.blind && !this.annotation(index)?.label;
+  }
+
+  /** List rows `offset`… of the query's list, and the list's length. */
+  async rows(offset: number, count: number, query: RowQuery = DEFAULT_QUERY): Promise<{ total: number; rows: RowSummary[] }> {
+    const { total, indices } = await this.window(offset, count, query);
+    const pairs = await this.table.pairs(indices);
+    const rows = indices.map((index, k): RowSummary => {
+      const annotation = this.annotation(index);
+      const lastTurn = pairs[k].prompt.at(-1)?.content ?? '';
+      const row: RowSummary = {
+        index,
+        line: this.table.line(index),
+        label: this.table.fileLabel(index),
+        preview: lastTurn.slice(0, 4 * PREVIEW_CHARS).replace(/\s+/g, ' ').trim().slice(0, PREVIEW_CHARS),
+      };
+      if (annotation?.label) row.yours = annotation.label;
+      if (annotation?.flagged) row.flagged = true;
+      if (annotation?.reviewed) row.reviewed = true;
+      if (annotation?.note) row.noted = true;
+      if (this.hidden(index)) return { ...row, label: null, blind: true };
+      const score = this.table.score(index);
+      if (score) {
+        const { margin, prefers, agrees } = verdict(this.label(index), score);
+        row.score = { margin, prefers, agrees };
+      }
+      return row;
+    });
+    return { total, rows };
+  }
+
+  /** The pairs at these table positions, whole, as the pair view shows them (invalid ones skipped). */
+  async pairRows(requested: readonly number[]): Promise<PairRow[]> {
+    const indices = [...new Set(requested)].filter((i) => Number.isInteger(i) && i >= 0 && i < this.table.count).slice(0, MAX_ROWS_PER_REQUEST);
+    const pairs = await this.table.pairs(indices);
+    return indices.map((index, k): PairRow => {
       const annotation = this.annotation(index);
       const row: PairRow = { index, ...pairs[k], annotation };
-      if (this.blind && !annotation?.label) {
+      if (this.hidden(index)) {
         // Nothing that could anchor the decision: no scores, no file label; sides shuffled per pair.
         return { ...row, label: null, blind: { swapped: parseInt(this.table.keys[index].slice(0, 2), 16) % 2 === 1 } };
       }
       const score = this.table.score(index);
       return { ...row, score: score && verdict(this.label(index), score) };
     });
-    return { total, rows };
   }
 
   status(): ReviewStatus {

@@ -29,6 +29,9 @@ export interface ReviewDocumentDelegate {
   didEdit(event: vscode.CustomDocumentEditEvent<ReviewDocument>): void;
 }
 
+/** Beyond this many pairs, a change is announced as "any may have changed" (bulk edits). */
+const MAX_CHANGED_INDICES = 100;
+
 export class ReviewDocument implements vscode.CustomDocument {
   static async open(uri: vscode.Uri, backupId: string | undefined, delegate: ReviewDocumentDelegate): Promise<ReviewDocument> {
     const annotations = await AnnotationLog.load(sidecarPath(uri.fsPath));
@@ -45,7 +48,8 @@ export class ReviewDocument implements vscode.CustomDocument {
   private readonly tableGrew = new vscode.EventEmitter<void>();
   private readonly statusChanged = new vscode.EventEmitter<ReviewStatus>();
   readonly onDidChangeStatus = this.statusChanged.event;
-  private readonly annotationsChanged = new vscode.EventEmitter<void>();
+  /** The pairs whose annotations changed; undefined when any may have (revert, reload, merge, blind). */
+  private readonly annotationsChanged = new vscode.EventEmitter<readonly number[] | undefined>();
   /** Fires when annotations or the pairs themselves changed: webviews fetch their page again. */
   readonly onDidChangeAnnotations = this.annotationsChanged.event;
   private run?: { controller: AbortController; done: Promise<void> };
@@ -142,7 +146,7 @@ export class ReviewDocument implements vscode.CustomDocument {
         // Undo and redo are recorded as changes of their own: the log says what happened, in order.
         this.state.annotations.record({ key: this.state.table.keys[index], line: this.state.table.line(index), field, from: fromValue, to: toValue, by, at });
       }
-      this.changed();
+      this.changed(changes.length <= MAX_CHANGED_INDICES ? changes.map((c) => c.index) : undefined);
     };
     record('do');
     this.delegate.didEdit({ document: this, label, undo: () => record('undo'), redo: () => record('do') });
@@ -155,8 +159,8 @@ export class ReviewDocument implements vscode.CustomDocument {
     this.changed();
   }
 
-  private changed(): void {
-    this.annotationsChanged.fire();
+  private changed(indices?: readonly number[]): void {
+    this.annotationsChanged.fire(indices);
     this.flushStatus();
   }
 

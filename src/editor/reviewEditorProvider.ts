@@ -8,15 +8,18 @@ import * as vscode from 'vscode';
 import { readSettings } from '../settings';
 import type { AnnotationValue } from '../core/annotations';
 import type { ScorerService } from '../scoring/scorerService';
-import type { BulkAction, HostToWebview, RowQuery, WebviewToHost } from '../shared/reviewProtocol';
+import { REVIEW_ACTIONS, REVIEW_FOCUS_CONTEXT, type BulkAction, type HostToWebview, type RowQuery, type WebviewToHost } from '../shared/reviewProtocol';
 import { ReviewDocument } from './reviewDocument';
 import { reviewWebviewHtml } from './webviewHtml';
 
 export const REVIEW_VIEW_TYPE = 'preferenceLens.review';
-const PAGE_SIZE = 20;
 
 export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewDocument> {
   private activeDocument?: ReviewDocument;
+  /** The review webview that has keyboard focus, which the review key commands go to. */
+  private focusedPanel?: vscode.WebviewPanel;
+  /** The review panel last active, for a key command run from the palette while no webview has focus. */
+  private activePanel?: vscode.WebviewPanel;
   private readonly activeChanged = new vscode.EventEmitter<ReviewDocument | undefined>();
   /** Fires when the review the user works in changes (or none is left). */
   readonly onDidChangeActive = this.activeChanged.event;
@@ -37,6 +40,12 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
         webviewOptions: { retainContextWhenHidden: false },
         supportsMultipleEditorsPerDocument: true,
       }),
+      ...REVIEW_ACTIONS.map((action) =>
+        vscode.commands.registerCommand(`preferenceLens.review.${action}`, () => {
+          const panel = provider.focusedPanel ?? provider.activePanel;
+          void panel?.webview.postMessage({ type: 'command', action } satisfies HostToWebview);
+        }),
+      ),
     );
     return provider;
   }
@@ -63,7 +72,7 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
 
     const subscriptions = [
       document.onDidChangeStatus((status) => post({ type: 'status', status })),
-      document.onDidChangeAnnotations(() => post({ type: 'annotationsChanged' })),
+      document.onDidChangeAnnotations((indices) => post({ type: 'annotationsChanged', indices: indices && [...indices] })),
       webview.onDidReceiveMessage((message: WebviewToHost) => {
         switch (message.type) {
           case 'ready': {
@@ -74,17 +83,29 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
                 format: document.format.name,
                 formatTitle: document.format.title,
                 malformed: [...document.state.table.malformed].sort((x, y) => x.line - y.line).slice(0, 100),
-                pageSize: PAGE_SIZE,
                 status: document.state.status(),
               },
             });
             break;
           }
-          case 'requestPage':
-            void document.state.page(message.offset, message.count, message.query).then(
-              (page) => post({ type: 'page', offset: message.offset, query: message.query, ...page }),
+          case 'requestRows':
+            void document.state.rows(message.offset, message.count, message.query).then(
+              (window) => post({ type: 'rows', token: message.token, offset: message.offset, ...window }),
               (error: Error) => void vscode.window.showErrorMessage(`Preference Lens could not read ${document.uri.fsPath}: ${error.message}`),
             );
+            break;
+          case 'requestPairs':
+            if (!Array.isArray(message.indices)) break;
+            void document.state.pairRows(message.indices).then(
+              (rows) => post({ type: 'pairs', token: message.token, rows }),
+              (error: Error) => void vscode.window.showErrorMessage(`Preference Lens could not read ${document.uri.fsPath}: ${error.message}`),
+            );
+            break;
+          case 'focus':
+            void this.setFocused(panel, message.focused === true).then(() => post({ type: 'keys', active: this.focusedPanel === panel }));
+            break;
+          case 'customizeKeys':
+            void vscode.commands.executeCommand('workbench.action.openGlobalKeybindings', 'preferenceLens.review.');
             break;
           case 'annotate':
             if (validIndex(document, message.index)) document.annotate(message.index, message.field, message.value);
@@ -110,15 +131,29 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
         }
       }),
       panel.onDidChangeViewState(() => {
-        if (panel.active) this.setActive(document);
+        if (panel.active) {
+          this.setActive(document);
+          this.activePanel = panel;
+        }
       }),
     ];
     this.setActive(document);
+    this.activePanel = panel;
     panel.onDidDispose(() => {
       subscriptions.forEach((s) => s.dispose());
       if (this.activeDocument === document) this.setActive(undefined);
+      if (this.activePanel === panel) this.activePanel = undefined;
+      if (this.focusedPanel === panel) void this.setFocused(panel, false);
     });
     if (readSettings().scoreOnOpen) void document.score();
+  }
+
+  /** The review keybindings apply while some review webview has focus, and go to that one. */
+  private async setFocused(panel: vscode.WebviewPanel, focused: boolean): Promise<void> {
+    if (focused) this.focusedPanel = panel;
+    else if (this.focusedPanel === panel) this.focusedPanel = undefined;
+    else return; // A late blur from a panel that already lost focus to another.
+    await vscode.commands.executeCommand('setContext', REVIEW_FOCUS_CONTEXT, this.focusedPanel !== undefined);
   }
 
   private setActive(document: ReviewDocument | undefined): void {

@@ -3,7 +3,7 @@
  * (`ready`) and the host answers with a full snapshot, so a rebuilt webview re-syncs the same way.
  * No `vscode`, node or DOM imports: both ends take their types from here.
  */
-import type { Annotation, AnnotationField, AnnotationValue } from '../core/annotations';
+import type { Annotation, AnnotationField, AnnotationValue, ReviewLabel } from '../core/annotations';
 import type { Message, Preference } from '../core/pair';
 import type { DatasetStats } from '../core/stats';
 
@@ -33,6 +33,24 @@ export interface PairRow {
    * says the sides are shown B first (chosen per pair at random, to counter position bias).
    */
   blind?: { swapped: boolean };
+}
+
+/** One line of the pair list: enough to scan and sort by eye; the text is a short preview. */
+export interface RowSummary {
+  index: number;
+  line: number;
+  /** The label in the file; null in blind mode until the reviewer decides. */
+  label: Preference;
+  /** The reviewer's label, flag, reviewed mark, and whether there is a note. */
+  yours?: ReviewLabel;
+  flagged?: boolean;
+  reviewed?: boolean;
+  noted?: boolean;
+  /** Absent while unscored, and in blind mode until the reviewer decides. */
+  score?: { margin: number; prefers: Preference; agrees: boolean | null };
+  blind?: boolean;
+  /** The start of the last prompt turn, whitespace collapsed. */
+  preview: string;
 }
 
 /** Which pairs the list shows. */
@@ -84,13 +102,51 @@ export interface ReviewSnapshot {
   format: string;
   formatTitle: string;
   malformed: { line: number; error: string }[];
-  pageSize: number;
   status: ReviewStatus;
 }
 
+/**
+ * What the review keys do. Each is a VS Code command (`preferenceLens.review.<action>`) with a
+ * default keybinding in package.json (a unit test keeps the two in step), so users rebind them in
+ * Keyboard Shortcuts; the host relays the command to the focused review webview. `keys` are in
+ * VS Code's keybinding syntax; the first is the one the webview's hints show.
+ */
+export const REVIEW_KEYS = {
+  next: { keys: ['j', 'down'], title: 'Next Pair' },
+  previous: { keys: ['k', 'up'], title: 'Previous Pair' },
+  pageDown: { keys: [']', 'pagedown'], title: 'Page Down the List' },
+  pageUp: { keys: ['[', 'pageup'], title: 'Page Up the List' },
+  first: { keys: ['home'], title: 'First Pair' },
+  last: { keys: ['end'], title: 'Last Pair' },
+  labelLeft: { keys: ['1'], title: 'Label: Left Response (A) Better' },
+  labelRight: { keys: ['2'], title: 'Label: Right Response (B) Better' },
+  labelTie: { keys: ['3'], title: 'Label: Tie' },
+  labelBothBad: { keys: ['4'], title: 'Label: Both Bad' },
+  acceptModel: { keys: ['a'], title: "Accept the Model's Preference" },
+  keepLabel: { keys: ['h'], title: "Keep the File's Label" },
+  flag: { keys: ['f'], title: 'Toggle Flag' },
+  reviewed: { keys: ['r'], title: 'Toggle Reviewed' },
+  note: { keys: ['n'], title: 'Edit Note' },
+  queue: { keys: ['q'], title: 'Show the Review Queue' },
+  search: { keys: ['/'], title: 'Search Text' },
+  blind: { keys: ['shift+b'], title: 'Toggle Blind Review' },
+  raw: { keys: ['m'], title: 'Toggle Markdown / Raw Text' },
+  stats: { keys: ['s'], title: 'Toggle Statistics' },
+} as const satisfies Record<string, { keys: readonly string[]; title: string }>;
+export type ReviewAction = keyof typeof REVIEW_KEYS;
+export const REVIEW_ACTIONS = Object.keys(REVIEW_KEYS) as ReviewAction[];
+/** The context key that is true while a review webview has keyboard focus (the keybindings' `when`). */
+export const REVIEW_FOCUS_CONTEXT = 'preferenceLens.reviewFocus';
+
 export type WebviewToHost =
   | { type: 'ready' }
-  | { type: 'requestPage'; offset: number; count: number; query: RowQuery }
+  /** `token` comes back with the answer, so the webview can drop answers to outdated requests. */
+  | { type: 'requestRows'; token: number; offset: number; count: number; query: RowQuery }
+  | { type: 'requestPairs'; token: number; indices: number[] }
+  /** The webview gained or lost keyboard focus: the review keybindings apply only while it has it. */
+  | { type: 'focus'; focused: boolean }
+  /** Opens Keyboard Shortcuts filtered to the review keys. */
+  | { type: 'customizeKeys' }
   | { type: 'bulkAnnotate'; query: RowQuery; action: BulkAction }
   | { type: 'setBlind'; blind: boolean }
   | { type: 'annotate'; index: number; field: AnnotationField; value: AnnotationValue | null }
@@ -101,10 +157,15 @@ export type WebviewToHost =
 
 export type HostToWebview =
   | { type: 'snapshot'; snapshot: ReviewSnapshot }
-  | { type: 'page'; offset: number; total: number; query: RowQuery; rows: PairRow[] }
-  | { type: 'annotationsChanged' }
+  | { type: 'rows'; token: number; offset: number; total: number; rows: RowSummary[] }
+  | { type: 'pairs'; token: number; rows: PairRow[] }
+  | { type: 'command'; action: ReviewAction }
+  /** The review keybindings are now on (this webview has focus) or off. */
+  | { type: 'keys'; active: boolean }
+  /** `indices`: the pairs whose annotations changed, when it is a few; absent: any may have. */
+  | { type: 'annotationsChanged'; indices?: number[] }
   | { type: 'stats'; stats: DatasetStats }
   | { type: 'status'; status: ReviewStatus };
 
-/** Largest page the host serves: the webview never holds the whole file. */
-export const MAX_PAGE_SIZE = 100;
+/** Most list rows or pairs the host serves per request: the webview never holds the whole file. */
+export const MAX_ROWS_PER_REQUEST = 200;

@@ -16,7 +16,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from './codeServer';
-import { findVsix, launchVsCode, type VsCode, pollUntil } from './harness';
+import { findVsix, launchVsCode, type VsCode } from './harness';
+import { press, showsPair, waitForView } from './reviewView';
 import { foldSidecar, waitForDirty } from './sidecar';
 
 const FIXTURE = path.join(repoRoot, 'test/fixtures/hh-rlhf-sample.jsonl');
@@ -32,63 +33,7 @@ const SETTINGS = {
   'files.autoSave': 'off',
 };
 
-// ---------------------------------------------------------------------------- the webview's state
-
-type Label = 'a' | 'b' | 'tie' | 'both-bad';
-interface RowView {
-  index: number;
-  label: Label | null;
-  flagged: boolean;
-  reviewed: boolean;
-}
-interface View {
-  /** data-index of the pair card that has focus inside the webview. */
-  focused: number | null;
-  rows: RowView[];
-}
-
-/** Reads the annotation toolbar's aria-pressed states: what the reviewer sees, not internal state. */
-function readView(vscode: VsCode): Promise<View> {
-  return vscode.evalInWebview<View>(
-    '.pair',
-    `(() => {
-      const pressed = (card, testId) => card.querySelector('[data-testid="' + testId + '"]')?.getAttribute('aria-pressed') === 'true';
-      const labels = ['a', 'b', 'tie', 'both-bad'];
-      const focusedCard = document.activeElement?.closest('.pair');
-      return {
-        focused: focusedCard ? Number(focusedCard.getAttribute('data-index')) : null,
-        rows: [...document.querySelectorAll('.pair')].map((card) => ({
-          index: Number(card.getAttribute('data-index')),
-          label: labels.find((label) => pressed(card, 'label-' + label)) ?? null,
-          flagged: pressed(card, 'flag'),
-          reviewed: pressed(card, 'reviewed'),
-        })),
-      };
-    })()`,
-  );
-}
-
-/** Polls the view until `accept` holds. */
-function waitForView(vscode: VsCode, what: string, accept: (view: View) => boolean, timeoutMs = 20_000): Promise<View> {
-  return pollUntil(vscode, `webview showing ${what}`, () => readView(vscode), accept, { timeoutMs, show: (view) => JSON.stringify(view && { ...view, rows: view.rows.slice(0, 6) }) });
-}
-
-const row = (view: View, index: number) => view.rows.find((r) => r.index === index);
-const shows = (index: number, expected: Omit<RowView, 'index'>) => (view: View) => {
-  const r = row(view, index);
-  return r !== undefined && r.label === expected.label && r.flagged === expected.flagged && r.reviewed === expected.reviewed;
-};
 const CLEAN = { label: null, flagged: false, reviewed: false } as const;
-
-/**
- * Presses a key in the focused webview and waits for its effect before the next one: the webview
- * moves focus only when the host's next page arrives, so a key typed before that would hit the
- * previous pair.
- */
-async function press(vscode: VsCode, key: string, what: string, accept: (view: View) => boolean): Promise<void> {
-  await vscode.page.keyboard.press(key);
-  await waitForView(vscode, `${what} after ${key}`, accept);
-}
 
 async function openReview(vscode: VsCode): Promise<void> {
   await vscode.quickOpen(DATASET);
@@ -175,27 +120,27 @@ test('keyboard labels, undo/redo, save and reload: exactly the expected annotati
     await vscode.focusWebview('.pair[data-index="0"] .pair-id');
     await waitForView(vscode, 'pair 1 focused', (v) => v.focused === 0);
     // Each label key marks the pair reviewed and moves on; f flags in place; j moves.
-    await press(vscode, '1', 'pair 1 = A', (v) => shows(0, { label: 'a', flagged: false, reviewed: true })(v) && v.focused === 1);
-    await press(vscode, '2', 'pair 2 = B', (v) => shows(1, { label: 'b', flagged: false, reviewed: true })(v) && v.focused === 2);
-    await press(vscode, 'f', 'pair 3 flagged', (v) => shows(2, { label: null, flagged: true, reviewed: false })(v) && v.focused === 2);
+    await press(vscode, '1', 'pair 1 = A', (v) => showsPair(0, { label: 'a', flagged: false, reviewed: true })(v) && v.focused === 1);
+    await press(vscode, '2', 'pair 2 = B', (v) => showsPair(1, { label: 'b', flagged: false, reviewed: true })(v) && v.focused === 2);
+    await press(vscode, 'f', 'pair 3 flagged', (v) => showsPair(2, { label: null, flagged: true, reviewed: false })(v) && v.focused === 2);
     await press(vscode, 'j', 'pair 4 focused', (v) => v.focused === 3);
-    await press(vscode, '3', 'pair 4 = tie', (v) => shows(3, { label: 'tie', flagged: false, reviewed: true })(v) && v.focused === 4);
-    await press(vscode, '4', 'pair 5 = both bad', (v) => shows(4, { label: 'both-bad', flagged: false, reviewed: true })(v) && v.focused === 5);
+    await press(vscode, '3', 'pair 4 = tie', (v) => showsPair(3, { label: 'tie', flagged: false, reviewed: true })(v) && v.focused === 4);
+    await press(vscode, '4', 'pair 5 = both bad', (v) => showsPair(4, { label: 'both-bad', flagged: false, reviewed: true })(v) && v.focused === 5);
     await waitForDirty(vscode, DATASET, true, 'after edits');
     assert.equal(existsSync(path.join(workspace, SIDECAR)), false, 'nothing is written before a save');
 
     // "4" made two edits (label, then reviewed). Ctrl+Z here is VS Code's undo, forwarded from the
     // focused webview to the workbench and run on the custom editor's edit stack.
-    await press(vscode, 'Control+z', 'pair 5 reviewed undone', shows(4, { label: 'both-bad', flagged: false, reviewed: false }));
-    await press(vscode, 'Control+z', 'pair 5 label undone', shows(4, CLEAN));
-    await press(vscode, 'Control+Shift+z', 'pair 5 label redone', shows(4, { label: 'both-bad', flagged: false, reviewed: false }));
-    await press(vscode, 'Control+z', 'pair 5 label undone again', shows(4, CLEAN));
+    await press(vscode, 'Control+z', 'pair 5 reviewed undone', showsPair(4, { label: 'both-bad', flagged: false, reviewed: false }));
+    await press(vscode, 'Control+z', 'pair 5 label undone', showsPair(4, CLEAN));
+    await press(vscode, 'Control+Shift+z', 'pair 5 label redone', showsPair(4, { label: 'both-bad', flagged: false, reviewed: false }));
+    await press(vscode, 'Control+z', 'pair 5 label undone again', showsPair(4, CLEAN));
     // The other pairs are untouched by all that.
     await waitForView(vscode, 'pairs 1-4 unchanged', (v) =>
-      shows(0, { label: 'a', flagged: false, reviewed: true })(v) &&
-      shows(1, { label: 'b', flagged: false, reviewed: true })(v) &&
-      shows(2, { label: null, flagged: true, reviewed: false })(v) &&
-      shows(3, { label: 'tie', flagged: false, reviewed: true })(v),
+      showsPair(0, { label: 'a', flagged: false, reviewed: true })(v) &&
+      showsPair(1, { label: 'b', flagged: false, reviewed: true })(v) &&
+      showsPair(2, { label: null, flagged: true, reviewed: false })(v) &&
+      showsPair(3, { label: 'tie', flagged: false, reviewed: true })(v),
     );
 
     await vscode.page.keyboard.press('Control+s');
@@ -228,7 +173,7 @@ test('keyboard labels, undo/redo, save and reload: exactly the expected annotati
 
     // After the reload the review editor comes back and shows what was saved.
     await waitForView(vscode, 'saved annotations after reload', (v) =>
-      shows(0, { label: 'a', flagged: false, reviewed: true })(v) && shows(2, { label: null, flagged: true, reviewed: false })(v) && shows(4, CLEAN)(v),
+      showsPair(0, { label: 'a', flagged: false, reviewed: true })(v) && showsPair(2, { label: null, flagged: true, reviewed: false })(v) && showsPair(4, CLEAN)(v),
       60_000,
     );
     // Give VS Code time to (wrongly) mark it dirty, then check it did not.
@@ -250,8 +195,8 @@ async function hotExitScenario(crash: 'extension-host' | 'server'): Promise<void
 
     const editedAt = Date.now();
     await vscode.focusWebview('.pair[data-index="0"] .pair-id');
-    await press(vscode, '1', 'pair 1 = A', (v) => shows(0, { label: 'a', flagged: false, reviewed: true })(v) && v.focused === 1);
-    await press(vscode, 'f', 'pair 2 flagged', shows(1, { label: null, flagged: true, reviewed: false }));
+    await press(vscode, '1', 'pair 1 = A', (v) => showsPair(0, { label: 'a', flagged: false, reviewed: true })(v) && v.focused === 1);
+    await press(vscode, 'f', 'pair 2 flagged', showsPair(1, { label: null, flagged: true, reviewed: false }));
     await waitForDirty(vscode, DATASET, true, 'after edits');
 
     // VS Code backs dirty custom editors up on a timer after the last edit (1 s by default).
@@ -279,13 +224,14 @@ async function hotExitScenario(crash: 'extension-host' | 'server'): Promise<void
       await vscode.restartServer();
       assert.equal(existsSync(path.join(workspace, SIDECAR)), false, 'unsaved edits must not have been written to the sidecar');
     }
-    const restored = { first: shows(0, { label: 'a', flagged: false, reviewed: true }), second: shows(1, { label: null, flagged: true, reviewed: false }) };
+    const restored = { first: showsPair(0, { label: 'a', flagged: false, reviewed: true }), second: showsPair(1, { label: null, flagged: true, reviewed: false }) };
     await waitForView(vscode, 'the unsaved edits restored', (v) => restored.first(v) && restored.second(v), 90_000);
     // Restored edits are still unsaved: the tab must be dirty.
     await waitForDirty(vscode, DATASET, true, 'after restore');
 
-    // The restored edits are real edits, not just pixels: saving writes them.
-    await vscode.focusWebview('.pair[data-index="0"] .pair-id');
+    // The restored edits are real edits, not just pixels: saving writes them. (The view comes back
+    // where it was: the second pair in the pair view.)
+    await vscode.focusWebview('.pair .pair-id');
     await vscode.page.keyboard.press('Control+s');
     const sidecar = path.join(workspace, SIDECAR);
     const saveDeadline = Date.now() + 20_000;

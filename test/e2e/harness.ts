@@ -224,6 +224,14 @@ function makeVsCode(page: Page, browser: Browser, firstServer: CodeServer, optio
     async focusWebview(selector) {
       const frame = await webviewFrame(selector);
       await frame.locator(selector).first().click();
+      // The review webview's keys are VS Code keybindings that switch on once the host hears of the
+      // focus (webview-ui/main.ts marks the body); a key pressed before that would go nowhere.
+      // (Polled with evaluate: waitForFunction evaluates a string with eval, which the webview's CSP refuses.)
+      const deadline = Date.now() + 10_000;
+      while ((await frame.evaluate(`document.body.dataset.reviewKeys ?? 'on'`)) !== 'on') {
+        if (Date.now() > deadline) throw new Error(`the webview's keys did not switch on after clicking ${selector}`);
+        await page.waitForTimeout(25);
+      }
     },
     async evalInWebview<T>(selector: string, script: string) {
       const frame = await webviewFrame(selector);

@@ -22,7 +22,6 @@ import { findVsix, launchVsCode, type VsCode } from './harness';
 
 const PAYLOADS = JSON.parse(readFileSync(path.join(repoRoot, 'test/fixtures/hostile/payloads.json'), 'utf8')) as { id: string; text: string }[];
 const GIANT_BYTES = 10 * 1024 * 1024;
-const PAGE_SIZE = 20;
 
 /** Records every request; answers 204 so an image or stylesheet that did load would be harmless. */
 async function startRecorder(): Promise<{ origin: string; requests: string[]; server: Server }> {
@@ -103,12 +102,15 @@ async function frameReports(vscode: VsCode): Promise<FrameReport[]> {
 }
 
 /**
- * What the current page of the review shows: the pair indices, each pair's text, elements that
- * only dataset-made markup could have produced, and any attribute named on*.
+ * What the review shows now: the pair view's position ("3 of 40 shown"), the pair it shows and its
+ * text, and — over the pair view and the list rows, whose previews are dataset text too — elements
+ * that only dataset-made markup could have produced, and any attribute named on*.
  */
 interface PageCensus {
-  range: string;
+  position: string;
   rows: { index: number; text: string }[];
+  /** Texts of the list rows in the DOM. */
+  listTexts: string[];
   foreignElements: string[];
   handlerAttributes: string[];
   scripts: number;
@@ -120,10 +122,11 @@ const CENSUS_SCRIPT = `(() => {
   const app = document.getElementById('app');
   const foreign = 'script, img, iframe, object, embed, video, audio, source, form, input, base, meta, link, style, a, math, noscript, marquee, body body, svg script, svg a, svg animate';
   return {
-    range: document.querySelector('[data-testid="page-range"]')?.textContent ?? '',
+    position: document.querySelector('[data-testid="position"]')?.textContent ?? '',
     rows: [...document.querySelectorAll('.pair')].map((card) => ({ index: Number(card.getAttribute('data-index')), text: card.textContent })),
-    // Dataset text lives in the pair cards; the toolbar's own inputs are not from the data.
-    foreignElements: [...app.querySelectorAll('.pair')].flatMap((card) => [...card.querySelectorAll(foreign)]).map((e) => e.outerHTML.slice(0, 120)),
+    listTexts: [...document.querySelectorAll('.row[data-index]')].map((row) => row.textContent),
+    // Dataset text lives in the pair view and the list; the toolbar's own inputs are not from the data.
+    foreignElements: [...app.querySelectorAll('.pair, .row')].flatMap((card) => [...card.querySelectorAll(foreign)]).map((e) => e.outerHTML.slice(0, 120)),
     handlerAttributes: [...document.querySelectorAll('*')].flatMap((e) => [...e.attributes].filter((a) => /^on/i.test(a.name)).map((a) => e.tagName + ' ' + a.name)),
     scripts: document.querySelectorAll('script').length,
     longestText: Math.max(0, ...[...document.querySelectorAll('.text')].map((p) => p.textContent.length)),
@@ -143,14 +146,16 @@ async function census(vscode: VsCode): Promise<PageCensus> {
   return vscode.evalInWebview<PageCensus>('.pair', CENSUS_SCRIPT);
 }
 
-async function waitForRange(vscode: VsCode, range: string, timeoutMs = 120_000): Promise<PageCensus> {
+/** Waits until the pair view shows the pair at list position `position` (1-based) of `total`. */
+async function waitForPosition(vscode: VsCode, position: number, total: number, timeoutMs = 120_000): Promise<PageCensus> {
+  const want = `${position} of ${total} shown`;
   const deadline = Date.now() + timeoutMs;
   let last: PageCensus | undefined;
   for (;;) {
     last = await census(vscode).catch(() => undefined);
-    if (last?.range === range && last.rows.length > 0) return last;
-    if (Date.now() > deadline) throw new Error(`page range never became "${range}"; last: "${last?.range}"`);
-    await vscode.page.waitForTimeout(200);
+    if (last?.position === want && last.rows.length === 1) return last;
+    if (Date.now() > deadline) throw new Error(`the pair view never showed "${want}"; last: "${last?.position}"`);
+    await vscode.page.waitForTimeout(50);
   }
 }
 
@@ -197,10 +202,10 @@ test('hostile dataset text is shown as text and never runs, loads or posts', { t
     const [pairCount] = await vscode.waitForWebviewTexts('[data-testid="pair-count"]', (t) => t.length > 0, { timeoutMs: 120_000 });
     assert.equal(pairCount, String(built.pairs));
 
-    // Raw mode first ("m"): page through everything with "]" and check each page shows its
-    // payloads verbatim; the last one holds the 10 MB string.
+    // Raw mode first ("m"): step through every pair with "j" and check the pair view shows its
+    // payload verbatim; the last pair holds the 10 MB string.
     const seen = new Set<number>();
-    let page = await waitForRange(vscode, `1–${PAGE_SIZE} of ${built.pairs}`);
+    let page = await waitForPosition(vscode, 1, built.pairs);
     checkInert(page);
     assert.ok(page.markdown > 0, 'markdown is the default text mode');
     await vscode.focusWebview('.pair[data-index="0"] .pair-id');
@@ -208,39 +213,42 @@ test('hostile dataset text is shown as text and never runs, loads or posts', { t
     await waitFor(async () => (await census(vscode)).markdown === 0, 'raw mode');
     page = await census(vscode);
     checkPage(page, built, seen);
-    const pageTimes: number[] = [];
-    for (let first = PAGE_SIZE; first < built.pairs; first += PAGE_SIZE) {
+    const stepTimes: number[] = [];
+    for (let position = 2; position <= built.pairs; position++) {
       const started = Date.now();
-      await vscode.page.keyboard.press(']');
-      page = await waitForRange(vscode, `${first + 1}–${Math.min(first + PAGE_SIZE, built.pairs)} of ${built.pairs}`);
-      pageTimes.push(Date.now() - started);
+      await vscode.page.keyboard.press('j');
+      page = await waitForPosition(vscode, position, built.pairs);
+      stepTimes.push(Date.now() - started);
       checkPage(page, built, seen);
     }
     assert.equal(seen.size, built.pairs, 'every pair was shown');
-    assert.ok(page.rows.some((r) => r.index === built.giantIndex), 'the last page has the 10 MB pair');
+    assert.equal(page.rows[0]?.index, built.giantIndex, 'the last pair is the 10 MB one');
     // Long text is folded; unfolding shows the 10 MB response whole.
     assert.ok(page.longestText < built.giantLength, 'the 10 MB response is folded at first');
     await vscode.evalInWebview('.pair', `document.querySelector('.pair[data-index="${built.giantIndex}"] .folded > button').click()`);
     await waitFor(async () => (await census(vscode)).longestText >= built.giantLength, 'the 10 MB response shown whole');
-    console.log(`page turns (ms): ${pageTimes.join(', ')}; last page with the ${(built.giantLength / 1e6).toFixed(1)} MB string`);
+    stepTimes.sort((x, y) => x - y);
+    console.log(`next pair (ms): median ${stepTimes[Math.floor(stepTimes.length / 2)]}, max ${stepTimes.at(-1)}; the last with the ${(built.giantLength / 1e6).toFixed(1)} MB string`);
 
-    // Markdown mode ("m" again) over the same pages, back to the first: still nothing active.
+    // Markdown mode ("m" again) over the same pairs, back to the first with "k": still nothing active.
     await vscode.focusWebview(`.pair[data-index="${built.giantIndex}"] .pair-id`);
     await vscode.page.keyboard.press('m');
     await waitFor(async () => (await census(vscode)).markdown > 0, 'markdown mode');
     checkInert(await census(vscode));
-    for (let first = built.pairs - (built.pairs % PAGE_SIZE || PAGE_SIZE) - PAGE_SIZE; first >= 0; first -= PAGE_SIZE) {
-      await vscode.page.keyboard.press('[');
-      checkInert(await waitForRange(vscode, `${first + 1}–${first + PAGE_SIZE} of ${built.pairs}`));
+    for (let position = built.pairs - 1; position >= 1; position--) {
+      await vscode.page.keyboard.press('k');
+      checkInert(await waitForPosition(vscode, position, built.pairs));
     }
-    for (let first = PAGE_SIZE; first < built.pairs; first += PAGE_SIZE) await vscode.page.keyboard.press(']');
-    await waitForRange(vscode, `${built.pairs - (built.pairs % PAGE_SIZE || PAGE_SIZE) + 1}–${built.pairs} of ${built.pairs}`);
+    // End jumps to the last pair, PageUp moves a screenful back.
+    await vscode.page.keyboard.press('End');
+    await waitForPosition(vscode, built.pairs, built.pairs);
+    await vscode.page.keyboard.press('PageUp');
+    const back = await waitFor(async () => Number((await census(vscode)).position.split(' ')[0]) < built.pairs, 'a page up').then(() => census(vscode));
+    assert.ok(Number(back.position.split(' ')[0]) < built.pairs - 1, `PageUp moved more than one row: ${back.position}`);
+    checkInert(back);
 
-    // Still usable after all that: back one page, label the focused pair from the keyboard.
-    await vscode.page.keyboard.press('[');
-    const back = built.pairs - (built.pairs % PAGE_SIZE || PAGE_SIZE) - PAGE_SIZE;
-    await waitForRange(vscode, `${back + 1}–${back + PAGE_SIZE} of ${built.pairs}`);
-    await vscode.focusWebview(`.pair[data-index="${back}"] .pair-id`);
+    // Still usable after all that: label the focused pair from the keyboard.
+    await vscode.focusWebview('.pair .pair-id');
     await vscode.page.keyboard.press('1');
     await vscode.waitForWebviewTexts('[data-testid="reviewed-count"]', (t) => t[0] === '1', { timeoutMs: 30_000 });
 

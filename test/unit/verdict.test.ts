@@ -62,25 +62,61 @@ describe('scorePairs', () => {
 });
 
 describe('ReviewState', () => {
-  it('serves bounded pages with verdicts for scored pairs only', async () => {
+  it('serves bounded windows of list rows with verdicts for scored pairs only', async () => {
     const pairs = Array.from({ length: 250 }, (_, i) => pair('a', i + 1));
     const state = new ReviewState(PairTable.fromPairs(pairs));
     state.table.setScore(200, { rewardA: 0, rewardB: 1 });
-    const { rows: page, total } = await state.page(190, 1000);
+    const { rows, total } = await state.rows(190, 1000);
     assert.equal(total, 250);
-    assert.equal(page.length, 60);
-    assert.equal(page[0].index, 190);
-    assert.equal(page[0].line, 191);
-    assert.equal(page[10].score?.agrees, false);
-    assert.equal(page[11].score, undefined);
-    assert.equal((await state.page(-5, 2)).rows[0].index, 0);
-    assert.deepEqual((await state.page(999, 10)).rows, []);
-    const disagreements = await state.page(0, 10, { filter: 'disagreements', sort: 'file' });
+    assert.equal(rows.length, 60);
+    assert.equal(rows[0].index, 190);
+    assert.equal(rows[0].line, 191);
+    assert.deepEqual(rows[10].score, { margin: -1, prefers: 'b', agrees: false });
+    assert.equal(rows[11].score, undefined);
+    assert.equal((await state.rows(-5, 2)).rows[0].index, 0);
+    assert.deepEqual((await state.rows(999, 10)).rows, []);
+    assert.equal((await state.rows(0, 10_000)).rows.length, 200, 'one request is capped');
+    const disagreements = await state.rows(0, 10, { filter: 'disagreements', sort: 'file' });
     assert.equal(disagreements.total, 1);
     assert.equal(disagreements.rows[0].index, 200);
     assert.equal(state.unscored().length, 249);
     assert.deepEqual(state.unscored(199, 3), [199, 201, 202]);
     assert.equal(state.status().disagreements, 1);
+  });
+
+  it('list rows preview the last prompt turn and carry the reviewer marks', async () => {
+    const long = { ...pair('a', 1), prompt: [{ role: 'user', content: 'first' }, { role: 'assistant', content: 'x' }, { role: 'user', content: `  second\n\tturn ${'w'.repeat(500)}` }] };
+    const state = new ReviewState(PairTable.fromPairs([long, pair('b', 2)]));
+    const record = (field: 'label' | 'flagged' | 'note', to: string | boolean) =>
+      state.annotations.record({ key: state.table.keys[0], line: 1, field, from: null, to, by: 't', at: 'now' });
+    record('label', 'both-bad');
+    record('flagged', true);
+    record('note', 'look again');
+    const [row, plain] = (await state.rows(0, 2)).rows;
+    assert.equal(row.preview.length, 160);
+    assert.ok(row.preview.startsWith('second turn www'), row.preview);
+    assert.equal(row.yours, 'both-bad');
+    assert.equal(row.flagged, true);
+    assert.equal(row.noted, true);
+    assert.equal(row.reviewed, undefined);
+    assert.equal(plain.yours, undefined);
+    assert.equal(plain.label, 'b');
+  });
+
+  it('a cached selection follows new scores, annotations and pairs', async () => {
+    const state = new ReviewState(PairTable.fromPairs(Array.from({ length: 6 }, (_, i) => pair('a', i + 1))));
+    const queue = { filter: 'disagreements', sort: 'confidence' } as const;
+    assert.deepEqual(await state.select(queue), []);
+    state.table.setScore(2, { rewardA: 0, rewardB: 1 });
+    state.table.setScore(4, { rewardA: 0, rewardB: 3 });
+    assert.deepEqual(await state.select(queue), [4, 2]);
+    assert.equal((await state.rows(0, 10, queue)).total, 2);
+    // Relabelling pair 4 to the model's side takes it out of the queue.
+    state.annotations.record({ key: state.table.keys[4], line: 5, field: 'label', from: null, to: 'b', by: 't', at: 'now' });
+    assert.deepEqual(await state.select(queue), [2]);
+    const list = await state.select(queue);
+    list.push(99);
+    assert.deepEqual(await state.select(queue), [2], 'callers get a copy');
   });
 });
 
@@ -113,18 +149,20 @@ describe('ReviewState queries', () => {
   it('blind rows carry no score or file label until the reviewer labels them', async () => {
     const state = make();
     state.blind = true;
-    const [row] = (await state.page(1, 1)).rows;
+    const [row] = await state.pairRows([1]);
     assert.equal(row.score, undefined);
+    const [listed] = (await state.rows(1, 1)).rows;
+    assert.deepEqual([listed.score, listed.label, listed.blind], [undefined, null, true]);
     assert.equal(row.label, null);
     assert.equal(typeof row.blind?.swapped, 'boolean');
     state.annotations.record({ key: state.table.keys[1], line: 2, field: 'label', from: null, to: 'b', by: 't', at: 'now' });
-    const [decided] = (await state.page(1, 1)).rows;
+    const [decided] = await state.pairRows([1]);
     assert.equal(decided.blind, undefined);
     assert.equal(decided.score?.agrees, true);
     // Sides are shuffled per pair, not all one way.
     const many = new ReviewState(PairTable.fromPairs(Array.from({ length: 40 }, (_, i) => ({ ...pair('a', i + 1), a: [{ role: 'assistant', content: `answer ${i}` }] }))));
     many.blind = true;
-    const swapped = (await many.page(0, 40)).rows.filter((r) => r.blind!.swapped).length;
+    const swapped = (await many.pairRows(Array.from({ length: 40 }, (_, i) => i))).filter((r) => r.blind!.swapped).length;
     assert.ok(swapped > 5 && swapped < 35, `${swapped} of 40 swapped`);
   });
 });
