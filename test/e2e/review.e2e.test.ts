@@ -8,26 +8,19 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { repoRoot } from './codeServer';
-import { launchVsCode } from './harness';
+import { findVsix, launchVsCode } from './harness';
 
 const shared = path.resolve(repoRoot, '../shared');
 const source = path.join(shared, 'data/hh-rlhf-helpful-base-test/test.jsonl');
 const PAIRS = '2354';
 /** Scoring 2354 pairs with the demo model on a 2-core CI machine; generous on purpose. */
 const SCORING_TIMEOUT_MS = Number(process.env.PLENS_E2E_SCORING_TIMEOUT_MS ?? 8 * 60_000);
-
-function findVsix(): string {
-  if (process.env.PLENS_VSIX) return path.resolve(process.env.PLENS_VSIX);
-  const found = readdirSync(repoRoot).filter((f) => f.endsWith('.vsix'));
-  assert.equal(found.length, 1, `expected exactly one *.vsix in ${repoRoot} (run \`npm run package\` or set PLENS_VSIX), found: ${found.join(', ') || 'none'}`);
-  return path.join(repoRoot, found[0]!);
-}
 
 /** The CLI prints one JSON row per pair and then its summary as the last line. */
 async function cliDisagreements(dataset: string): Promise<number> {
