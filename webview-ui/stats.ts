@@ -7,6 +7,8 @@ import type { CalibrationBin, DatasetStats, HistogramBin } from '../src/core/sta
 import { el, svg } from './dom';
 
 const pct = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)}%`);
+/** A figure inside running text, marked so tests can read it (`plens review` prints the same figures). */
+const figure = (testId: string, text: string) => el('span', { 'data-testid': testId }, text);
 const WIDTH = 360;
 const HEIGHT = 160;
 const PAD = { left: 36, right: 8, top: 8, bottom: 24 };
@@ -43,23 +45,34 @@ function histogramChart(bins: HistogramBin[]): SVGElement {
   const chart = svg('svg', { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, class: 'chart', 'aria-hidden': 'true' });
   bins.forEach((bin, i) => {
     const height = (plotHeight * bin.count) / max;
-    chart.append(svg('rect', { x: PAD.left + i * barWidth + 1, y: PAD.top + plotHeight - height, width: barWidth - 2, height, class: bin.high <= 0 ? 'bar negative' : 'bar' }));
+    chart.append(
+      svg('rect', {
+        x: PAD.left + i * barWidth + 1,
+        y: PAD.top + plotHeight - height,
+        width: barWidth - 2,
+        height,
+        class: bin.high <= 0 ? 'bar negative' : 'bar',
+        'data-testid': 'histogram-bar',
+      }),
+    );
   });
   const zero = PAD.left + plotWidth / 2;
   chart.append(svg('line', { x1: zero, x2: zero, y1: PAD.top, y2: PAD.top + plotHeight, class: 'zero' }));
   if (bins.length) {
-    chart.append(svg('text', { x: PAD.left, y: HEIGHT - 8, class: 'axis' }, bins[0].low.toFixed(2)));
+    chart.append(svg('text', { x: PAD.left, y: HEIGHT - 8, class: 'axis', 'data-testid': 'histogram-min' }, bins[0].low.toFixed(2)));
     chart.append(svg('text', { x: zero, y: HEIGHT - 8, class: 'axis', 'text-anchor': 'middle' }, '0 (B ≻ A | A ≻ B)'));
-    chart.append(svg('text', { x: WIDTH - PAD.right, y: HEIGHT - 8, class: 'axis', 'text-anchor': 'end' }, bins[bins.length - 1].high.toFixed(2)));
+    chart.append(
+      svg('text', { x: WIDTH - PAD.right, y: HEIGHT - 8, class: 'axis', 'text-anchor': 'end', 'data-testid': 'histogram-max' }, bins[bins.length - 1].high.toFixed(2)),
+    );
   }
-  chart.append(svg('text', { x: PAD.left - 4, y: PAD.top + 10, class: 'axis', 'text-anchor': 'end' }, String(max)));
+  chart.append(svg('text', { x: PAD.left - 4, y: PAD.top + 10, class: 'axis', 'text-anchor': 'end', 'data-testid': 'histogram-peak' }, String(max)));
   return chart;
 }
 
-function table(caption: string, head: string[], rows: string[][]): HTMLTableElement {
+function table(caption: string, head: string[], rows: string[][], testId: string): HTMLTableElement {
   return el(
     'table',
-    { class: 'numbers' },
+    { class: 'numbers', 'data-testid': testId },
     el('caption', {}, caption),
     el('thead', {}, el('tr', {}, ...head.map((h) => el('th', { scope: 'col' }, h)))),
     el('tbody', {}, ...rows.map((r) => el('tr', {}, ...r.map((c) => el('td', {}, c))))),
@@ -75,18 +88,41 @@ export function renderStats(stats: DatasetStats | undefined): HTMLElement {
     el(
       'div',
       { class: 'stats-summary' },
-      el('p', {}, `Agreement ${pct(stats.agreement)} over ${labelled} scored, labelled pairs; ${stats.disagreements} disagreements.`),
       el(
         'p',
         {},
-        `The chosen response is the longer one in ${pct(stats.length.humanPrefersLonger)} of labelled pairs; ` +
-          `the model prefers the longer one in ${pct(stats.length.modelPrefersLonger)}.`,
+        'Agreement ',
+        figure('stats-agreement', pct(stats.agreement)),
+        ' over ',
+        figure('stats-labelled', String(labelled)),
+        ' scored, labelled pairs; ',
+        figure('stats-disagreements', String(stats.disagreements)),
+        ' disagreements.',
+      ),
+      el(
+        'p',
+        {},
+        'The chosen response is the longer one in ',
+        figure('human-prefers-longer', pct(stats.length.humanPrefersLonger)),
+        ' of labelled pairs; the model prefers the longer one in ',
+        figure('model-prefers-longer', pct(stats.length.modelPrefersLonger)),
+        '.',
       ),
       el(
         'p',
         { 'data-testid': 'review-progress' },
-        `Reviewed ${stats.review.reviewed} of ${stats.pairs} · relabelled ${stats.review.relabelled} · both bad ${stats.review.bothBad} · ` +
-          `flagged ${stats.review.flagged} · notes ${stats.review.notes}`,
+        'Reviewed ',
+        figure('review-reviewed', String(stats.review.reviewed)),
+        ' of ',
+        figure('review-pairs', String(stats.pairs)),
+        ' · relabelled ',
+        figure('review-relabelled', String(stats.review.relabelled)),
+        ' · both bad ',
+        figure('review-both-bad', String(stats.review.bothBad)),
+        ' · flagged ',
+        figure('review-flagged', String(stats.review.flagged)),
+        ' · notes ',
+        figure('review-notes', String(stats.review.notes)),
       ),
     ),
     el(
@@ -101,6 +137,7 @@ export function renderStats(stats: DatasetStats | undefined): HTMLElement {
           'Calibration',
           ['confidence', 'pairs', 'mean confidence', 'agreement'],
           stats.calibration.map((b) => [`${Math.round(b.low * 100)}–${Math.round(b.high * 100)}%`, String(b.pairs), pct(b.confidence), pct(b.agreement)]),
+          'calibration-table',
         ),
       ),
       el(

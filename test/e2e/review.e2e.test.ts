@@ -1,20 +1,22 @@
 /**
  * The main user journey in a real VS Code: open the HH-RLHF test split, open the review editor,
- * watch the local reward model score it, and check the editor agrees with the CLI.
+ * watch the local reward model score it, and check the editor agrees with the CLI: the header's
+ * disagreements with `plens score`, and every figure of the statistics view with `plens review`
+ * (issue 5: "`plens review` prints the same agreement figures the stats view shows, for the same
+ * file and model").
  *
  * Builds nothing: it installs the VSIX from PLENS_VSIX or the single *.vsix in the repo root
  * (`npm run package`). Needs the HH data from the shared folder next to the repo, and skips
  * without it.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
+import { runPlens } from '../support/plens';
 import { repoRoot } from './codeServer';
-import { launchVsCode } from './harness';
+import { findVsix, launchVsCode } from './harness';
 
 const shared = path.resolve(repoRoot, '../shared');
 const source = path.join(shared, 'data/hh-rlhf-helpful-base-test/test.jsonl');
@@ -22,24 +24,101 @@ const PAIRS = '2354';
 /** Scoring 2354 pairs with the demo model on a 2-core CI machine; generous on purpose. */
 const SCORING_TIMEOUT_MS = Number(process.env.PLENS_E2E_SCORING_TIMEOUT_MS ?? 8 * 60_000);
 
-function findVsix(): string {
-  if (process.env.PLENS_VSIX) return path.resolve(process.env.PLENS_VSIX);
-  const found = readdirSync(repoRoot).filter((f) => f.endsWith('.vsix'));
-  assert.equal(found.length, 1, `expected exactly one *.vsix in ${repoRoot} (run \`npm run package\` or set PLENS_VSIX), found: ${found.join(', ') || 'none'}`);
-  return path.join(repoRoot, found[0]!);
+const MODEL = path.join(repoRoot, 'dist/models/baseline');
+
+/** Runs the built CLI with the bundled baseline model, uncached, and returns its stdout. */
+async function plens(...args: string[]): Promise<string> {
+  const run = await runPlens([...args, '--model', MODEL, '--no-cache']);
+  assert.equal(run.code, 0, `plens ${args.join(' ')} failed (${run.code}): ${run.stderr.slice(-2000)}`);
+  return run.stdout;
 }
 
-/** The CLI prints one JSON row per pair and then its summary as the last line. */
-async function cliDisagreements(dataset: string): Promise<number> {
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [path.join(repoRoot, 'dist/cli.js'), 'score', dataset, '--model', path.join(repoRoot, 'dist/models/baseline'), '--no-cache'],
-    { cwd: repoRoot, maxBuffer: 256 * 1024 * 1024 },
-  );
-  const summary = JSON.parse(stdout.trimEnd().split('\n').at(-1)!) as { disagreements?: unknown };
+/** `plens score --out`: the rows go to a file, so stdout is the summary line alone. */
+async function cliScoreSummary(dataset: string, rowsFile: string): Promise<{ disagreements: number }> {
+  const summary = JSON.parse(await plens('score', dataset, '--out', rowsFile)) as { disagreements?: unknown };
   assert.equal(typeof summary.disagreements, 'number', `CLI summary has no numeric "disagreements": ${JSON.stringify(summary)}`);
-  return summary.disagreements as number;
+  return summary as { disagreements: number };
 }
+
+/** What `plens review` prints (one JSON line; see src/cli/plens.ts). */
+interface CliReview {
+  pairs: number;
+  scored: number;
+  agreement: number | null;
+  disagreements: number;
+  calibration: { low: number; high: number; pairs: number; confidence: number | null; agreement: number | null }[];
+  margin_histogram: { low: number; high: number; count: number }[];
+  length: { human_prefers_longer: number | null; model_prefers_longer: number | null };
+  review: { reviewed: number; relabelled: number; both_bad: number; flagged: number; notes: number };
+}
+
+/** A share as the review editor shows it: one decimal, or a dash when there is nothing to share. */
+const pct = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)}%`);
+
+/** The CLI's figures written the way the header and the statistics view write them. */
+function displayed(cli: CliReview) {
+  const counts = cli.margin_histogram.map((b) => b.count);
+  return {
+    header: { agreement: pct(cli.agreement), disagreements: String(cli.disagreements) },
+    summary: {
+      agreement: pct(cli.agreement),
+      labelled: String(cli.calibration.reduce((n, b) => n + b.pairs, 0)),
+      disagreements: String(cli.disagreements),
+    },
+    length: { humanPrefersLonger: pct(cli.length.human_prefers_longer), modelPrefersLonger: pct(cli.length.model_prefers_longer) },
+    review: {
+      reviewed: String(cli.review.reviewed),
+      pairs: String(cli.pairs),
+      relabelled: String(cli.review.relabelled),
+      bothBad: String(cli.review.both_bad),
+      flagged: String(cli.review.flagged),
+      notes: String(cli.review.notes),
+    },
+    calibration: cli.calibration.map((b) => [`${Math.round(b.low * 100)}–${Math.round(b.high * 100)}%`, String(b.pairs), pct(b.confidence), pct(b.agreement)]),
+    histogram: {
+      min: cli.margin_histogram[0]?.low.toFixed(2),
+      max: cli.margin_histogram.at(-1)?.high.toFixed(2),
+      peak: String(Math.max(1, ...counts)),
+      counts,
+    },
+  };
+}
+
+/**
+ * Reads the same figures off the webview in one go (one render, no re-render between reads). A
+ * string, not a function: see evalInWebview. Bar counts are read back from the bars' heights, which
+ * are proportional to the counts, scaled by the peak count the axis shows.
+ */
+const READ_SHOWN = `(() => {
+  const all = (selector) => Array.from(document.querySelectorAll(selector));
+  const one = (id) => {
+    const found = all('[data-testid="' + id + '"]').map((e) => e.textContent.trim());
+    return found.length === 1 ? found[0] : 'expected one [data-testid=' + id + '], found ' + found.length;
+  };
+  const peak = Number(one('histogram-peak'));
+  const heights = all('[data-testid="histogram-bar"]').map((bar) => Number(bar.getAttribute('height')));
+  const tallest = Math.max(...heights);
+  return {
+    header: { agreement: one('agreement-rate'), disagreements: one('disagreement-count') },
+    summary: { agreement: one('stats-agreement'), labelled: one('stats-labelled'), disagreements: one('stats-disagreements') },
+    length: { humanPrefersLonger: one('human-prefers-longer'), modelPrefersLonger: one('model-prefers-longer') },
+    review: {
+      reviewed: one('review-reviewed'),
+      pairs: one('review-pairs'),
+      relabelled: one('review-relabelled'),
+      bothBad: one('review-both-bad'),
+      flagged: one('review-flagged'),
+      notes: one('review-notes'),
+    },
+    calibration: all('[data-testid="calibration-table"] tbody tr').map((row) => Array.from(row.cells).map((cell) => cell.textContent.trim())),
+    histogram: {
+      min: one('histogram-min'),
+      max: one('histogram-max'),
+      peak: one('histogram-peak'),
+      counts: heights.map((h) => (tallest > 0 ? Math.round((h / tallest) * peak) : 0)),
+    },
+  };
+})()`;
 
 const isNumber = (text: string) => text !== '' && Number.isFinite(Number(text));
 
@@ -49,13 +128,23 @@ test(
     skip: existsSync(shared) ? false : `SKIPPED: ${shared} is absent, so there is no HH-RLHF test split to review`,
     timeout: SCORING_TIMEOUT_MS + 5 * 60_000,
   },
-  async () => {
+  async (context) => {
     const vsix = findVsix();
     const workspace = mkdtempSync(path.join(os.tmpdir(), 'plens-e2e-ws-'));
     const dataset = path.join(workspace, 'test.jsonl');
     copyFileSync(source, dataset);
-    // Before VS Code starts, so the two scorers do not compete for the CPUs.
-    const expectedDisagreements = await cliDisagreements(dataset);
+    // Before VS Code starts, so the CLI and the editor do not compete for the CPUs. The rows of
+    // `plens score` go outside the workspace, so the editor sees the same folder as before.
+    const scratch = mkdtempSync(path.join(os.tmpdir(), 'plens-e2e-cli-'));
+    const cliStarted = Date.now();
+    const { disagreements: expectedDisagreements } = await cliScoreSummary(dataset, path.join(scratch, 'scores.jsonl'));
+    const cliReview = JSON.parse(await plens('review', dataset)) as CliReview;
+    rmSync(scratch, { recursive: true, force: true });
+    assert.equal(cliReview.pairs, Number(PAIRS));
+    assert.equal(cliReview.scored, Number(PAIRS), '`plens review` scored every pair');
+    assert.equal(cliReview.disagreements, expectedDisagreements, '`plens review` and `plens score` disagree on the disagreement count');
+    const expected = displayed(cliReview);
+    context.diagnostic(`plens score + review: ${Math.round((Date.now() - cliStarted) / 1000)} s; as the view should show it: ${JSON.stringify(expected)}`);
 
     const vscode = await launchVsCode({ workspace, vsix, name: 'review' });
     try {
@@ -73,6 +162,18 @@ test(
       assert.equal(Number(disagreements), expectedDisagreements, 'review editor and `plens score` disagree on the disagreement count');
 
       await vscode.screenshot('review-editor');
+
+      // The statistics view, opened by its button, against `plens review` on the same file and model.
+      const toggle = '[data-testid="toggle-stats"]';
+      await (await vscode.webviewFrame(toggle)).locator(toggle).click();
+      await vscode.waitForWebviewTexts('[data-testid="stats-panel"]', (texts) => texts.length === 1 && texts[0]!.length > 0);
+      const shown = await vscode.evalInWebview<ReturnType<typeof displayed>>('[data-testid="stats-panel"]', READ_SHOWN);
+      // Header and panel in one picture: the header's agreement above the panel's.
+      await vscode.evalInWebview(toggle, `document.querySelector('${toggle}').scrollIntoView({ block: 'start' })`);
+      await vscode.page.waitForTimeout(300);
+      await vscode.screenshot('stats-view');
+      context.diagnostic(`shown: ${JSON.stringify(shown)}`);
+      assert.deepEqual(shown, expected, 'the review editor (header and statistics view) and `plens review` show different figures');
     } catch (error) {
       await vscode.screenshot('review-editor-failure');
       // CI shows stdout/stderr first; the full logs land in test-results/review-logs/.
