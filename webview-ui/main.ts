@@ -85,8 +85,35 @@ const askedBlocks = new Map<number, number>();
 
 const rowAt = (position: number): RowSummary | undefined => blocks.get(Math.floor(position / BLOCK))?.rows[position % BLOCK];
 
+/**
+ * Rows the list is about to show, and the focused row. Requests go out at most every
+ * REQUEST_INTERVAL_MS, for what is wanted then: dragging the scrollbar through 100k rows asks for
+ * where it stops, not for every block it passed.
+ */
+let wantedView: { from: number; to: number } | undefined;
+let requestTimer: ReturnType<typeof setTimeout> | undefined;
+let lastRequestAt = 0;
+const REQUEST_INTERVAL_MS = 50;
+
 function need(from: number, to: number): void {
-  for (let block = Math.floor(from / BLOCK); block <= Math.floor(to / BLOCK); block++) {
+  wantedView = { from, to };
+  scheduleRequests();
+}
+
+function scheduleRequests(): void {
+  if (requestTimer) return;
+  const wait = lastRequestAt + REQUEST_INTERVAL_MS - Date.now();
+  if (wait <= 0) return requestWanted();
+  requestTimer = setTimeout(requestWanted, wait);
+}
+
+function requestWanted(): void {
+  requestTimer = undefined;
+  lastRequestAt = Date.now();
+  const wantedBlocks = new Set([Math.floor(focus / BLOCK)]);
+  if (wantedView) for (let block = Math.floor(wantedView.from / BLOCK); block <= Math.floor(wantedView.to / BLOCK); block++) wantedBlocks.add(block);
+  wantedView = undefined;
+  for (const block of wantedBlocks) {
     const have = blocks.get(block);
     if ((have && have.token === listToken) || askedBlocks.get(block) === listToken) continue;
     askedBlocks.set(block, listToken);
@@ -98,7 +125,7 @@ function need(from: number, to: number): void {
 function invalidateList(): void {
   listToken++;
   list.schedule();
-  need(focus, focus);
+  scheduleRequests();
 }
 
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
@@ -143,8 +170,12 @@ function fetchPairs(indices: number[]): void {
 
 // ---------------------------------------------------------------- focus
 
-/** After a label, focus moves on at once to the pair predicted next; the refreshed list confirms where it is. */
-let predicted: number | undefined;
+/**
+ * The focused pair's table index: the pair the keys act on and the pair view shows. Rows that
+ * arrive later (after an annotation, new scores) may have moved it: its position is found again
+ * each time, so a key pressed before the list caught up still acts on the pair on screen.
+ */
+let focusIndex: number | undefined;
 /** A key pressed before its pair had arrived: it runs when the pair does. */
 let pendingAction: ReviewAction | undefined;
 
@@ -154,32 +185,38 @@ function saveViewState(): void {
 
 function setFocus(position: number): void {
   focus = Math.max(0, Math.min(position, total - 1));
-  if (predicted !== undefined) predicted = rowAt(focus)?.index;
+  focusIndex = rowAt(focus)?.index;
   pendingAction = undefined;
   saveViewState();
   list.reveal(focus);
   showFocusedPair();
 }
 
-/** Moves on from an annotated pair: to the pair after it, if there is one. */
+/** Moves on from an annotated pair, at once: to the pair after it, if there is one. */
 function advance(): void {
-  const next = rowAt(focus + 1);
-  if (!next) return;
-  predicted = next.index;
-  setFocus(focus + 1);
+  if (rowAt(focus + 1)) setFocus(focus + 1);
 }
 
-/** Where the predicted pair landed in the refreshed list (the annotated one may have left it). */
-function placePredicted(): void {
-  if (predicted === undefined) return;
-  for (const position of [focus, focus - 1, focus + 1, focus - 2, focus + 2]) {
-    if (rowAt(position)?.index === predicted) {
-      focus = position;
-      break;
+/** New rows arrived: where is the focused pair now? (The annotated pair before it may have left the list.) */
+function refocus(blockIsCurrent: boolean): void {
+  if (focusIndex === undefined) {
+    focusIndex = rowAt(focus)?.index;
+    return;
+  }
+  if (rowAt(focus)?.index === focusIndex) return;
+  for (let distance = 1; distance <= 3; distance++) {
+    for (const position of [focus - distance, focus + distance]) {
+      if (rowAt(position)?.index === focusIndex) {
+        focus = position;
+        saveViewState();
+        list.reveal(focus);
+        return;
+      }
     }
   }
-  predicted = undefined;
-  saveViewState();
+  // The focused pair left the list (say, marked reviewed under "Not reviewed"): the pair that took
+  // its place is focused now. Only on current rows: older ones may just not have caught up.
+  if (blockIsCurrent) focusIndex = rowAt(focus)?.index;
 }
 
 // ---------------------------------------------------------------- the page
@@ -209,8 +246,8 @@ const detail = el('div', { class: 'detail', role: 'region', 'aria-label': 'The f
 let shownPair: PairRow | undefined;
 
 function showFocusedPair(force = false): void {
-  const row = rowAt(focus);
-  if (!row) {
+  const index = focusIndex ?? rowAt(focus)?.index;
+  if (index === undefined) {
     if (total === 0 && snapshot) {
       shownPair = undefined;
       detail.replaceChildren(el('p', { class: 'empty' }, isPlain(query) ? 'No pairs.' : 'No pairs match.'));
@@ -223,8 +260,8 @@ function showFocusedPair(force = false): void {
     if (next) ahead.push(next.index);
   }
   const before = rowAt(focus - 1);
-  fetchPairs([row.index, ...ahead, ...(before ? [before.index] : [])]);
-  const pair = pairs.get(row.index);
+  fetchPairs([index, ...ahead, ...(before ? [before.index] : [])]);
+  const pair = pairs.get(index);
   if (!pair) return;
   if (pair === shownPair && !force) return;
   const samePair = shownPair?.index === pair.index;
@@ -298,7 +335,7 @@ function toggleBlind(): void {
 function setQuery(change: Partial<RowQuery>): void {
   query = { ...query, ...change };
   focus = 0;
-  predicted = undefined;
+  focusIndex = undefined;
   pendingAction = undefined;
   blocks.clear();
   askedBlocks.clear();
@@ -310,7 +347,7 @@ function setQuery(change: Partial<RowQuery>): void {
   renderToolbar();
   list.element.scrollTop = 0;
   list.schedule();
-  need(0, 0);
+  scheduleRequests();
 }
 
 // ---------------------------------------------------------------- annotating
@@ -345,11 +382,10 @@ function runAction(action: ReviewAction): void {
   };
   const move = moves[action];
   if (move) return move();
-  const row = rowAt(focus);
-  const pair = row && pairs.get(row.index);
+  const pair = focusIndex === undefined ? undefined : pairs.get(focusIndex);
   if (!pair) {
     // The pair is on its way (keys pressed faster than it arrived): act when it is here.
-    if (row || total > 0) pendingAction = action;
+    if (total > 0) pendingAction = action;
     return;
   }
   switch (action) {
@@ -544,11 +580,12 @@ window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
       blocks.clear();
       askedBlocks.clear();
       forgetPairs();
+      focusIndex = undefined;
       listToken++;
       queryToken = listToken;
       totalToken = listToken;
       list.reveal(focus);
-      need(focus, focus);
+      scheduleRequests();
       break;
     case 'rows': {
       if (message.token < queryToken) return; // Another query's list.
@@ -561,7 +598,7 @@ window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
       if (have && have.token >= message.token) return;
       if (askedBlocks.get(block) === message.token) askedBlocks.delete(block);
       blocks.set(block, { token: message.token, rows: message.rows });
-      if (message.token === listToken && predicted !== undefined && Math.floor(focus / BLOCK) === block) placePredicted();
+      if (Math.floor(focus / BLOCK) === block) refocus(message.token === listToken);
       if (focus >= total && total > 0) setFocus(total - 1);
       list.schedule();
       showFocusedPair();

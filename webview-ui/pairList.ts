@@ -16,6 +16,8 @@ import { fmtSigned, reviewLabelName, sideName } from './pairView';
 /** Must match `.row` height in style.css. */
 export const ROW_HEIGHT = 26;
 const OVERSCAN = 8;
+/** Rows beyond the view whose data is fetched ahead, so scrolling at wheel speed never waits. */
+const LOOKAHEAD = 100;
 const MAX_SCROLL_PX = 4_000_000;
 
 export interface ListSource {
@@ -33,6 +35,8 @@ export class PairList {
   private readonly spacer: HTMLElement;
   private readonly rows: HTMLElement;
   private frame = 0;
+  /** Row elements by position, with what they were built from: reused while that is unchanged. */
+  private built = new Map<number, { row: RowSummary | undefined; focused: boolean; total: number; element: HTMLElement }>();
 
   constructor(private readonly source: ListSource) {
     this.rows = el('div', { class: 'rows' });
@@ -86,22 +90,30 @@ export class PairList {
     const top = scrollTop * ratio;
     const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
     const last = Math.min(total - 1, Math.ceil((top + viewport) / ROW_HEIGHT) + OVERSCAN);
-    if (last >= first) this.source.need(first, last);
+    // Ask for a block of rows before it scrolls into view.
+    if (last >= first) this.source.need(Math.max(0, first - LOOKAHEAD), Math.min(total - 1, last + LOOKAHEAD));
     const focused = this.source.focused();
+    // Scrolling by a few rows a frame changes a few rows: keep the rest, only move them.
+    const built = new Map<number, { row: RowSummary | undefined; focused: boolean; total: number; element: HTMLElement }>();
     const children: HTMLElement[] = [];
     for (let position = first; position <= last; position++) {
-      const row = this.renderRow(position, total, position === focused);
-      row.style.transform = `translateY(${position * ROW_HEIGHT - top + scrollTop}px)`;
-      children.push(row);
+      const row = this.source.row(position);
+      const isFocused = position === focused;
+      const previous = this.built.get(position);
+      const element =
+        previous && previous.row === row && previous.focused === isFocused && previous.total === total ? previous.element : this.renderRow(position, row, total, isFocused);
+      element.style.transform = `translateY(${position * ROW_HEIGHT - top + scrollTop}px)`;
+      built.set(position, { row, focused: isFocused, total, element });
+      children.push(element);
     }
-    this.rows.replaceChildren(...children);
+    this.built = built;
     if (total === 0) this.rows.replaceChildren(el('div', { class: 'empty' }, 'No pairs match.'));
+    else if (children.length !== this.rows.childElementCount || children.some((child, k) => this.rows.children[k] !== child)) this.rows.replaceChildren(...children);
     if (focused >= first && focused <= last) this.element.setAttribute('aria-activedescendant', `row-${focused}`);
     else this.element.removeAttribute('aria-activedescendant');
   }
 
-  private renderRow(position: number, total: number, focused: boolean): HTMLElement {
-    const row = this.source.row(position);
+  private renderRow(position: number, row: RowSummary | undefined, total: number, focused: boolean): HTMLElement {
     const attributes: Record<string, string> = {
       class: `row${focused ? ' focused' : ''}`,
       id: `row-${position}`,
