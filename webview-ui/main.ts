@@ -45,7 +45,7 @@ interface ViewState {
 /** List rows per request. */
 const BLOCK = 100;
 /** Pairs fetched ahead of the focused one, so the next comes up at once. */
-const PREFETCH_AHEAD = 3;
+const PREFETCH_AHEAD = 5;
 /** Whole pairs kept; older ones are fetched again when needed. */
 const MAX_CACHED_PAIRS = 200;
 /** Stats walk every pair: while scores stream in, ask for them at most this often. */
@@ -176,8 +176,8 @@ function fetchPairs(indices: number[]): void {
  * each time, so a key pressed before the list caught up still acts on the pair on screen.
  */
 let focusIndex: number | undefined;
-/** A key pressed before its pair had arrived: it runs when the pair does. */
-let pendingAction: ReviewAction | undefined;
+/** Keys pressed before their pair had arrived, in order: they run when it does. */
+const pendingActions: ReviewAction[] = [];
 
 function saveViewState(): void {
   vscode.setState({ query, focus, showStats, raw });
@@ -186,7 +186,6 @@ function saveViewState(): void {
 function setFocus(position: number): void {
   focus = Math.max(0, Math.min(position, total - 1));
   focusIndex = rowAt(focus)?.index;
-  pendingAction = undefined;
   saveViewState();
   list.reveal(focus);
   showFocusedPair();
@@ -272,11 +271,12 @@ function showFocusedPair(force = false): void {
   detail.scrollTop = samePair ? scrollTop : 0;
   if (hadFocus && !samePair) list.element.focus({ preventScroll: true });
   shownPair = pair;
-  if (pendingAction) {
-    const action = pendingAction;
-    pendingAction = undefined;
-    runAction(action);
-  }
+  runPendingActions();
+}
+
+/** Runs the keys that waited for their pair, in order, while the focused pair is here. */
+function runPendingActions(): void {
+  while (pendingActions.length && focusIndex !== undefined && pairs.has(focusIndex)) runAction(pendingActions.shift()!, true);
 }
 
 function renderToolbar(): void {
@@ -336,7 +336,7 @@ function setQuery(change: Partial<RowQuery>): void {
   query = { ...query, ...change };
   focus = 0;
   focusIndex = undefined;
-  pendingAction = undefined;
+  pendingActions.length = 0;
   blocks.clear();
   askedBlocks.clear();
   listToken++;
@@ -365,8 +365,13 @@ function setLabel(row: PairRow, label: ReviewLabel): void {
   advance();
 }
 
-function runAction(action: ReviewAction): void {
+function runAction(action: ReviewAction, fromQueue = false): void {
   if (!snapshot) return;
+  // Keys keep their order: while earlier ones wait for their pair, later ones (moves too) wait behind them.
+  if (pendingActions.length && !fromQueue) {
+    pendingActions.push(action);
+    return;
+  }
   const moves: Partial<Record<ReviewAction, () => void>> = {
     next: () => setFocus(focus + 1),
     previous: () => setFocus(focus - 1),
@@ -385,7 +390,7 @@ function runAction(action: ReviewAction): void {
   const pair = focusIndex === undefined ? undefined : pairs.get(focusIndex);
   if (!pair) {
     // The pair is on its way (keys pressed faster than it arrived): act when it is here.
-    if (total > 0) pendingAction = action;
+    if (total > 0) pendingActions.unshift(action);
     return;
   }
   switch (action) {

@@ -182,6 +182,36 @@ test('keyboard labels, undo/redo, save and reload: exactly the expected annotati
   });
 });
 
+test('keys typed without a pause land on the pairs on screen while labelled pairs leave the list', { timeout: 6 * 60_000 }, async () => {
+  await withVsCode('annotations-fast-keys', async (vscode, workspace) => {
+    await openReview(vscode);
+    // "Not reviewed": every label marks its pair reviewed, so each pair leaves the list as it is
+    // labelled and the rows under the focus shift while the next keys are already coming.
+    const frame = await vscode.webviewFrame('select[data-testid="filter"]');
+    await frame.locator('select[data-testid="filter"]').selectOption('unreviewed');
+    await waitForView(vscode, 'the unreviewed list', (v) => v.total === 40 && v.shown === 0);
+    await vscode.focusWebview('.pair[data-index="0"] .pair-id');
+    for (const key of ['1', '2', '1', '3', '2', '4']) await vscode.page.keyboard.press(key);
+    await vscode.waitForWebviewTexts('[data-testid="reviewed-count"]', (t) => t[0] === '6', { timeoutMs: 30_000 });
+    const view = await waitForView(vscode, 'six pairs gone from the list, the seventh focused', (v) => v.total === 34 && v.focused === 6 && v.shown === 6);
+    assert.equal(view.rows[0]?.index, 6);
+    await vscode.page.keyboard.press('Control+s');
+    const sidecar = path.join(workspace, SIDECAR);
+    const deadline = Date.now() + 20_000;
+    while ((await vscode.tabIsDirty(DATASET)) || !existsSync(sidecar)) {
+      assert.ok(Date.now() < deadline, 'Ctrl+S did not save the review');
+      await vscode.page.waitForTimeout(200);
+    }
+    const { annotations } = foldSidecar(sidecar);
+    const labels = ['a', 'b', 'a', 'tie', 'b', 'both-bad'];
+    assert.deepEqual(
+      Object.fromEntries([...annotations].sort(([a], [b]) => a - b)),
+      Object.fromEntries(labels.map((label, i) => [i + 1, { label, reviewed: true }])),
+      'each key labelled the pair that was on screen when it was pressed, in order',
+    );
+  });
+});
+
 /**
  * Unsaved edits, a hot-exit backup, then a crash: `extension-host` SIGKILLs only the extension host
  * and reloads the window; `server` SIGKILLs code-server's whole process group (the extension host
