@@ -18,6 +18,9 @@ const node = {
   sourcemap: !production,
   minify: production,
   external: ['vscode', 'onnxruntime-node'],
+  // ES module builds first: a UMD main (jsonc-parser's) loads its parts by a runtime require that a
+  // bundle cannot resolve ("Cannot find module './impl/format'").
+  mainFields: ['module', 'main'],
   logLevel: 'info',
   absWorkingDir: root,
 };

@@ -8,7 +8,6 @@ import type { AnnotationField, AnnotationValue, ReviewLabel } from '../src/core/
 import type { DatasetStats } from '../src/core/stats';
 import {
   DEFAULT_QUERY,
-  REVIEW_KEYS,
   type BulkAction,
   type HostToWebview,
   type PairRow,
@@ -22,7 +21,7 @@ import {
   type WebviewToHost,
 } from '../src/shared/reviewProtocol';
 import { el } from './dom';
-import { keyHint, prettyKey } from './keys';
+import { keyHint, keysOf, setKeymap } from './keys';
 import { PairList } from './pairList';
 import { button, renderPair, sideLabel, type PairViewContext } from './pairView';
 import { renderStats } from './stats';
@@ -203,7 +202,8 @@ function refocus(blockIsCurrent: boolean): void {
     return;
   }
   if (rowAt(focus)?.index === focusIndex) return;
-  for (let distance = 1; distance <= 3; distance++) {
+  // Keys typed ahead of the list move the focus ahead of it by as many pairs as are still leaving.
+  for (let distance = 1; distance <= BLOCK; distance++) {
     for (const position of [focus - distance, focus + distance]) {
       if (rowAt(position)?.index === focusIndex) {
         focus = position;
@@ -240,9 +240,12 @@ const list = new PairList({
 });
 const headerSlot = el('div', { class: 'header-slot' });
 const toolbarSlot = el('div', { class: 'toolbar-slot' });
+const keysSlot = el('div', { class: 'keys-slot' });
 const statsSlot = el('div', { class: 'stats-slot' });
 const detail = el('div', { class: 'detail', role: 'region', 'aria-label': 'The focused pair', 'data-testid': 'pair-view' });
 let shownPair: PairRow | undefined;
+/** Where in the list the shown pair was ("position/total"): the pair view says "6 of 40 shown". */
+let shownAt = '';
 
 function showFocusedPair(force = false): void {
   const index = focusIndex ?? rowAt(focus)?.index;
@@ -262,7 +265,9 @@ function showFocusedPair(force = false): void {
   fetchPairs([index, ...ahead, ...(before ? [before.index] : [])]);
   const pair = pairs.get(index);
   if (!pair) return;
-  if (pair === shownPair && !force) return;
+  // The same pair at the same place in a list of the same length: nothing to redraw.
+  if (pair === shownPair && shownAt === `${focus}/${total}` && !force) return;
+  shownAt = `${focus}/${total}`;
   const samePair = shownPair?.index === pair.index;
   const scrollTop = detail.scrollTop;
   const hadFocus = detail.contains(document.activeElement);
@@ -288,7 +293,7 @@ function renderStatsSlot(): void {
 }
 
 function renderKeys(): HTMLElement {
-  const k = (action: ReviewAction) => REVIEW_KEYS[action].keys.map(prettyKey).join(' / ');
+  const k = keysOf;
   const customize = button('Change keys…', () => post({ type: 'customizeKeys' }), 'customize-keys');
   customize.classList.add('link');
   return el(
@@ -304,7 +309,8 @@ function renderKeys(): HTMLElement {
 }
 
 function layout(): void {
-  app.replaceChildren(headerSlot, toolbarSlot, statsSlot, el('div', { class: 'workspace' }, list.element, detail), renderKeys());
+  app.replaceChildren(headerSlot, toolbarSlot, statsSlot, el('div', { class: 'workspace' }, list.element, detail), keysSlot);
+  keysSlot.replaceChildren(renderKeys());
 }
 
 function requestStats(force: boolean): void {
@@ -574,6 +580,7 @@ window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
   switch (message.type) {
     case 'snapshot':
       snapshot = message.snapshot;
+      setKeymap(message.snapshot.keymap);
       status = message.snapshot.status;
       if (isPlain(query)) total = status.pairs;
       layout();
@@ -629,6 +636,13 @@ window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
       break;
     case 'command':
       runAction(message.action);
+      break;
+    case 'keymap':
+      setKeymap(message.keymap);
+      keysSlot.replaceChildren(renderKeys());
+      renderToolbar();
+      renderHeader();
+      showFocusedPair(true);
       break;
     case 'keys':
       // For tests and for CSS: whether the review keys reach this webview now.

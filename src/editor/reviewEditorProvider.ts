@@ -8,8 +8,18 @@ import * as vscode from 'vscode';
 import { readSettings } from '../settings';
 import type { AnnotationValue } from '../core/annotations';
 import type { ScorerService } from '../scoring/scorerService';
-import { REVIEW_ACTIONS, REVIEW_FOCUS_CONTEXT, type BulkAction, type HostToWebview, type RowQuery, type WebviewToHost } from '../shared/reviewProtocol';
+import {
+  REVIEW_ACTIONS,
+  REVIEW_FOCUS_CONTEXT,
+  type BulkAction,
+  type HostToWebview,
+  type ReviewKeymap,
+  type RowQuery,
+  type WebviewToHost,
+} from '../shared/reviewProtocol';
 import { ReviewDocument } from './reviewDocument';
+import { reviewKeymap } from '../shared/reviewKeymap';
+import { watchReviewKeymap } from './reviewKeymap';
 import { reviewWebviewHtml } from './webviewHtml';
 
 export const REVIEW_VIEW_TYPE = 'preferenceLens.review';
@@ -20,6 +30,8 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
   private focusedPanel?: vscode.WebviewPanel;
   /** The review panel last active, for a key command run from the palette while no webview has focus. */
   private activePanel?: vscode.WebviewPanel;
+  private readonly panels = new Set<vscode.WebviewPanel>();
+  private keymap?: { current(): ReviewKeymap };
   private readonly activeChanged = new vscode.EventEmitter<ReviewDocument | undefined>();
   /** Fires when the review the user works in changes (or none is left). */
   readonly onDidChangeActive = this.activeChanged.event;
@@ -34,6 +46,10 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
 
   static register(context: vscode.ExtensionContext, scorers: ScorerService, annotator: () => string): ReviewEditorProvider {
     const provider = new ReviewEditorProvider(context.extensionUri, scorers, annotator);
+    // The hints in every open review follow the user's keybindings.json as it changes.
+    provider.keymap = watchReviewKeymap(context, (keymap) => {
+      for (const panel of provider.panels) void panel.webview.postMessage({ type: 'keymap', keymap } satisfies HostToWebview);
+    });
     context.subscriptions.push(
       vscode.window.registerCustomEditorProvider(REVIEW_VIEW_TYPE, provider, {
         // Off: a hidden review re-syncs from the host's snapshot instead of holding memory.
@@ -83,6 +99,7 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
                 format: document.format.name,
                 formatTitle: document.format.title,
                 malformed: [...document.state.table.malformed].sort((x, y) => x.line - y.line).slice(0, 100),
+                keymap: this.keymap?.current() ?? reviewKeymap(undefined),
                 status: document.state.status(),
               },
             });
@@ -139,7 +156,9 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
     ];
     this.setActive(document);
     this.activePanel = panel;
+    this.panels.add(panel);
     panel.onDidDispose(() => {
+      this.panels.delete(panel);
       subscriptions.forEach((s) => s.dispose());
       if (this.activeDocument === document) this.setActive(undefined);
       if (this.activePanel === panel) this.activePanel = undefined;

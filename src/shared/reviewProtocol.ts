@@ -103,6 +103,7 @@ export interface ReviewSnapshot {
   formatTitle: string;
   malformed: { line: number; error: string }[];
   status: ReviewStatus;
+  keymap: ReviewKeymap;
 }
 
 /**
@@ -135,6 +136,8 @@ export const REVIEW_KEYS = {
 } as const satisfies Record<string, { keys: readonly string[]; title: string }>;
 export type ReviewAction = keyof typeof REVIEW_KEYS;
 export const REVIEW_ACTIONS = Object.keys(REVIEW_KEYS) as ReviewAction[];
+/** The keys of each action as the user has them (defaults changed by their keybindings.json). */
+export type ReviewKeymap = Record<ReviewAction, string[]>;
 /** The context key that is true while a review webview has keyboard focus (the keybindings' `when`). */
 export const REVIEW_FOCUS_CONTEXT = 'preferenceLens.reviewFocus';
 
@@ -160,6 +163,8 @@ export type HostToWebview =
   | { type: 'rows'; token: number; offset: number; total: number; rows: RowSummary[] }
   | { type: 'pairs'; token: number; rows: PairRow[] }
   | { type: 'command'; action: ReviewAction }
+  /** The user changed their keybindings: the hints show these keys now. */
+  | { type: 'keymap'; keymap: ReviewKeymap }
   /** The review keybindings are now on (this webview has focus) or off. */
   | { type: 'keys'; active: boolean }
   /** `indices`: the pairs whose annotations changed, when it is a few; absent: any may have. */

@@ -91,10 +91,10 @@ function completeBackup(userDataDir: string, events: number): string | undefined
   return record ? `${ours.file} + ${record.file}` : undefined;
 }
 
-async function withVsCode(name: string, body: (vscode: VsCode, workspace: string) => Promise<void>): Promise<void> {
+async function withVsCode(name: string, body: (vscode: VsCode, workspace: string) => Promise<void>, keybindings?: unknown[]): Promise<void> {
   const workspace = mkdtempSync(path.join(os.tmpdir(), `plens-e2e-${name}-`));
   copyFileSync(FIXTURE, path.join(workspace, DATASET));
-  const vscode = await launchVsCode({ workspace, vsix: findVsix(), name, settings: SETTINGS });
+  const vscode = await launchVsCode({ workspace, vsix: findVsix(), name, settings: SETTINGS, keybindings });
   try {
     await body(vscode, workspace);
   } catch (error) {
@@ -182,19 +182,40 @@ test('keyboard labels, undo/redo, save and reload: exactly the expected annotati
   });
 });
 
-test('keys typed without a pause land on the pairs on screen while labelled pairs leave the list', { timeout: 6 * 60_000 }, async () => {
+test('rebound keys, typed without a pause, land on the pairs on screen while labelled pairs leave the list', { timeout: 6 * 60_000 }, async () => {
+  // The user has rebound "left is better" from 1 to x in Keyboard Shortcuts (keybindings.json).
+  const keybindings = [
+    { key: 'x', command: 'preferenceLens.review.labelLeft', when: 'preferenceLens.reviewFocus' },
+    { key: '1', command: '-preferenceLens.review.labelLeft' },
+  ];
   await withVsCode('annotations-fast-keys', async (vscode, workspace) => {
     await openReview(vscode);
+    // The hints show the user's key.
+    await vscode.waitForWebviewTexts('[data-testid="label-a"]', (t) => t[0] === 'A is better (x)');
+    const [help] = await vscode.waitForWebviewTexts('[data-testid="key-help"]', (t) => t.length === 1);
+    assert.match(help!, /x left \(A\) better/);
     // "Not reviewed": every label marks its pair reviewed, so each pair leaves the list as it is
     // labelled and the rows under the focus shift while the next keys are already coming.
     const frame = await vscode.webviewFrame('select[data-testid="filter"]');
     await frame.locator('select[data-testid="filter"]').selectOption('unreviewed');
     await waitForView(vscode, 'the unreviewed list', (v) => v.total === 40 && v.shown === 0);
     await vscode.focusWebview('.pair[data-index="0"] .pair-id');
-    for (const key of ['1', '2', '1', '3', '2', '4']) await vscode.page.keyboard.press(key);
-    await vscode.waitForWebviewTexts('[data-testid="reviewed-count"]', (t) => t[0] === '6', { timeoutMs: 30_000 });
-    const view = await waitForView(vscode, 'six pairs gone from the list, the seventh focused', (v) => v.total === 34 && v.focused === 6 && v.shown === 6);
-    assert.equal(view.rows[0]?.index, 6);
+    // 1 no longer labels (VS Code dispatches nothing for it); x does. Each key once at a reviewer's
+    // pace first: VS Code runs a command's first call in a session only after a round trip to the
+    // extension host (its activation event), which a second key a few ms behind can overtake.
+    await vscode.page.keyboard.press('1');
+    const paced = ['x', '2', '3', '4'];
+    for (const [i, key] of paced.entries()) {
+      await vscode.page.keyboard.press(key);
+      await vscode.waitForWebviewTexts('[data-testid="reviewed-count"]', (t) => t[0] === String(i + 1));
+    }
+    // Then six keys without a pause, faster than the list and the pairs arrive.
+    const fast = ['x', '2', 'x', '3', '2', '4'];
+    for (const key of fast) await vscode.page.keyboard.press(key);
+    const done = paced.length + fast.length;
+    await vscode.waitForWebviewTexts('[data-testid="reviewed-count"]', (t) => t[0] === String(done), { timeoutMs: 30_000 });
+    const view = await waitForView(vscode, `${done} pairs gone from the list, the next focused`, (v) => v.total === 40 - done && v.focused === done && v.shown === done);
+    assert.equal(view.rows[0]?.index, done);
     await vscode.page.keyboard.press('Control+s');
     const sidecar = path.join(workspace, SIDECAR);
     const deadline = Date.now() + 20_000;
@@ -203,13 +224,13 @@ test('keys typed without a pause land on the pairs on screen while labelled pair
       await vscode.page.waitForTimeout(200);
     }
     const { annotations } = foldSidecar(sidecar);
-    const labels = ['a', 'b', 'a', 'tie', 'b', 'both-bad'];
+    const labels = ['a', 'b', 'tie', 'both-bad', 'a', 'b', 'a', 'tie', 'b', 'both-bad'];
     assert.deepEqual(
       Object.fromEntries([...annotations].sort(([a], [b]) => a - b)),
       Object.fromEntries(labels.map((label, i) => [i + 1, { label, reviewed: true }])),
       'each key labelled the pair that was on screen when it was pressed, in order',
     );
-  });
+  }, keybindings);
 });
 
 /**

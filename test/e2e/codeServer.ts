@@ -51,6 +51,8 @@ export interface CodeServerOptions {
   vsix?: string;
   /** Merged over the defaults into the user settings.json. */
   settings?: Record<string, unknown>;
+  /** The user keybindings.json, written before the server starts (it does not follow later edits at once). */
+  keybindings?: unknown[];
   /** Port on 127.0.0.1; 0 (the default) lets the OS pick a free one. */
   port?: number;
   /**
@@ -113,6 +115,7 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
       JSON.stringify({ ...DEFAULT_SETTINGS, ...options.settings }, null, 2),
     );
   }
+  if (options.keybindings) writeFileSync(path.join(userDataDir, 'User/keybindings.json'), JSON.stringify(options.keybindings, null, 2));
 
   // Without --config code-server writes ~/.config/code-server/config.yaml on every run.
   const common = [

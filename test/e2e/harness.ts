@@ -38,6 +38,8 @@ export interface LaunchOptions {
   vsix: string;
   /** Extra user settings, merged over the harness defaults. */
   settings?: Record<string, unknown>;
+  /** The user's keybindings.json (rules as VS Code writes them). */
+  keybindings?: unknown[];
   /** Prefix for the logs copied into test-results/ on stop. */
   name?: string;
   /**
@@ -123,6 +125,7 @@ export async function launchVsCode(options: LaunchOptions): Promise<VsCode> {
     workspace: options.workspace,
     vsix: options.vsix,
     settings: options.settings,
+    keybindings: options.keybindings,
   });
   let browser: Browser | undefined;
   try {
