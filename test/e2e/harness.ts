@@ -111,7 +111,7 @@ export interface VsCode {
    * Picks the color theme labelled `theme` in "Preferences: Color Theme" (VS Code 1.139 labels
    * "Default Dark Modern" as "Dark Modern") and waits until the workbench shows a theme of `kind`.
    */
-  setColorTheme(theme: string, kind: 'light' | 'dark'): Promise<void>;
+  setColorTheme(theme: string, kind: 'light' | 'dark' | 'high-contrast'): Promise<void>;
   /** Clicks the button labelled `label` of VS Code's modal dialog (e.g. a `{ modal: true }` message); returns the dialog's text. */
   clickDialogButton(label: string, timeoutMs?: number): Promise<string>;
   /** Stops browser and server (by process id) and copies their logs to test-results/<name>-logs/. */
@@ -254,8 +254,8 @@ function makeVsCode(page: Page, browser: Browser, firstServer: CodeServer, optio
       writeFileSync(file, JSON.stringify({ ...current, ...patch }, null, 2));
     },
     async setColorTheme(theme, kind) {
-      // The workbench root carries "vs" (light) or "vs-dark" once the theme is applied.
-      const wanted = kind === 'light' ? 'vs' : 'vs-dark';
+      // The workbench root carries "vs" (light), "vs-dark" or "hc-black" once the theme is applied.
+      const wanted = kind === 'light' ? 'vs' : kind === 'dark' ? 'vs-dark' : 'hc-black';
       const applied = `document.querySelector('.monaco-workbench')?.classList.contains(${JSON.stringify(wanted)})`;
       // code-server does not pick up an edit of settings.json on disk, so use the theme picker
       // ("Preferences: Color Theme"), which also writes the user setting.

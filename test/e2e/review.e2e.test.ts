@@ -16,7 +16,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { runPlens } from '../support/plens';
 import { repoRoot } from './codeServer';
-import { findVsix, launchVsCode } from './harness';
+import { findVsix, launchVsCode, pollUntil } from './harness';
+import { waitForDirty } from './sidecar';
 
 const shared = path.resolve(repoRoot, '../shared');
 const source = path.join(shared, 'data/hh-rlhf-helpful-base-test/test.jsonl');
@@ -137,9 +138,9 @@ test(
     // `plens score` go outside the workspace, so the editor sees the same folder as before.
     const scratch = mkdtempSync(path.join(os.tmpdir(), 'plens-e2e-cli-'));
     const cliStarted = Date.now();
-    const { disagreements: expectedDisagreements } = await cliScoreSummary(dataset, path.join(scratch, 'scores.jsonl'));
+    const scores = path.join(scratch, 'scores.jsonl');
+    const { disagreements: expectedDisagreements } = await cliScoreSummary(dataset, scores);
     const cliReview = JSON.parse(await plens('review', dataset)) as CliReview;
-    rmSync(scratch, { recursive: true, force: true });
     assert.equal(cliReview.pairs, Number(PAIRS));
     assert.equal(cliReview.scored, Number(PAIRS), '`plens review` scored every pair');
     assert.equal(cliReview.disagreements, expectedDisagreements, '`plens review` and `plens score` disagree on the disagreement count');
@@ -174,6 +175,28 @@ test(
       await vscode.screenshot('stats-view');
       context.diagnostic(`shown: ${JSON.stringify(shown)}`);
       assert.deepEqual(shown, expected, 'the review editor (header and statistics view) and `plens review` show different figures');
+
+      // The reviewer's corrections count the same in both: review part of the queue from the
+      // keyboard (two labels to the model's side, one "both bad", one kept label, one flag), save,
+      // and compare again with `plens review`, which reads the saved sidecar (scores from the
+      // `plens score` run above, so nothing is scored twice).
+      await vscode.focusWebview('.pair .pair-id');
+      await vscode.page.keyboard.press('q');
+      await vscode.waitForWebviewTexts('[data-testid="position"]', (t) => t[0] === `1 of ${expectedDisagreements} shown`);
+      const steps: [string, string][] = [['a', '1'], ['a', '2'], ['4', '3'], ['h', '4'], ['f', '4']];
+      for (const [key, reviewed] of steps) {
+        await vscode.page.keyboard.press(key);
+        await vscode.waitForWebviewTexts('[data-testid="reviewed-count"]', (t) => t[0] === reviewed);
+      }
+      await vscode.waitForWebviewTexts('[data-testid="review-flagged"]', (t) => t[0] === '1');
+      await vscode.page.keyboard.press('Control+s');
+      await waitForDirty(vscode, 'test.jsonl', false, 'after Ctrl+S');
+      const reviewed = JSON.parse(await plens('review', dataset, '--scores', scores)) as CliReview;
+      assert.deepEqual(reviewed.review, { reviewed: 4, relabelled: 2, both_bad: 1, flagged: 1, notes: 0 }, 'the sidecar `plens review` read holds the keyboard review');
+      assert.equal(reviewed.disagreements, expectedDisagreements - 3, 'two relabels to the model and one "both bad" leave the disagreements');
+      const expectedAfter = displayed(reviewed);
+      const shownAfter = await pollUntil(vscode, 'the statistics view after the review', () => vscode.evalInWebview<ReturnType<typeof displayed>>('[data-testid="stats-panel"]', READ_SHOWN), (v) => JSON.stringify(v) === JSON.stringify(expectedAfter), { timeoutMs: 20_000 }).catch(async () => vscode.evalInWebview<ReturnType<typeof displayed>>('[data-testid="stats-panel"]', READ_SHOWN));
+      assert.deepEqual(shownAfter, expectedAfter, 'after a review, the editor and `plens review` show different figures');
     } catch (error) {
       await vscode.screenshot('review-editor-failure');
       // CI shows stdout/stderr first; the full logs land in test-results/review-logs/.
@@ -184,6 +207,7 @@ test(
     } finally {
       await vscode.stop();
       rmSync(workspace, { recursive: true, force: true });
+      rmSync(scratch, { recursive: true, force: true });
     }
   },
 );

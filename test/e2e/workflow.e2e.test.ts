@@ -12,7 +12,8 @@
  *    Ctrl+Alt+R on two selections; the score shows as a decoration after the selection and in the
  *    status bar.
  *
- * Screenshots in test-results/: workflow-{review-editor,stats,quick-score}-{light,dark}.png.
+ * Screenshots in test-results/: workflow-{review-editor,stats,quick-score}-{light,dark}.png and
+ * workflow-review-editor-high-contrast.png.
  * Installs the VSIX from PLENS_VSIX or the single *.vsix in the repo root (`npm run package`).
  * Uses only test/fixtures, so it needs no shared data.
  */
@@ -38,6 +39,7 @@ const ANNOTATOR = 'e2e-workflow';
 const LIGHT = 'Default Light Modern';
 const LIGHT_LABEL = 'Light Modern';
 const DARK_LABEL = 'Dark Modern';
+const HIGH_CONTRAST_LABEL = 'Dark High Contrast';
 const SCORING_TIMEOUT_MS = Number(process.env.PLENS_E2E_SCORING_TIMEOUT_MS ?? 8 * 60_000);
 const SETTINGS = {
   'preferenceLens.annotator': ANNOTATOR,
@@ -197,8 +199,12 @@ test('review workflow: queue, keyboard labels, undo, bulk flag, save; quick scor
     const webviewTheme = await vscode.evalInWebview<string>('.pair', 'document.body.className');
     assert.match(webviewTheme, /vscode-dark/, 'the webview follows the dark theme');
     await shots('dark');
+    // High contrast: the webview gets VS Code's high-contrast class and colours (outlines, not shades).
+    await vscode.setColorTheme(HIGH_CONTRAST_LABEL, 'high-contrast');
+    assert.match(await vscode.evalInWebview<string>('.pair', 'document.body.className'), /vscode-high-contrast/, 'the webview follows the high-contrast theme');
+    await vscode.screenshot('workflow-review-editor-high-contrast');
     await vscode.setColorTheme(LIGHT_LABEL, 'light');
-    phase('review + stats screenshots, light and dark');
+    phase('review + stats screenshots, light and dark; review editor in high contrast');
 
     // ---- keyboard labels in the queue.
     const [q0, q1, q2] = queue.rows.map((r) => byLine.get(r.line)!);
