@@ -28,7 +28,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '../test/e2e/codeServer';
-import { findVsix, launchVsCode, type VsCode } from '../test/e2e/harness';
+import { findVsix, launchVsCode, type VsCode, runCommandTimed } from '../test/e2e/harness';
 
 const { values: args } = parseArgs({
   options: {
@@ -58,19 +58,6 @@ function generate(file: string, pairs: number): number {
   const text = `${out.join('\n')}\n`;
   writeFileSync(file, text);
   return Buffer.byteLength(text) / 1e6;
-}
-
-/** Runs a command through the palette and returns performance.now() at its Enter. */
-async function runCommandTimed(vscode: VsCode, title: string): Promise<number> {
-  const { page } = vscode;
-  await page.locator('.part.statusbar').click({ position: { x: 5, y: 5 } });
-  await page.keyboard.press('F1');
-  const quickInput = page.locator('.quick-input-widget');
-  await quickInput.locator('input').fill(`>${title}`);
-  await quickInput.locator('.monaco-list-row.focused', { has: page.locator('.label-name', { hasText: title }) }).waitFor({ timeout: 30_000 });
-  const at = performance.now();
-  await page.keyboard.press('Enter');
-  return at;
 }
 
 /** Polls every frame for `selector` every 25 ms; returns performance.now() when found. */

@@ -58,7 +58,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { Frame, Page } from 'playwright-core';
 import { repoRoot } from '../test/e2e/codeServer';
-import { findVsix, launchVsCode, type VsCode } from '../test/e2e/harness';
+import { findVsix, launchVsCode, type VsCode, runCommandTimed } from '../test/e2e/harness';
 import { foldSidecar } from '../test/e2e/sidecar';
 
 const { values: args } = parseArgs({
@@ -144,19 +144,6 @@ function firstDisagreements(dataset: string, pairs: number): Disagreement[] {
   assert.equal(top.length, pairs, `the CLI lists ${top.length} disagreements, not ${pairs}`);
   for (const d of top) assert.ok((d.prefers === 'a' || d.prefers === 'b') && d.label !== d.prefers, `line ${d.line} is not a disagreement: ${JSON.stringify(d)}`);
   return top;
-}
-
-/** Runs a command through the palette and returns performance.now() at its Enter (as editor.bench.ts). */
-async function runCommandTimed(vscode: VsCode, title: string): Promise<number> {
-  const { page } = vscode;
-  await page.locator('.part.statusbar').click({ position: { x: 5, y: 5 } });
-  await page.keyboard.press('F1');
-  const quickInput = page.locator('.quick-input-widget');
-  await quickInput.locator('input').fill(`>${title}`);
-  await quickInput.locator('.monaco-list-row.focused', { has: page.locator('.label-name', { hasText: title }) }).waitFor({ timeout: 30_000 });
-  const at = performance.now();
-  await page.keyboard.press('Enter');
-  return at;
 }
 
 // ---------------------------------------------------------------------------- arm 1: the review editor

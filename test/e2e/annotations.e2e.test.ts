@@ -18,7 +18,7 @@ import { test } from 'node:test';
 import { repoRoot } from './codeServer';
 import { findVsix, launchVsCode, type VsCode } from './harness';
 import { press, showsPair, waitForView } from './reviewView';
-import { foldSidecar, waitForDirty } from './sidecar';
+import { foldSidecar, saveReview, waitForDirty } from './sidecar';
 
 const FIXTURE = path.join(repoRoot, 'test/fixtures/hh-rlhf-sample.jsonl');
 const DATASET = 'sample.jsonl';
@@ -143,13 +143,8 @@ test('keyboard labels, undo/redo, save and reload: exactly the expected annotati
       showsPair(3, { label: 'tie', flagged: false, reviewed: true })(v),
     );
 
-    await vscode.page.keyboard.press('Control+s');
     const sidecar = path.join(workspace, SIDECAR);
-    const deadline = Date.now() + 20_000;
-    while ((await vscode.tabIsDirty(DATASET)) || !existsSync(sidecar)) {
-      assert.ok(Date.now() < deadline, 'Ctrl+S did not save the review (tab still dirty or no sidecar)');
-      await vscode.page.waitForTimeout(200);
-    }
+    await saveReview(vscode, DATASET, sidecar, 'the review');
 
     await vscode.reloadWindow();
     assert.deepEqual(vscode.dialogs, [], 'a saved review must not hold up the reload');
@@ -216,13 +211,8 @@ test('rebound keys, typed without a pause, land on the pairs on screen while lab
     await vscode.waitForWebviewTexts('[data-testid="reviewed-count"]', (t) => t[0] === String(done), { timeoutMs: 30_000 });
     const view = await waitForView(vscode, `${done} pairs gone from the list, the next focused`, (v) => v.total === 40 - done && v.focused === done && v.shown === done);
     assert.equal(view.rows[0]?.index, done);
-    await vscode.page.keyboard.press('Control+s');
     const sidecar = path.join(workspace, SIDECAR);
-    const deadline = Date.now() + 20_000;
-    while ((await vscode.tabIsDirty(DATASET)) || !existsSync(sidecar)) {
-      assert.ok(Date.now() < deadline, 'Ctrl+S did not save the review');
-      await vscode.page.waitForTimeout(200);
-    }
+    await saveReview(vscode, DATASET, sidecar, 'the review');
     const { annotations } = foldSidecar(sidecar);
     const labels = ['a', 'b', 'tie', 'both-bad', 'a', 'b', 'a', 'tie', 'b', 'both-bad'];
     assert.deepEqual(
@@ -283,13 +273,8 @@ async function hotExitScenario(crash: 'extension-host' | 'server'): Promise<void
     // The restored edits are real edits, not just pixels: saving writes them. (The view comes back
     // where it was: the second pair in the pair view.)
     await vscode.focusWebview('.pair .pair-id');
-    await vscode.page.keyboard.press('Control+s');
     const sidecar = path.join(workspace, SIDECAR);
-    const saveDeadline = Date.now() + 20_000;
-    while ((await vscode.tabIsDirty(DATASET)) || !existsSync(sidecar)) {
-      assert.ok(Date.now() < saveDeadline, 'Ctrl+S did not save the restored review');
-      await vscode.page.waitForTimeout(200);
-    }
+    await saveReview(vscode, DATASET, sidecar, 'the restored review');
     const { annotations } = foldSidecar(sidecar);
     assert.deepEqual(Object.fromEntries(annotations), { 1: { label: 'a', reviewed: true }, 2: { flagged: true } });
     assert.ok(readFileSync(dataset).equals(datasetBefore), 'the dataset must stay byte-identical');

@@ -384,3 +384,16 @@ export async function pollUntil<T>(
     await vscode.page.waitForTimeout(intervalMs);
   }
 }
+
+/** Runs a command through the palette and returns performance.now() at its Enter (the typing before it not counted). */
+export async function runCommandTimed(vscode: VsCode, title: string): Promise<number> {
+  const { page } = vscode;
+  await page.locator('.part.statusbar').click({ position: { x: 5, y: 5 } });
+  await page.keyboard.press('F1');
+  const quickInput = page.locator('.quick-input-widget');
+  await quickInput.locator('input').fill(`>${title}`);
+  await quickInput.locator('.monaco-list-row.focused', { has: page.locator('.label-name', { hasText: title }) }).waitFor({ timeout: 30_000 });
+  const at = performance.now();
+  await page.keyboard.press('Enter');
+  return at;
+}

@@ -1,6 +1,6 @@
 /** Reading the annotations sidecar and the review tab's dirty marker, as the e2e tests check them. */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { VsCode } from './harness';
 
 export interface StoredEvent {
@@ -44,5 +44,15 @@ export async function waitForDirty(vscode: VsCode, tab: string, dirty: boolean, 
   while ((await vscode.tabIsDirty(tab)) !== dirty) {
     assert.ok(Date.now() < deadline, `${why}: the review tab never became ${dirty ? 'dirty' : 'clean'} in ${timeoutMs} ms`);
     await vscode.page.waitForTimeout(150);
+  }
+}
+
+/** Presses Ctrl+S in the review and waits until the tab is clean and `sidecar` exists. */
+export async function saveReview(vscode: VsCode, tab: string, sidecar: string, why: string): Promise<void> {
+  await vscode.page.keyboard.press('Control+s');
+  const deadline = Date.now() + 20_000;
+  while ((await vscode.tabIsDirty(tab)) || !existsSync(sidecar)) {
+    assert.ok(Date.now() < deadline, `Ctrl+S did not save ${why} (tab still dirty or no sidecar)`);
+    await vscode.page.waitForTimeout(200);
   }
 }

@@ -27,7 +27,7 @@ import { promisify } from 'node:util';
 import { repoRoot } from './codeServer';
 import { findVsix, launchVsCode, type VsCode, pollUntil } from './harness';
 import { absent, press, rowOf, shows, waitForView, type Label } from './reviewView';
-import { foldSidecar, waitForDirty } from './sidecar';
+import { foldSidecar, saveReview, waitForDirty } from './sidecar';
 
 const FIXTURE = path.join(repoRoot, 'test/fixtures/hh-rlhf-sample.jsonl');
 const DATASET = 'sample.jsonl';
@@ -251,13 +251,8 @@ test('review workflow: queue, keyboard labels, undo, bulk flag, save; quick scor
 
     // ---- save and check the sidecar.
     await vscode.focusWebview('.pair .pair-id');
-    await vscode.page.keyboard.press('Control+s');
     const sidecar = path.join(workspace, SIDECAR);
-    const deadline = Date.now() + 20_000;
-    while ((await vscode.tabIsDirty(DATASET)) || !existsSync(sidecar)) {
-      assert.ok(Date.now() < deadline, 'Ctrl+S did not save the review (tab still dirty or no sidecar)');
-      await vscode.page.waitForTimeout(200);
-    }
+    await saveReview(vscode, DATASET, sidecar, 'the review');
     const { annotations, events } = foldSidecar(sidecar);
     const want: Record<number, Record<string, unknown>> = {};
     for (const d of disagreements) if (d.line !== q1!.line) want[d.line] = { flagged: true };
