@@ -156,7 +156,7 @@ export class AnnotationLog {
     const foreign = onDisk.filter((e) => !ours.has(JSON.stringify(e)));
     const lost = this.saved.filter((e) => !onDiskText.has(JSON.stringify(e)));
     const events = [...onDisk, ...lost, ...this.pending];
-    await writeFileAtomic(file, [HEADER, ...events].map((e) => JSON.stringify(e)).join('\n') + '\n');
+    await writeFileAtomic(file, annotationsText(events));
     this.saved = events;
     this.pending = [];
     if (foreign.length || lost.length) {
@@ -180,6 +180,17 @@ export class AnnotationLog {
     if (Object.keys(annotation).length) this.state.set(event.key, annotation);
     else this.state.delete(event.key);
   }
+}
+
+/** The events of an annotations file in file order (a missing file: undefined), checked as `load` checks them. */
+export async function readAnnotationEvents(file: string): Promise<AnnotationEvent[] | undefined> {
+  const text = await readIfExists(file);
+  return text === undefined ? undefined : parseEvents(text, file);
+}
+
+/** An annotations file's text: the header (with `extra` fields), then one event per line. */
+export function annotationsText(events: readonly AnnotationEvent[], extra: Record<string, unknown> = {}): string {
+  return [{ ...HEADER, ...extra }, ...events].map((e) => JSON.stringify(e)).join('\n') + '\n';
 }
 
 function parseEvents(text: string, file: string): AnnotationEvent[] {

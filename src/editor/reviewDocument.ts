@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../core/atomicWrite';
 import { openDatasetIndex, type DatasetIndex } from '../core/dataset';
 import type { PreferenceFormat } from '../core/formats';
 import { PairTable } from '../core/pairTable';
+import { RecoveryJournal } from '../core/recoveryJournal';
 import { ReviewState } from '../core/reviewState';
 import { scorePairs, type PairScore } from '../core/verdict';
 import type { ScorerService } from '../scoring/scorerService';
@@ -27,6 +28,8 @@ export interface ReviewDocumentDelegate {
   annotator(): string;
   /** Tells VS Code about an undoable edit (marks the document dirty). */
   didEdit(event: vscode.CustomDocumentEditEvent<ReviewDocument>): void;
+  /** Where the recovery journals of unsaved changes live (the extension's storage). */
+  recoveryDir: string;
 }
 
 /** Beyond this many pairs, a change is announced as "any may have changed" (bulk edits). */
@@ -35,11 +38,20 @@ const MAX_CHANGED_INDICES = 100;
 export class ReviewDocument implements vscode.CustomDocument {
   static async open(uri: vscode.Uri, backupId: string | undefined, delegate: ReviewDocumentDelegate): Promise<ReviewDocument> {
     const annotations = await AnnotationLog.load(sidecarPath(uri.fsPath));
+    const journal = RecoveryJournal.for(delegate.recoveryDir, uri.fsPath);
+    // VS Code's backup when it has one (a window restored after a crash); else what the journal kept
+    // of a session that ended without closing the review (see recoveryJournal.ts).
+    const recovered = backupId ? undefined : await journal.read();
     if (backupId) annotations.restorePending(await readBackup(vscode.Uri.parse(backupId)));
-    const document = new ReviewDocument(uri, annotations, delegate);
+    const document = new ReviewDocument(uri, annotations, delegate, journal);
     await document.load();
+    if (recovered) document.recovery = recovered;
+    else void journal.write(annotations.pendingChanges);
     return document;
   }
+
+  /** Unsaved changes from the journal, applied once an editor shows the document (see restoreRecovered). */
+  private recovery?: readonly AnnotationEvent[];
 
   /** The format of the file, as detected (or forced). */
   format!: PreferenceFormat;
@@ -60,6 +72,7 @@ export class ReviewDocument implements vscode.CustomDocument {
     readonly uri: vscode.Uri,
     private readonly initialAnnotations: AnnotationLog,
     private readonly delegate: ReviewDocumentDelegate,
+    private readonly journal: RecoveryJournal,
   ) {
     this.disposables.push(
       delegate.scorers.onDidChangeModel(() => void this.rescore()),
@@ -159,13 +172,45 @@ export class ReviewDocument implements vscode.CustomDocument {
     this.changed();
   }
 
+  /**
+   * Re-applies unsaved changes a previous session left in the journal, as one edit: the tab turns
+   * dirty, Save keeps them, Undo drops them. Called when the first editor is resolved: VS Code drops
+   * an edit event of a document it has not finished opening.
+   */
+  restoreRecovered(): void {
+    const events = this.recovery;
+    this.recovery = undefined;
+    if (events?.length) this.recover(events);
+  }
+
+  private recover(events: readonly AnnotationEvent[]): void {
+    const apply = (direction: 'do' | 'undo') => {
+      const at = new Date().toISOString();
+      const steps = direction === 'do' ? events : [...events].reverse().map((e) => ({ ...e, from: e.to, to: e.from, at, by: this.delegate.annotator() }));
+      for (const event of steps) this.state.annotations.record(event);
+      this.changed();
+    };
+    try {
+      apply('do');
+    } catch (error) {
+      void vscode.window.showWarningMessage(`Preference Lens could not restore the unsaved changes kept for ${this.fileName}: ${(error as Error).message}`);
+      return;
+    }
+    this.delegate.didEdit({ document: this, label: `restore ${events.length} unsaved changes`, undo: () => apply('undo'), redo: () => apply('do') });
+    void vscode.window.showInformationMessage(
+      `Preference Lens restored ${events.length} unsaved annotation change(s) to ${this.fileName} from a session that ended without saving. Save to keep them, or Undo to drop them.`,
+    );
+  }
+
   private changed(indices?: readonly number[]): void {
     this.annotationsChanged.fire(indices);
     this.flushStatus();
+    void this.journal.write(this.state.annotations.pendingChanges);
   }
 
   async save(): Promise<void> {
     const foreign = await this.state.annotations.save(sidecarPath(this.uri.fsPath));
+    void this.journal.write(this.state.annotations.pendingChanges);
     if (foreign) {
       void vscode.window.showInformationMessage(
         `${foreign} annotation change(s) made elsewhere were merged into ${vscode.workspace.asRelativePath(sidecarPath(this.uri.fsPath))}.`,
@@ -178,6 +223,7 @@ export class ReviewDocument implements vscode.CustomDocument {
   async saveAs(target: vscode.Uri): Promise<void> {
     await vscode.workspace.fs.copy(this.uri, target, { overwrite: true });
     await this.state.annotations.save(sidecarPath(target.fsPath));
+    void this.journal.write(this.state.annotations.pendingChanges);
   }
 
   /** Drops unsaved changes: the annotations become what the sidecar on disk says. */
@@ -341,6 +387,8 @@ export class ReviewDocument implements vscode.CustomDocument {
   }
 
   dispose(): void {
+    // Closed, saved or not ("Don't Save" included): nothing to recover. A crash never gets here.
+    void this.journal.delete();
     this.cancelScoring();
     void this.index?.close();
     if (this.statusTimer) clearTimeout(this.statusTimer);

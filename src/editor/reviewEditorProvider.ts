@@ -42,10 +42,12 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
     private readonly extensionUri: vscode.Uri,
     private readonly scorers: ScorerService,
     private readonly annotator: () => string,
+    /** The extension's storage: recovery journals of unsaved changes go under it. */
+    private readonly storageDir: string,
   ) {}
 
   static register(context: vscode.ExtensionContext, scorers: ScorerService, annotator: () => string): ReviewEditorProvider {
-    const provider = new ReviewEditorProvider(context.extensionUri, scorers, annotator);
+    const provider = new ReviewEditorProvider(context.extensionUri, scorers, annotator, (context.storageUri ?? context.globalStorageUri).fsPath);
     // The hints in every open review follow the user's keybindings.json as it changes.
     provider.keymap = watchReviewKeymap(context, (keymap) => {
       for (const panel of provider.panels) void panel.webview.postMessage({ type: 'keymap', keymap } satisfies HostToWebview);
@@ -76,6 +78,7 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
       scorers: this.scorers,
       annotator: this.annotator,
       didEdit: (event) => this.edits.fire(event),
+      recoveryDir: this.storageDir,
     });
     return document;
   }
@@ -157,6 +160,7 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
     this.setActive(document);
     this.activePanel = panel;
     this.panels.add(panel);
+    document.restoreRecovered();
     panel.onDidDispose(() => {
       this.panels.delete(panel);
       subscriptions.forEach((s) => s.dispose());
