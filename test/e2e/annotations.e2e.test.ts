@@ -227,6 +227,27 @@ test('rebound keys, typed without a pause, land on the pairs on screen while lab
   }, { keybindings });
 });
 
+test("changes discarded with Don't Save stay discarded: the review reopens clean", { timeout: 6 * 60_000 }, async () => {
+  await withVsCode('annotations-dont-save', async (vscode, workspace) => {
+    await openReview(vscode);
+    await vscode.focusWebview('.pair[data-index="0"] .pair-id');
+    await press(vscode, '1', 'pair 1 = A', showsPair(0, { label: 'a', flagged: false, reviewed: true }));
+    await waitForDirty(vscode, DATASET, true, 'after the edit');
+    await vscode.page.keyboard.press('Control+w');
+    await vscode.clickDialogButton("Don't Save");
+    await vscode.page.locator('.tabs-container .tab', { hasText: 'Preference Lens Review' }).waitFor({ state: 'detached' }).catch(() => undefined);
+    await openReview(vscode);
+    await vscode.focusWebview('.pair[data-index="0"] .pair-id');
+    await waitForView(vscode, 'pair 1 as the file has it', showsPair(0, CLEAN));
+    // Long enough for a (wrong) restore to show.
+    await vscode.page.waitForTimeout(2000);
+    await waitForView(vscode, 'pair 1 still as the file has it', showsPair(0, CLEAN));
+    assert.equal(await vscode.tabIsDirty(DATASET), false, 'nothing to save after Don\'t Save');
+    assert.equal(existsSync(path.join(workspace, SIDECAR)), false, 'nothing was written');
+    assert.deepEqual(filesUnder(vscode.server.userDataDir).filter((f) => f.file.includes(`${path.sep}recovery${path.sep}`)), [], 'no recovery journal is left');
+  });
+});
+
 /** The recovery journal (src/core/recoveryJournal.ts) of the review, once it holds `events` changes. */
 function journalWith(userDataDir: string, events: number): string | undefined {
   return filesUnder(userDataDir)
