@@ -62,7 +62,7 @@ export class ReviewDocument implements vscode.CustomDocument {
   readonly onDidChangeStatus = this.statusChanged.event;
   /** The pairs whose annotations changed; undefined when any may have (revert, reload, merge, blind). */
   private readonly annotationsChanged = new vscode.EventEmitter<readonly number[] | undefined>();
-  /** Fires when annotations or the pairs themselves changed: webviews fetch their page again. */
+  /** Fires when annotations or the pairs themselves changed: webviews fetch their rows again. */
   readonly onDidChangeAnnotations = this.annotationsChanged.event;
   private run?: { controller: AbortController; done: Promise<void> };
   private statusTimer?: NodeJS.Timeout;
@@ -85,7 +85,7 @@ export class ReviewDocument implements vscode.CustomDocument {
   }
 
   /**
-   * Opens the file's index and starts reading pairs in the background: the first page is ready as
+   * Opens the file's index and starts reading pairs in the background: the first rows are ready as
    * soon as the first records are, whatever the file's size. Scores carry over by content key from
    * `previous` (a reload after the file changed on disk).
    */
@@ -118,7 +118,7 @@ export class ReviewDocument implements vscode.CustomDocument {
       (error: Error) => void vscode.window.showErrorMessage(`Preference Lens stopped reading ${this.fileName}: ${error.message}`),
     );
     await oldIndex?.close();
-    // The first page is there before the editor shows, unless the file has fewer pairs.
+    // The first rows are there before the editor shows, unless the file has fewer pairs.
     await Promise.race([done.catch(() => undefined), new Promise<void>((resolve) => this.tableGrew.event(() => resolve()))]);
   }
 

@@ -1,7 +1,7 @@
 /**
  * The review editor: a custom editor over preference files. The dataset itself is never written;
  * the reviewer's annotations are the document's edits (undo, redo, save, backup) and go to a sidecar.
- * The webview shows pages of pairs it asks for, never the whole file.
+ * The webview asks for windows of list rows and for whole pairs, never the whole file.
  */
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
