@@ -106,9 +106,16 @@ export class PairList {
       built.set(position, { row, focused: isFocused, total, element });
       children.push(element);
     }
-    this.built = built;
     if (total === 0) this.rows.replaceChildren(el('div', { class: 'empty' }, 'No pairs match.'));
-    else if (children.length !== this.rows.childElementCount || children.some((child, k) => this.rows.children[k] !== child)) this.rows.replaceChildren(...children);
+    else {
+      // Rows are placed by transform, so their DOM order does not matter: take out the ones that
+      // left and add the new ones, leaving the rest untouched (no re-insertion, no restyle of all).
+      const kept = new Set(children);
+      for (const child of [...this.rows.children]) if (!kept.has(child as HTMLElement)) child.remove();
+      const present = new Set(this.rows.children);
+      for (const child of children) if (!present.has(child)) this.rows.append(child);
+    }
+    this.built = built;
     if (focused >= first && focused <= last) this.element.setAttribute('aria-activedescendant', `row-${focused}`);
     else this.element.removeAttribute('aria-activedescendant');
   }

@@ -63,7 +63,8 @@ function makeList(total: number, loaded: (position: number) => boolean = () => t
   return fixture;
 }
 
-const rendered = (list: PairListClass) => [...list.element.querySelectorAll<HTMLElement>('.row')];
+/** The rows in the DOM by list position (their DOM order is free: they are placed by transform). */
+const rendered = (list: PairListClass) => [...list.element.querySelectorAll<HTMLElement>('.row')].sort((x, y) => Number(x.dataset.position) - Number(y.dataset.position));
 const offsetOf = (row: HTMLElement) => Number(/translateY\((-?[\d.]+)px\)/.exec(row.style.transform)?.[1]);
 
 describe('PairList', () => {
