@@ -8,6 +8,7 @@ import type { AnnotationField, AnnotationValue, ReviewLabel } from '../src/core/
 import type { DatasetStats } from '../src/core/stats';
 import {
   DEFAULT_QUERY,
+  isPlainQuery,
   type BulkAction,
   type HostToWebview,
   type PairRow,
@@ -66,8 +67,6 @@ let raw = saved?.raw ?? false;
 let stats: DatasetStats | undefined;
 let lastStatsRequest = 0;
 
-/** The whole file in file order: the list grows as a large file is read. */
-const isPlain = (q: RowQuery) => q.filter === 'all' && q.sort === 'file' && !q.search && q.marginMin === undefined && q.marginMax === undefined;
 
 // ---------------------------------------------------------------- list rows, a block at a time
 
@@ -252,7 +251,7 @@ function showFocusedPair(force = false): void {
   if (index === undefined) {
     if (total === 0 && snapshot) {
       shownPair = undefined;
-      detail.replaceChildren(el('p', { class: 'empty' }, isPlain(query) ? 'No pairs.' : 'No pairs match.'));
+      detail.replaceChildren(el('p', { class: 'empty' }, isPlainQuery(query) ? 'No pairs.' : 'No pairs match.'));
     }
     return;
   }
@@ -348,7 +347,7 @@ function setQuery(change: Partial<RowQuery>): void {
   listToken++;
   queryToken = listToken;
   totalToken = listToken;
-  if (isPlain(query) && status) total = status.pairs;
+  if (isPlainQuery(query) && status) total = status.pairs;
   saveViewState();
   renderToolbar();
   list.element.scrollTop = 0;
@@ -582,7 +581,7 @@ window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
       snapshot = message.snapshot;
       setKeymap(message.snapshot.keymap);
       status = message.snapshot.status;
-      if (isPlain(query)) total = status.pairs;
+      if (isPlainQuery(query)) total = status.pairs;
       layout();
       renderHeader();
       renderToolbar();
@@ -664,7 +663,7 @@ window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
         invalidateListSoon();
         requestStats(status.scoring.state !== 'scoring');
       }
-      if (isPlain(query) && before && status.pairs !== before.pairs) {
+      if (isPlainQuery(query) && before && status.pairs !== before.pairs) {
         total = status.pairs;
         // The last block was short while the file was still being read.
         for (const [block, { rows }] of blocks) {

@@ -10,6 +10,7 @@ import { datasetStats, type DatasetStats } from './stats';
 import { summarize, verdict } from './verdict';
 import {
   DEFAULT_QUERY,
+  isPlainQuery,
   MAX_ROWS_PER_REQUEST,
   type PairRow,
   type RowSummary,
@@ -23,9 +24,6 @@ import {
 const SEARCH_CHUNK = 2000;
 /** Characters of the prompt a list row previews. */
 const PREVIEW_CHARS = 160;
-
-export const isPlainQuery = (query: RowQuery): boolean =>
-  query.filter === 'all' && query.sort === 'file' && !query.search && query.marginMin === undefined && query.marginMax === undefined;
 
 export class ReviewState {
   scoring: ReviewStatus['scoring'] = { state: 'idle', done: 0, total: 0 };

@@ -72,6 +72,10 @@ export interface RowQuery {
 
 export const DEFAULT_QUERY: RowQuery = { filter: 'all', sort: 'file' };
 
+/** Every pair in file order: the list is the table itself, and grows while a large file is read. */
+export const isPlainQuery = (query: RowQuery): boolean =>
+  query.filter === 'all' && query.sort === 'file' && !query.search && query.marginMin === undefined && query.marginMax === undefined;
+
 export type BulkAction =
   | { field: 'flagged'; value: true | null }
   | { field: 'reviewed'; value: true | null }
