@@ -239,6 +239,19 @@ test('review workflow: queue, keyboard labels, undo, bulk flag, save; quick scor
     assert.ok(shows(q0!.line, { label: keepLabel, flagged: false, reviewed: true })(afterUndo), 'the undo touched only the last pair');
     phase('keyboard labels and undo');
 
+    // ---- typing in the search box is typing, not review keys: "/" focuses it, "12a" stays text.
+    await vscode.page.keyboard.press('/');
+    await pollUntil(vscode, 'the search box focused', () => vscode.evalInWebview<string>('[data-testid="search"]', `document.activeElement?.dataset.testid ?? ''`), (id) => id === 'search', { timeoutMs: 10_000 });
+    await vscode.page.keyboard.type('12a');
+    const [typed] = await vscode.evalInWebview<string[]>('[data-testid="search"]', `[document.querySelector('[data-testid="search"]').value, document.activeElement?.dataset.testid ?? '']`);
+    assert.equal(typed, '12a', 'the keys went into the search box');
+    await vscode.page.waitForTimeout(500);
+    const [reviewedAfterTyping] = await vscode.waitForWebviewTexts('[data-testid="reviewed-count"]', (t) => t.length === 1);
+    assert.equal(reviewedAfterTyping, '2', 'typing 1, 2 and a in the search box labelled nothing');
+    for (let i = 0; i < 3; i++) await vscode.page.keyboard.press('Backspace');
+    await vscode.page.keyboard.press('Escape');
+    phase('typing in the search box labels nothing');
+
     // ---- bulk flag the filtered set: the select, then VS Code's modal dialog in the workbench page.
     const shown = disagreements.length - 1;
     const frame = await vscode.webviewFrame('select[data-testid="bulk"]');
