@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from './codeServer';
-import { findVsix, launchVsCode, type VsCode } from './harness';
+import { findVsix, launchVsCode, reportFailure, type VsCode } from './harness';
 import { press, showsPair, waitForView } from './reviewView';
 import { foldSidecar, saveReview, waitForDirty } from './sidecar';
 
@@ -102,10 +102,7 @@ async function withVsCode(
   try {
     await body(vscode, workspace);
   } catch (error) {
-    await vscode.screenshot(`${name}-failure`).catch(() => undefined);
-    for (const log of vscode.extensionHostLogs().filter((f) => /remoteexthost|preference/i.test(f))) {
-      console.error(`--- ${path.basename(log)} (last 30 lines)\n${readFileSync(log, 'utf8').split('\n').slice(-30).join('\n')}`);
-    }
+    await reportFailure(vscode, name);
     throw error;
   } finally {
     await vscode.stop();

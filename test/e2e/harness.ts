@@ -397,3 +397,14 @@ export async function runCommandTimed(vscode: VsCode, title: string): Promise<nu
   await page.keyboard.press('Enter');
   return at;
 }
+
+/**
+ * After a failed test: a screenshot (test-results/<name>-failure.png) and, on stderr, where CI shows
+ * it first, the tail of the extension host's logs (the whole logs land in test-results/ on stop).
+ */
+export async function reportFailure(vscode: VsCode, name: string, tailLines = 30): Promise<void> {
+  await vscode.screenshot(`${name}-failure`).catch(() => undefined);
+  for (const log of vscode.extensionHostLogs().filter((f) => /remoteexthost|preference/i.test(f))) {
+    console.error(`--- ${path.basename(log)} (last ${tailLines} lines)\n${readFileSync(log, 'utf8').split('\n').slice(-tailLines).join('\n')}`);
+  }
+}

@@ -10,13 +10,13 @@
  * without it.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { runPlens } from '../support/plens';
 import { repoRoot } from './codeServer';
-import { findVsix, launchVsCode, pollUntil } from './harness';
+import { findVsix, launchVsCode, pollUntil, reportFailure } from './harness';
 import { waitForDirty } from './sidecar';
 
 const shared = path.resolve(repoRoot, '../shared');
@@ -198,11 +198,7 @@ test(
       const shownAfter = await pollUntil(vscode, 'the statistics view after the review', () => vscode.evalInWebview<ReturnType<typeof displayed>>('[data-testid="stats-panel"]', READ_SHOWN), (v) => JSON.stringify(v) === JSON.stringify(expectedAfter), { timeoutMs: 20_000 }).catch(async () => vscode.evalInWebview<ReturnType<typeof displayed>>('[data-testid="stats-panel"]', READ_SHOWN));
       assert.deepEqual(shownAfter, expectedAfter, 'after a review, the editor and `plens review` show different figures');
     } catch (error) {
-      await vscode.screenshot('review-editor-failure');
-      // CI shows stdout/stderr first; the full logs land in test-results/review-logs/.
-      for (const log of vscode.extensionHostLogs().filter((f) => /remoteexthost|preference/i.test(f))) {
-        console.error(`--- ${path.basename(log)} (last 40 lines)\n${readFileSync(log, 'utf8').split('\n').slice(-40).join('\n')}`);
-      }
+      await reportFailure(vscode, 'review-editor', 40);
       throw error;
     } finally {
       await vscode.stop();

@@ -25,7 +25,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { repoRoot } from './codeServer';
-import { findVsix, launchVsCode, type VsCode, pollUntil } from './harness';
+import { findVsix, launchVsCode, pollUntil, reportFailure, type VsCode } from './harness';
 import { absent, press, rowOf, shows, waitForView, type Label } from './reviewView';
 import { foldSidecar, saveReview, waitForDirty } from './sidecar';
 
@@ -306,10 +306,7 @@ test('review workflow: queue, keyboard labels, undo, bulk flag, save; quick scor
     await vscode.screenshot('workflow-quick-score-dark');
     phase('quick scoring screenshots, light and dark');
   } catch (error) {
-    await vscode.screenshot('workflow-failure').catch(() => undefined);
-    for (const log of vscode.extensionHostLogs().filter((f) => /remoteexthost|preference/i.test(f))) {
-      console.error(`--- ${path.basename(log)} (last 30 lines)\n${readFileSync(log, 'utf8').split('\n').slice(-30).join('\n')}`);
-    }
+    await reportFailure(vscode, 'workflow');
     throw error;
   } finally {
     await vscode.stop();

@@ -188,8 +188,7 @@ test('SIGKILL during AnnotationLog.save: the sidecar is always the old or the ne
 
 test('SIGKILL during writeFileAtomic: a 4 MB file is never torn', { timeout: 10 * 60_000 }, async () => {
   const file = path.join(work, 'versions.bin');
-  const body = '0\n';
-  writeFileSync(file, body + createHash('sha256').update(body).digest('hex'));
+  writeVersionZero(file);
   const cycleMs = await measureCycle('bytes', file);
   let midWrite = 0;
   let iterations = 0;
@@ -213,8 +212,7 @@ test('SIGKILL during writeFileAtomic: a 4 MB file is never torn', { timeout: 10 
  */
 test('control: the same kills tear a file written without writeFileAtomic', { timeout: 5 * 60_000 }, async () => {
   const file = path.join(work, 'naive.bin');
-  const body = '0\n';
-  writeFileSync(file, body + createHash('sha256').update(body).digest('hex'));
+  writeVersionZero(file);
   const cycleMs = await measureCycle('naive', file);
   let torn = 0;
   let iterations = 0;
@@ -225,7 +223,7 @@ test('control: the same kills tear a file written without writeFileAtomic', { ti
     } catch {
       torn++;
       // Start the next round from a whole file again.
-      writeFileSync(file, body + createHash('sha256').update(body).digest('hex'));
+      writeVersionZero(file);
     }
   }
   console.log(`control: torn after ${iterations} kill(s)`);
@@ -237,6 +235,12 @@ async function eventsOnDisk(file: string): Promise<number> {
 }
 
 /** The version number of a file written by the child, after checking its checksum. */
+/** Version 0 of the child's versioned file (a body, then its sha256), as versionOnDisk reads it. */
+function writeVersionZero(file: string): void {
+  const body = '0\n';
+  writeFileSync(file, body + createHash('sha256').update(body).digest('hex'));
+}
+
 function versionOnDisk(file: string): number {
   const text = readFileSync(file, 'utf8');
   const body = text.slice(0, -64);
