@@ -577,27 +577,25 @@ function renderQueryBar(): HTMLElement {
 window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
   const message = event.data;
   switch (message.type) {
-    case 'snapshot':
+    case 'snapshot': {
+      // The first one starts the view (a rebuilt webview starts from scratch and asks again). The
+      // only later one comes when a large file has been read to the end, for the complete list of
+      // skipped records in the header: the rows and pairs already here stay valid.
+      const first = snapshot === undefined;
       snapshot = message.snapshot;
       setKeymap(message.snapshot.keymap);
       status = message.snapshot.status;
       if (isPlainQuery(query)) total = status.pairs;
-      layout();
       renderHeader();
+      if (!first) break;
+      layout();
       renderToolbar();
       renderStatsSlot();
       requestStats(true);
-      // A rebuilt webview (hidden and shown again) re-syncs everything.
-      blocks.clear();
-      askedBlocks.clear();
-      forgetPairs();
-      focusIndex = undefined;
-      listToken++;
-      queryToken = listToken;
-      totalToken = listToken;
       list.reveal(focus);
       scheduleRequests();
       break;
+    }
     case 'rows': {
       if (message.token < queryToken) return; // Another query's list.
       const block = Math.floor(message.offset / BLOCK);
@@ -663,16 +661,21 @@ window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
         invalidateListSoon();
         requestStats(status.scoring.state !== 'scoring');
       }
-      if (isPlainQuery(query) && before && status.pairs !== before.pairs) {
-        total = status.pairs;
-        // The last block was short while the file was still being read.
-        for (const [block, { rows }] of blocks) {
-          if (rows.length < BLOCK) {
-            blocks.delete(block);
-            askedBlocks.delete(block);
+      if (before && status.pairs !== before.pairs) {
+        if (isPlainQuery(query)) {
+          total = status.pairs;
+          // The last block was short while the file was still being read.
+          for (const [block, { rows }] of blocks) {
+            if (rows.length < BLOCK) {
+              blocks.delete(block);
+              askedBlocks.delete(block);
+            }
           }
+          list.schedule();
+        } else {
+          // Pairs read since may belong to a filtered list.
+          invalidateListSoon();
         }
-        list.schedule();
       }
       renderHeader();
       showFocusedPair(shownPair !== undefined && !pairs.has(shownPair.index));
