@@ -1,7 +1,7 @@
 /**
- * The local scoring engine on a Llama-architecture model of a realistic shape (the tiny-Llama
- * builder at hidden 384, 4 layers, 6 heads of 64, MLP 1024, Llama-2's 32k vocabulary; random
- * weights) scoring the first --pairs pairs of the HH-RLHF helpful-base test split (both responses,
+ * The local scoring engine on a Llama-architecture checkpoint of a realistic shape (a generated
+ * transformers folder at hidden 384, 4 layers, 6 heads of 64, MLP 1024, Llama-2's 32k vocabulary;
+ * random weights) scoring the first --pairs pairs of the HH-RLHF helpful-base test split (both responses,
  * tulu format, Llama-2 tokenizer), on the CPU:
  *
  *   node --import tsx bench/engine.bench.ts [--pairs 400 | --pairs all] [--hidden 384] [--layers 4] [--batch-tokens 4096]
@@ -24,7 +24,8 @@ import { loadDataset } from '../src/core/dataset';
 import { scorePairs, type PairScore } from '../src/core/verdict';
 import { MAX_BATCH_SIZE, padBatch, planBatches } from '../src/engine/batching';
 import { createEncoder } from '../src/engine/encoder';
-import { buildLlamaModel } from '../src/engine/modelkit/llamaModel';
+import { buildHfModel } from '../src/engine/hf/hfModel';
+import { writeDecoderCheckpoint } from '../test/support/checkpoint';
 import { readModelFolder } from '../src/engine/modelFolder';
 import type { ScoreStats } from '../src/engine/scorer';
 import { DEFAULT_BATCH_TOKENS, WINDOW_ITEMS } from '../src/engine/scoringEngine';
@@ -66,7 +67,18 @@ async function main(): Promise<void> {
     },
   });
   const hidden = Number(values.hidden);
-  const shape = { hiddenSize: hidden, numLayers: Number(values.layers), numHeads: hidden / 64, intermediateSize: Math.round((hidden * 8) / 3 / 64) * 64 };
+  const heads = hidden / 64;
+  const shape = {
+    modelType: 'llama' as const,
+    vocabSize: 32000,
+    hiddenSize: hidden,
+    layers: Number(values.layers),
+    heads,
+    kvHeads: heads,
+    intermediateSize: Math.round((hidden * 8) / 3 / 64) * 64,
+    maxPositions: 4096,
+    padTokenId: 0,
+  };
   const batchTokens = Number(values['batch-tokens']);
   const dataset = await loadDataset(values.data);
   const pairs = values.pairs === 'all' ? dataset.pairs : dataset.pairs.slice(0, Number(values.pairs));
@@ -75,7 +87,8 @@ async function main(): Promise<void> {
   const { scratch, workerPath } = await buildWorkerBundle('bench-engine');
   try {
     const modelDir = path.join(scratch, 'model');
-    await buildLlamaModel({ tokenizerDir: values.tokenizer, outDir: modelDir, shape });
+    writeDecoderCheckpoint(modelDir, shape, { dtype: 'BF16' });
+    for (const file of ['tokenizer.json', 'tokenizer_config.json']) await fs.copyFile(path.join(values.tokenizer, file), path.join(modelDir, file));
     const cacheDir = path.join(scratch, 'cache');
     process.stderr.write(`model ${JSON.stringify(shape)}; ${pairs.length} pairs (${2 * pairs.length} conversations)\n`);
 
@@ -107,7 +120,8 @@ async function main(): Promise<void> {
     const encoder = await createEncoder(await readModelFolder(modelDir));
     const items = pairs.flatMap((pair) => [pair.a, pair.b].map((response) => ({ prompt: pair.prompt, response })));
     process.stderr.write('(b) length-bucketed and arrival order, bare loop, window by window…\n');
-    const session = await ort.InferenceSession.create(path.join(modelDir, 'model.onnx'), { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
+    const built = buildHfModel(modelDir, { precision: 'fp32', cacheDir });
+    const session = await ort.InferenceSession.create(built.modelPath, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
     type Plan = (lengths: readonly number[], budget: number) => number[][];
     const plans: Record<'bucketed' | 'arrival', Plan> = { bucketed: planBatches, arrival: arrivalBatches };
     const totals = {
@@ -171,7 +185,7 @@ async function main(): Promise<void> {
       { metric: 'd: model calls', value: warm.stats.modelCalls ?? -1, baseline: cold.stats.modelCalls ?? -1, target: '0' },
       { metric: 'd: answered from cache', value: warm.stats.cached ?? 0, baseline: cold.stats.cached ?? 0 },
     ];
-    const setting = `${pairs.length} HH-RLHF test pairs, Llama h${shape.hiddenSize}×${shape.numLayers}, ${batchTokens} tokens/batch`;
+    const setting = `${pairs.length} HH-RLHF test pairs, Llama h${shape.hiddenSize}×${shape.layers}, ${batchTokens} tokens/batch`;
     printTable(`(a) Pipeline overhead, ${setting}: worker + scorePairs vs bare in-process loop`, tableA, previous, 'bare loop');
     printTable(`(b) Batching, ${setting}: length-bucketed vs arrival order`, tableB, previous, 'arrival order');
     printTable(`(d) Re-scoring over the score cache, ${setting}: second run vs first`, tableD, previous, 'first run');

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { exportFromEditor } from './editor/exportFromEditor';
+import { registerGpuCommands } from './gpuCommand';
 import { REVIEW_VIEW_TYPE, ReviewEditorProvider } from './editor/reviewEditorProvider';
 import { QuickScore } from './quickScore';
 import { ScorerService } from './scoring/scorerService';
@@ -13,15 +14,14 @@ import { readSettings, SECTION } from './settings';
 const REMOTE_TOKEN_SECRET = 'preferenceLens.remoteToken';
 
 export function activate(context: vscode.ExtensionContext): void {
-  const scorers = new ScorerService(context.extensionPath, path.join(context.globalStorageUri.fsPath, 'score-cache'), () =>
-    context.secrets.get(REMOTE_TOKEN_SECRET),
-  );
+  const scorers = new ScorerService(context.extensionPath, context.globalStorageUri.fsPath, () => context.secrets.get(REMOTE_TOKEN_SECRET));
   context.subscriptions.push(scorers);
   let gitUser: string | undefined;
   void gitUserName().then((name) => (gitUser = name));
   // Read on every change so a new name in the settings applies at once.
   const annotator = () => readSettings().annotator || gitUser || os.userInfo().username;
   const reviews = ReviewEditorProvider.register(context, scorers, annotator);
+  registerGpuCommands(context);
 
   context.subscriptions.push(
     new StatusBar(reviews),

@@ -437,7 +437,7 @@ function renderHeaderElement(): HTMLElement {
           'div',
           { class: 'scoring' },
           el('progress', { max: String(Math.max(1, scoring.total)), value: String(scoring.done), 'aria-label': 'Scoring progress' }),
-          el('span', {}, scoring.state === 'loading' ? ' Loading model…' : ` Scoring ${scoring.done}/${scoring.total} responses `),
+          el('span', { 'data-testid': 'scoring-text' }, scoring.state === 'loading' ? ` ${scoring.detail ?? 'Loading model…'} ` : ` Scoring ${scoring.done}/${scoring.total} responses `),
           button('Cancel', () => post({ type: 'cancelScoring' }), 'cancel-scoring'),
         )
       : scoring.state === 'error'
@@ -449,9 +449,18 @@ function renderHeaderElement(): HTMLElement {
     ? el(
         'div',
         { class: 'model', 'data-testid': 'model' },
-        `Model: ${s.model.name} · ${s.model.device} · ${s.model.template}`,
+        `Model: ${s.model.name} · ${s.model.device} · ${s.model.template}${s.model.precision ? ` · ${s.model.precision}` : ''}`,
         s.model.bundled
           ? el('div', { class: 'demo-note' }, `The bundled baseline: ${s.model.bundled} For real judgements choose a reward model with “Preference Lens: Choose Reward Model”.`)
+          : null,
+        s.model.weights ? el('div', { class: 'model-detail', 'data-testid': 'model-weights' }, s.model.weights) : null,
+        s.model.padding ? el('div', { class: 'model-detail', 'data-testid': 'model-padding' }, s.model.padding) : null,
+        scoring.truncated
+          ? el(
+              'div',
+              { class: 'model-detail', 'data-testid': 'truncated' },
+              `${scoring.truncated} response(s) were longer than the model's limit and were scored on their last tokens (the start of the prompt was cut).`,
+            )
           : null,
         // The full reason is long (library messages); it stays one click away.
         s.model.fallbackReason

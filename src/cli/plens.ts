@@ -3,6 +3,7 @@
  * contract other tools rely on (see the README); progress and warnings go to stderr.
  */
 import { createWriteStream } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
@@ -22,7 +23,7 @@ const USAGE = `usage:
   plens inspect <file> [--format <name>]
   plens score <file> [--model <dir | org/name | http(s) endpoint>] [--out <file>] [--format <name>] [--device <auto|cpu|cuda|...>]
                      [--max-length <n>] [--batch-tokens <n>] [--template <auto|tulu|chat_template|text-pair>]
-                     [--variant <auto|fp32|fp16|quantized>] [--logit <index>] [--cache-dir <dir> | --no-cache]
+                     [--variant <auto|fp32|int8|int4|fp16|quantized>] [--logit <index>] [--cache-dir <dir> | --no-cache]
                      [--remote-protocol <vllm|tei|kserve>] [--tokenizer <dir>]
   plens review <file> [--scores <file> | --model <dir> ...] [--annotations <file>] [--top <n>] [--format <name>]
 ${EXPORT_USAGE}
@@ -110,6 +111,11 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
     template: template as TemplateChoice | undefined,
     variant: variant as ModelVariant | undefined,
     logitIndex: logit === undefined ? undefined : Number(logit),
+    // A batch job has the machine to itself: every core (the editor leaves one for the UI).
+    threads: os.availableParallelism(),
+    onLoadProgress: ({ done, total }) => {
+      process.stderr.write(`\rplens: building the model's graph: step ${done} of ${total}${done === total ? '\n' : ''}`);
+    },
     // A cache hit reports nothing; a download reports each whole percent, on one line.
     hub: {
       signal: controller.signal,
@@ -126,6 +132,8 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
   try {
     const started = performance.now();
     const info = await scorer.load();
+    if (info.weights) process.stderr.write(`plens: ${info.model}: ${info.weights}\n`);
+    if (info.padding) process.stderr.write(`plens: ${info.padding}\n`);
     if (info.fallbackReason) process.stderr.write(`plens: running on ${info.device}: ${info.fallbackReason}\n`);
     if (info.cacheError) process.stderr.write(`plens: ${info.cacheError}\n`);
     const scores = PairTable.fromPairs(dataset.pairs, dataset.malformed);
@@ -182,6 +190,8 @@ async function score(file: string, values: ScoreFlags): Promise<void> {
     seconds: round(seconds),
     tokens_per_second: Math.round(stats.tokens / seconds),
     cached: stats.cached ?? 0,
+    truncated: stats.truncated ?? 0,
+    ...(info.precision ? { precision: info.precision } : {}),
     model_calls: stats.modelCalls ?? null,
     time: {
       tokenize: round(stats.tokenizeSeconds),

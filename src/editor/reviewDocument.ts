@@ -14,7 +14,7 @@ import { PairTable } from '../core/pairTable';
 import { RecoveryJournal } from '../core/recoveryJournal';
 import { ReviewState } from '../core/reviewState';
 import { scorePairs, type PairScore } from '../core/verdict';
-import type { ScorerService } from '../scoring/scorerService';
+import type { LoadedScorer, ScorerService } from '../scoring/scorerService';
 import { readSettings } from '../settings';
 import type { ReviewStatus } from '../shared/reviewProtocol';
 
@@ -327,8 +327,21 @@ export class ReviewDocument implements vscode.CustomDocument {
           reportedPercent = percent;
           this.scheduleStatus();
         };
+        // A checkpoint's first load builds its graph: say so, or the notification looks stuck.
+        const building = this.delegate.scorers.onDidLoadProgress(({ done, total }) => {
+          const detail = `Building the model's graph (step ${done} of ${total})…`;
+          state.scoring = { ...state.scoring, detail };
+          progress.report({ message: detail });
+          this.scheduleStatus();
+        });
         try {
-          const loaded = await this.delegate.scorers.get();
+          let loaded: LoadedScorer;
+          try {
+            loaded = await this.delegate.scorers.get();
+          } finally {
+            building.dispose();
+            state.scoring = { ...state.scoring, detail: undefined };
+          }
           if (signal.aborted) throw abortError();
           const { model, ...info } = loaded.info;
           state.model = { ...info, name: model, bundled: loaded.bundledNote };
@@ -349,12 +362,13 @@ export class ReviewDocument implements vscode.CustomDocument {
             }
             cursor = chunk[chunk.length - 1] + 1;
             const pairs = await table.pairs(chunk);
-            await scorePairs(pairs, pairs.map((_, k) => k), loaded.scorer, {
+            const stats = await scorePairs(pairs, pairs.map((_, k) => k), loaded.scorer, {
               signal,
               onPair: (k, score) => table.setScore(chunk[k], score),
               onNotice: (notice) => void vscode.window.showWarningMessage(`Preference Lens: ${notice.message}`),
               onProgress: (done) => report(done - 2 * countScored(table, chunk)),
             });
+            if (stats.truncated) state.scoring = { ...state.scoring, truncated: (state.scoring.truncated ?? 0) + stats.truncated };
             report(0);
           }
           state.setScoring('done');

@@ -9,16 +9,18 @@ export const MAX_BATCH_SIZE = 64;
 /**
  * Groups item indices into batches, shortest first (the first results reach the user soonest),
  * each costing at most `batchTokens` padded tokens (rows × longest row). A sequence longer than the
- * budget still runs, alone.
+ * budget still runs, alone. With `exactLength`, a batch only holds items of one length, so nothing
+ * is padded (for models whose pooling of padded input is not known to be right).
  */
-export function planBatches(lengths: readonly number[], batchTokens: number, maxBatchSize = MAX_BATCH_SIZE): number[][] {
+export function planBatches(lengths: readonly number[], batchTokens: number, maxBatchSize = MAX_BATCH_SIZE, exactLength = false): number[][] {
   const order = lengths.map((_, index) => index).sort((a, b) => lengths[a] - lengths[b] || a - b);
   const batches: number[][] = [];
   let current: number[] = [];
   for (const index of order) {
     // Ascending order: the newcomer is the longest row, so it sets the padded width.
     const paddedCost = (current.length + 1) * Math.max(1, lengths[index]);
-    if (current.length > 0 && (paddedCost > batchTokens || current.length >= maxBatchSize)) {
+    const lengthChanged = exactLength && current.length > 0 && lengths[current[0]] !== lengths[index];
+    if (current.length > 0 && (paddedCost > batchTokens || current.length >= maxBatchSize || lengthChanged)) {
       batches.push(current);
       current = [];
     }

@@ -135,6 +135,18 @@ function specialAwareEncoder(tokenizer: Tokenizer): (text: string, addSpecialTok
   };
 }
 
+/**
+ * How many special tokens the tokenizer's post-processor puts before and after one text (Llama:
+ * `<s>` before, nothing after), learned by encoding a probe with and without them.
+ */
+function postProcessorSpecials(tokenizer: Tokenizer): { prefix: number; suffix: number } {
+  const bare = tokenizer.encode('a', { add_special_tokens: false }).ids;
+  const full = tokenizer.encode('a', { add_special_tokens: true }).ids;
+  const start = bare.length === 0 ? -1 : indexOfRun(full, bare, 0);
+  if (start < 0) return { prefix: 0, suffix: 0 };
+  return { prefix: start, suffix: full.length - start - bare.length };
+}
+
 /** Where a prompt may be split from its response: after a newline, which every format ends a turn header with. */
 export const PROMPT_BOUNDARY = '\n';
 /** Prompt encodings remembered; the responses of a pair arrive next to each other, so a few suffice. */
@@ -265,8 +277,13 @@ export async function createEncoder(folder: TokenizerFolder, options: { maxLengt
   const bos = tokens.bos;
 
   const toIds = specialAwareEncoder(tokenizer);
+  const specials = postProcessorSpecials(tokenizer);
+  if (maxLength <= specials.prefix + specials.suffix) throw new Error(`A maximum length of ${maxLength} tokens leaves no room for text next to the tokenizer's ${specials.prefix + specials.suffix} special tokens`);
   // A BOS string containing the boundary could be cut in two, and the prompt part would then decide BOS differently.
-  const blocker = promptSplitBlocker(folder.tokenizerJson, folder.tokenizerConfig) ?? (bos?.includes(PROMPT_BOUNDARY) ? 'the BOS token contains a newline' : undefined);
+  const blocker =
+    promptSplitBlocker(folder.tokenizerJson, folder.tokenizerConfig) ??
+    (bos?.includes(PROMPT_BOUNDARY) ? 'the BOS token contains a newline' : undefined) ??
+    (specials.suffix > 0 ? 'the tokenizer appends special tokens (they would land after the prompt part)' : undefined);
   const boundaryIds = toIds(PROMPT_BOUNDARY, false).length;
   // Keyed by text alone: whether the BOS is added depends on how the text starts, which a prompt decides.
   const promptIds = memoized((prompt) => toIds(prompt, !(bos && prompt.startsWith(bos))));
@@ -283,9 +300,14 @@ export async function createEncoder(folder: TokenizerFolder, options: { maxLengt
     const addSpecialTokens = !(bos && text.startsWith(bos));
     const cut = promptPrefix === undefined || blocker !== undefined ? 0 : promptSplitPoint(text, promptPrefix);
     const ids = cut > 0 ? splitIds(text, cut) : toIds(text, addSpecialTokens);
-    // Left truncation (RewardBench's truncation_side="left"): the end of the response is what is judged.
     if (ids.length <= maxLength) return { ids, truncated: false };
-    return { ids: ids.slice(ids.length - maxLength), truncated: true };
+    // Left truncation (RewardBench's truncation_side="left": the end of the response is what is
+    // judged), the Hugging Face way: the content is cut and the special tokens the tokenizer adds
+    // stay, so the model still sees BOS + the last `max − 1` tokens, not a sequence with no BOS.
+    const prefix = addSpecialTokens ? specials.prefix : 0;
+    const suffix = addSpecialTokens ? specials.suffix : 0;
+    const content = ids.slice(prefix, ids.length - suffix);
+    return { ids: [...ids.slice(0, prefix), ...content.slice(content.length - (maxLength - prefix - suffix)), ...ids.slice(ids.length - suffix)], truncated: true };
   };
 
   return {

@@ -1,5 +1,6 @@
 /**
- * Hugging Face Hub ids (`org/name`) as models: found in the local Hugging Face cache first (Python's
+ * Hugging Face Hub ids (`org/name`) as models — a transformers checkpoint (safetensors) or an ONNX
+ * export: found in the local Hugging Face cache first (Python's
  * layout, so a model fetched by `huggingface_hub` is reused, and ours is reused by Python), else
  * downloaded into it with @huggingface/hub, with progress and cancel.
  *
@@ -50,10 +51,14 @@ export interface ResolveHubOptions {
 
 const COMMIT_SHA = /^[0-9a-f]{40}$/;
 const TOKENIZER = 'tokenizer.json';
-/** Files the engine reads besides weights and tokenizer.json, fetched when the repo has them. */
+/** A SentencePiece model, converted in process when a repo has no tokenizer.json (Llama 2 era, DeBERTa-v3). */
+const SENTENCEPIECE = ['tokenizer.model', 'spm.model'];
+/** Files the engine reads besides weights and the tokenizer, fetched when the repo has them. */
 const OPTIONAL_FILES = ['tokenizer_config.json', 'config.json', 'chat_template.jinja', 'special_tokens_map.json'];
 /** Where an export keeps its graph: optimum at the top, transformers.js in onnx/ (modelFolder.ts reads the same two). */
 const GRAPH_PATHS = ['model.onnx', 'onnx/model.onnx'];
+const CHECKPOINT = 'model.safetensors';
+const CHECKPOINT_INDEX = 'model.safetensors.index.json';
 
 const repoFolder = (cacheDir: string, id: string) => path.join(cacheDir, `models--${id.replace('/', '--')}`);
 
@@ -64,38 +69,71 @@ async function isFile(file: string): Promise<boolean> {
   );
 }
 
-/** The snapshot folder of `id` in the cache when it holds a usable model (graph + tokenizer.json), else undefined. */
+/** Whether a snapshot folder holds every file of a checkpoint: config, and the single file or every shard its index lists. */
+async function hasCheckpoint(snapshot: string): Promise<boolean> {
+  if (!(await isFile(path.join(snapshot, 'config.json')))) return false;
+  if (await isFile(path.join(snapshot, CHECKPOINT))) return true;
+  const index = await fs.readFile(path.join(snapshot, CHECKPOINT_INDEX), 'utf8').catch(() => undefined);
+  if (index === undefined) return false;
+  try {
+    const shards = new Set(Object.values((JSON.parse(index) as { weight_map: Record<string, string> }).weight_map));
+    for (const shard of shards) if (!(await isFile(path.join(snapshot, shard)))) return false;
+    return shards.size > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** The snapshot folder of `id` in the cache when it holds a usable model (checkpoint or graph, and a tokenizer), else undefined. */
 export async function findCachedModel(id: string, options: { cacheDir?: string; revision?: string } = {}): Promise<string | undefined> {
   const repo = repoFolder(options.cacheDir ?? hubCacheDir(), id);
   const revision = options.revision ?? 'main';
   const sha = COMMIT_SHA.test(revision) ? revision : (await fs.readFile(path.join(repo, 'refs', revision), 'utf8').catch(() => ''))?.trim();
   if (!sha) return undefined;
   const snapshot = path.join(repo, 'snapshots', sha);
-  if (!(await isFile(path.join(snapshot, TOKENIZER)))) return undefined;
+  let tokenizer = false;
+  for (const file of [TOKENIZER, ...SENTENCEPIECE]) tokenizer ||= await isFile(path.join(snapshot, file));
+  if (!tokenizer) return undefined;
+  if (await hasCheckpoint(snapshot)) return snapshot;
   for (const graph of GRAPH_PATHS) if (await isFile(path.join(snapshot, graph))) return snapshot;
   return undefined;
 }
 
-/** The repo files a scorer needs: the graph with its external-data files, the tokenizer, the configs. */
+/**
+ * The repo files a scorer needs. A transformers checkpoint (safetensors; what nearly every reward
+ * model ships) is preferred: its graph is built at load, equal to transformers. Otherwise an ONNX
+ * graph with its external-data files. Plus the tokenizer and the configs.
+ */
 function filesToFetch(id: string, entries: readonly ListFileEntry[]): ListFileEntry[] {
   const files = entries.filter((entry) => entry.type === 'file');
-  const graph = GRAPH_PATHS.find((candidate) => files.some((file) => file.path === candidate));
-  if (graph === undefined) {
+  const has = (name: string) => files.some((file) => file.path === name);
+  const tokenizer = has(TOKENIZER) ? TOKENIZER : SENTENCEPIECE.find(has);
+  if (tokenizer === undefined) {
     throw new Error(
-      `${id} on the Hugging Face Hub is not an ONNX export: it has no ${GRAPH_PATHS.join(' or ')}. Pick a repo that ` +
-        'has one (often named …-onnx), or export the model yourself with `optimum-cli export onnx -m ' +
-        `${id} --task text-classification <folder>\` and set the model to that folder.`,
+      `${id} on the Hugging Face Hub has no tokenizer (tokenizer.json or tokenizer.model), which the scorer needs. If the ` +
+        "model uses another model's tokenizer, download both into one folder and use that folder instead.",
     );
   }
-  if (!files.some((file) => file.path === TOKENIZER)) {
+  const wantedCommon = (file: string) => file === tokenizer || OPTIONAL_FILES.includes(file);
+  if (has('config.json') && (has(CHECKPOINT) || has(CHECKPOINT_INDEX))) {
+    // Shards are named in the index; listing `model-0000k-of-0000n.safetensors` by pattern would also match stray files.
+    const shardPattern = /^model-\d{5}-of-\d{5}\.safetensors$/;
+    const single = has(CHECKPOINT);
+    return files.filter((file) => wantedCommon(file.path) || (single ? file.path === CHECKPOINT : file.path === CHECKPOINT_INDEX || shardPattern.test(file.path)));
+  }
+  const graph = GRAPH_PATHS.find(has);
+  if (graph === undefined) {
+    const pickle = files.some((file) => file.path.startsWith('pytorch_model') && file.path.endsWith('.bin'));
     throw new Error(
-      `${id} on the Hugging Face Hub has ${graph} but no ${TOKENIZER}, which the scorer needs. Download it with ` +
-        '`AutoTokenizer.from_pretrained(<id>).save_pretrained(<folder>)` and use a local folder instead.',
+      `${id} on the Hugging Face Hub has neither safetensors weights (model.safetensors) nor an ONNX graph (${GRAPH_PATHS.join(' or ')}).` +
+        (pickle
+          ? ' It has only pytorch_model.bin, a pickle Preference Lens does not load (unpickling can run code): pick a revision or a fork with model.safetensors.'
+          : ' Pick the repo of a sequence-classification reward model, or export one yourself with `optimum-cli export onnx -m ' +
+            `${id} --task text-classification <folder>\` and set the model to that folder.`),
     );
   }
   // `model.onnx_data` (optimum) / `model.onnx.data`: weights past 2 GB live beside the graph.
-  const wanted = (file: string) => file.startsWith(graph) || file === TOKENIZER || OPTIONAL_FILES.includes(file);
-  return files.filter((file) => wanted(file.path));
+  return files.filter((file) => file.path.startsWith(graph) || wantedCommon(file.path));
 }
 
 /** Turns the Hub's answers into what the user should do; anything else is passed on unchanged. */
@@ -134,7 +172,7 @@ function countingFetch(signal: AbortSignal | undefined, onBytes: (count: number)
 /**
  * The local folder of a Hub model: the cached snapshot when there is one, else a fresh download of
  * the files the scorer needs. Rejects with an AbortError when `signal` fires, with a message saying
- * what to do when the model is missing, private, or not an ONNX export.
+ * what to do when the model is missing, private, or has no weights the engine reads.
  */
 export async function resolveHubModel(id: string, options: ResolveHubOptions = {}): Promise<string> {
   if (!isHubModelId(id)) throw new Error(`"${id}" is not a Hugging Face model id (org/name)`);

@@ -1,11 +1,17 @@
 /**
- * Reads a reward-model folder as optimum (`model.onnx` at the top) or transformers.js (`onnx/model.onnx`)
- * lays it out. Every failure names the file and says how to get a usable one, because the person
- * reading the message is usually pointing a setting at a folder they downloaded.
+ * Reads a reward-model folder as people have it: a Hugging Face checkpoint (config.json +
+ * safetensors, the graph built at load by ./hf), or an ONNX export as optimum (`model.onnx` at the
+ * top) or transformers.js (`onnx/model*.onnx`) lays it out. Every failure names the file and says
+ * how to get a usable one, because the person reading the message is usually pointing a setting at
+ * a folder they downloaded.
  */
 import { promises as fs } from 'node:fs';
 import type { ModelVariant } from '../shared/workerProtocol';
 import path from 'node:path';
+import { hfFolderProblem, isHfFolder } from './hf/hfModel';
+import { ModelFolderError } from './modelFolderError';
+import { SHARD_INDEX, SINGLE_FILE } from './hf/safetensors';
+import { tokenizerConfigWithSpecialTokensMap, tokenizerJsonFromSentencePiece } from './hf/sentencePiece';
 
 /** The `config.json` fields the engine reads; the rest of the file is ignored. */
 export interface ModelConfig {
@@ -45,24 +51,27 @@ export interface TokenizerFolder {
   chatTemplate?: string;
 }
 
-export interface ModelFolder extends TokenizerFolder {
+/** An ONNX export: the graph file to load (its external data beside it). */
+export interface OnnxModelFolder extends TokenizerFolder {
+  kind: 'onnx';
   modelPath: string;
+  /** The files that hold the weights, for the score cache's model identity. */
+  weightFiles: string[];
 }
 
-export class ModelFolderError extends Error {
-  override name = 'ModelFolderError';
-  constructor(
-    message: string,
-    /** The file (or folder) the problem is about. */
-    readonly file: string,
-  ) {
-    super(message);
-  }
+/** A transformers checkpoint: config.json + safetensors, built into a graph at load. */
+export interface CheckpointFolder extends TokenizerFolder {
+  kind: 'checkpoint';
+  weightFiles: string[];
 }
 
-const EXPORT_HINT =
-  'Export a reward model with `optimum-cli export onnx -m <model id> --task text-classification <folder>` ' +
-  '(add `--pad_token_id <id>` for Llama-based models).';
+export type ModelFolder = OnnxModelFolder | CheckpointFolder;
+
+export { ModelFolderError };
+
+const FOLDER_HINT =
+  'Point it at a Hugging Face model folder (config.json + model.safetensors, as downloaded from the Hub), a Hub id ' +
+  '(org/name), or an ONNX export (`optimum-cli export onnx -m <model id> --task text-classification <folder>`).';
 
 async function readOptional(file: string): Promise<string | undefined> {
   try {
@@ -106,27 +115,44 @@ function modelName(dir: string, config: ModelConfig): string {
 
 async function requireFolder(dir: string): Promise<void> {
   const stat = await fs.stat(dir).catch(() => undefined);
-  if (!stat?.isDirectory()) throw new ModelFolderError(`Model folder not found: ${dir}. ${EXPORT_HINT}`, dir);
+  if (!stat?.isDirectory()) throw new ModelFolderError(`Model folder not found: ${dir}. ${FOLDER_HINT}`, dir);
 }
 
-/** The tokenizer files and configs of a folder, without requiring the ONNX weights. */
-export async function readTokenizerFolder(dir: string): Promise<TokenizerFolder> {
-  await requireFolder(dir);
+/**
+ * The fast-tokenizer definition: tokenizer.json, or — for the many Llama-era checkpoints that ship
+ * only a SentencePiece `tokenizer.model` — that model converted in process the way transformers'
+ * convert_slow_tokenizer does.
+ */
+async function readTokenizerJson(dir: string, tokenizerConfig: TokenizerConfig): Promise<object> {
   const tokenizerPath = path.join(dir, 'tokenizer.json');
   const tokenizerText = await readOptional(tokenizerPath);
-  if (tokenizerText === undefined) {
-    throw new ModelFolderError(
-      `Missing ${tokenizerPath}: the scorer needs the fast-tokenizer file. An optimum export writes it; for a ` +
-        'model that ships only tokenizer.model, run `AutoTokenizer.from_pretrained(<model id>).save_pretrained(<folder>)` ' +
-        'with Python transformers and copy tokenizer.json into the model folder.',
-      tokenizerPath,
-    );
+  if (tokenizerText !== undefined) return parseJson<object>(tokenizerPath, tokenizerText);
+  for (const name of ['tokenizer.model', 'spm.model']) {
+    const sentencePiecePath = path.join(dir, name);
+    const bytes = await fs.readFile(sentencePiecePath).catch(() => undefined);
+    if (bytes === undefined) continue;
+    // Older folders name their special tokens only in special_tokens_map.json; transformers lays it over the config.
+    const mapPath = path.join(dir, 'special_tokens_map.json');
+    const mapText = await readOptional(mapPath);
+    const config = mapText === undefined ? tokenizerConfig : tokenizerConfigWithSpecialTokensMap(tokenizerConfig, parseJson<object>(mapPath, mapText));
+    return tokenizerJsonFromSentencePiece(bytes, config, sentencePiecePath);
   }
-  const tokenizerJson = parseJson<object>(tokenizerPath, tokenizerText);
+  throw new ModelFolderError(
+    `Missing ${tokenizerPath}: the scorer needs the model's tokenizer (tokenizer.json, or a SentencePiece tokenizer.model). ` +
+      "Copy the tokenizer files from the model's Hub page into the folder, or save them with Python transformers: " +
+      '`AutoTokenizer.from_pretrained(<model id>).save_pretrained(<folder>)`.',
+    tokenizerPath,
+  );
+}
 
+/** The tokenizer files and configs of a folder, without requiring the weights. */
+export async function readTokenizerFolder(dir: string): Promise<TokenizerFolder> {
+  await requireFolder(dir);
   const tokenizerConfigPath = path.join(dir, 'tokenizer_config.json');
   const tokenizerConfigText = await readOptional(tokenizerConfigPath);
   const tokenizerConfig = tokenizerConfigText === undefined ? {} : parseJson<TokenizerConfig>(tokenizerConfigPath, tokenizerConfigText);
+
+  const tokenizerJson = await readTokenizerJson(dir, tokenizerConfig);
 
   const configPath = path.join(dir, 'config.json');
   const configText = await readOptional(configPath);
@@ -142,24 +168,48 @@ const VARIANT_FILES: Record<Exclude<ModelVariant, 'auto'>, string[]> = {
   fp32: ['model.onnx'],
   fp16: ['model_fp16.onnx'],
   quantized: ['model_quantized.onnx', 'model_int8.onnx', 'model_uint8.onnx'],
+  int8: ['model_int8.onnx', 'model_quantized.onnx', 'model_uint8.onnx'],
+  int4: ['model_q4.onnx'],
 };
-const AUTO_ORDER: Exclude<ModelVariant, 'auto'>[] = ['fp32', 'quantized', 'fp16'];
+const AUTO_ORDER: Array<Exclude<ModelVariant, 'auto'>> = ['fp32', 'quantized', 'fp16'];
+/** Variants a checkpoint is built in (see hf/layers.ts Precision); `auto` picks by memory at load. */
+const CHECKPOINT_VARIANTS: ReadonlySet<ModelVariant> = new Set(['auto', 'fp32', 'int8', 'int4', 'quantized']);
 
+async function onnxCandidates(dir: string, variant: ModelVariant): Promise<{ found?: string; looked: string[] }> {
+  const looked = (variant === 'auto' ? AUTO_ORDER : [variant]).flatMap((v) => VARIANT_FILES[v].flatMap((file) => [path.join(dir, file), path.join(dir, 'onnx', file)]));
+  for (const candidate of looked) if (await isFile(candidate)) return { found: candidate, looked };
+  return { looked };
+}
+
+/**
+ * The model in `dir`. A checkpoint (safetensors) wins over an ONNX export in the same folder for
+ * every variant it can be built in: its graph is ours, so its padding and pooling are known, and it
+ * equals transformers; an export is used for the variants only it has (fp16 files) or when it is
+ * all there is.
+ */
 export async function readModelFolder(dir: string, variant: ModelVariant = 'auto'): Promise<ModelFolder> {
   await requireFolder(dir);
-  const candidates = (variant === 'auto' ? AUTO_ORDER : [variant]).flatMap((v) =>
-    VARIANT_FILES[v].flatMap((file) => [path.join(dir, file), path.join(dir, 'onnx', file)]),
-  );
-  let modelPath: string | undefined;
-  for (const candidate of candidates) {
-    if (await isFile(candidate)) {
-      modelPath = candidate;
-      break;
-    }
+  if (isHfFolder(dir) && CHECKPOINT_VARIANTS.has(variant)) {
+    const index = path.join(dir, SHARD_INDEX);
+    const weightFiles = (await isFile(index))
+      ? [...new Set(Object.values((parseJson<{ weight_map?: Record<string, string> }>(index, (await readOptional(index)) ?? '{}').weight_map ?? {})))].sort().map((file) => path.join(dir, file))
+      : [path.join(dir, SINGLE_FILE)];
+    return { ...(await readTokenizerFolder(dir)), kind: 'checkpoint', weightFiles };
   }
-  if (!modelPath) {
-    const what = variant === 'auto' || variant === 'fp32' ? 'No model.onnx' : `No ${variant} model`;
-    throw new ModelFolderError(`${what} in ${dir} (looked for ${candidates.join(', ')}). ${EXPORT_HINT}`, candidates[0]);
+  const { found, looked } = await onnxCandidates(dir, variant);
+  if (!found) {
+    const problem = hfFolderProblem(dir);
+    if (problem) throw new ModelFolderError(problem, dir);
+    const what = variant === 'auto' || variant === 'fp32' ? 'No model.safetensors, model.safetensors.index.json or model.onnx' : `No ${variant} model`;
+    const checkpointNote = isHfFolder(dir) ? ` (the checkpoint here is built as auto, fp32, int8 or int4, not ${variant})` : '';
+    throw new ModelFolderError(`${what} in ${dir}${checkpointNote} (looked for ${looked.map((file) => path.relative(dir, file)).join(', ')}). ${FOLDER_HINT}`, looked[0]);
   }
-  return { ...(await readTokenizerFolder(dir)), modelPath };
+  const modelDir = path.dirname(found);
+  const base = path.basename(found);
+  // `model.onnx_data` (optimum) or `model.onnx.data` hold the weights of exports past 2 GB.
+  const weightFiles = (await fs.readdir(modelDir))
+    .filter((name) => name.startsWith(base))
+    .sort()
+    .map((name) => path.join(modelDir, name));
+  return { ...(await readTokenizerFolder(dir)), kind: 'onnx', modelPath: found, weightFiles };
 }

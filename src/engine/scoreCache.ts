@@ -60,10 +60,12 @@ export interface ScoringSettings {
   maxLength: number;
   /** Which logit is the reward, for a multi-label model. */
   logitIndex?: number;
+  /** The precision a checkpoint was built in (int8 and int4 change the rewards a little). */
+  precision?: string;
 }
 
 /**
- * Model identity: the weights (model.onnx and its external-data files, fingerprinted), the
+ * Model identity: the weights (safetensors, or model.onnx and its external data; fingerprinted), the
  * tokenizer, the configs (pad id, labels), the chat template, and the scoring settings. The
  * execution provider is left out on purpose: CPU and GPU scores of one model differ by float noise,
  * not meaning, and re-scoring a dataset because the device changed would defeat the cache.
@@ -71,11 +73,7 @@ export interface ScoringSettings {
 export async function modelIdentity(folder: ModelFolder, settings: ScoringSettings): Promise<string> {
   const hash = createHash('sha256');
   hash.update(`preference-lens score cache v${FORMAT_VERSION}\n`);
-  const modelDir = path.dirname(folder.modelPath);
-  const base = path.basename(folder.modelPath);
-  // `model.onnx_data` (optimum) or `model.onnx.data` hold the weights of models past 2 GB.
-  const weightFiles = (await fs.readdir(modelDir)).filter((name) => name.startsWith(base)).sort();
-  for (const name of weightFiles) await fingerprintFile(path.join(modelDir, name), hash);
+  for (const file of folder.weightFiles) await fingerprintFile(file, hash);
   hash.update(JSON.stringify([folder.tokenizerJson, folder.tokenizerConfig, folder.config, folder.chatTemplate ?? null, settings]));
   return hash.digest('hex').slice(0, 32);
 }

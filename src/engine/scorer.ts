@@ -37,6 +37,15 @@ export interface ScorerInfo {
   cache?: string;
   /** Why scores are not cached although a cache folder was given (scoring goes on without it). */
   cacheError?: string;
+  /** For a Hugging Face checkpoint: what was built, from what, in which precision. */
+  weights?: string;
+  /** The precision a checkpoint runs in (`fp32`, `int8`, `int4`). */
+  precision?: string;
+  /**
+   * Set when batches are not padded because padding could change the rewards (an export whose
+   * pooling is unknown): slower, never wrong. Says why, for the user.
+   */
+  padding?: string;
 }
 
 export interface ScoreStats {

@@ -4,15 +4,20 @@
  * the same way in a test.
  */
 import type * as ort from 'onnxruntime-node';
-import { Tensor } from 'onnxruntime-node';
-import type { LoadOptions } from '../shared/workerProtocol';
+import type { LoadOptions, LoadProgress } from '../shared/workerProtocol';
 import { abortError } from './abort';
-import { padBatch, planBatches, type PaddedBatch } from './batching';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import os from 'node:os';
+import type { ModelVariant } from '../shared/workerProtocol';
+import { MAX_BATCH_SIZE, padBatch, planBatches, type PaddedBatch } from './batching';
+import { buildHfModel, type BuiltModel } from './hf/hfModel';
+import type { Precision } from './hf/layers';
+import { WeightStore } from './hf/safetensors';
 import { createItemEncoder, type ItemEncoder } from './encoder';
 import { readModelFolder } from './modelFolder';
 import type { ScoreItem, ScoreResult, ScoreStats, ScorerInfo } from './scorer';
 import { modelIdentity, ScoreCache } from './scoreCache';
-import { createSession } from './session';
+import { createSession, onnxRuntime } from './session';
 
 /** Padded tokens per inference call when the caller does not say; a few seconds per call on a laptop CPU. */
 export const DEFAULT_BATCH_TOKENS = 4096;
@@ -69,6 +74,7 @@ export function rewardsOf(output: ort.Tensor, rows: number, logitIndex: number |
 
 /** Builds the feeds an export may ask for; anything else is an export this engine cannot drive. */
 function feedsFor(session: ort.InferenceSession, batch: PaddedBatch): Record<string, ort.Tensor> {
+  const { Tensor } = onnxRuntime();
   const shape = [batch.rows, batch.width];
   const feeds: Record<string, ort.Tensor> = {};
   for (const name of session.inputNames) {
@@ -88,6 +94,29 @@ function feedsFor(session: ort.InferenceSession, batch: PaddedBatch): Record<str
 
 const SUPPORTED_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids', 'position_ids']);
 
+/** What batches may hold: any lengths, padded with the pad id; or only equal lengths, no padding at all. */
+type Padding = { kind: 'pad' } | { kind: 'exact-length'; reason: string };
+
+/** Relative difference past which a padded reward is taken as a different reward (float noise is ~1e-6). */
+const PADDING_TOLERANCE = 1e-3;
+
+/**
+ * How a checkpoint is built when the user said `auto`: exact fp32 when its float32 weights fit in
+ * half the machine's memory, else int8, else int4 — so a 13B model loads on a 24 GB machine instead
+ * of failing after minutes. The user is told which.
+ */
+export function autoPrecision(parameters: number, totalMemory = os.totalmem()): Precision {
+  if (parameters * 4 <= totalMemory / 2) return 'fp32';
+  if (parameters <= totalMemory / 2) return 'int8';
+  return 'int4';
+}
+
+function checkpointPrecision(variant: ModelVariant | undefined, dir: string): Precision {
+  if (variant === 'fp32' || variant === 'int8' || variant === 'int4') return variant;
+  if (variant === 'quantized') return 'int8';
+  return autoPrecision(WeightStore.open(dir, (file) => (existsSync(file) ? readFileSync(file, 'utf8') : undefined)).parameterCount());
+}
+
 export class ScoringEngine {
   private constructor(
     readonly info: ScorerInfo,
@@ -100,38 +129,77 @@ export class ScoringEngine {
     private readonly logitIndex: number | undefined,
     /** The model's labels from config.json, for the message when a logit must be chosen. */
     private readonly labelNames: string,
+    private readonly padding: Padding,
   ) {}
 
-  static async load(options: LoadOptions): Promise<ScoringEngine> {
+  static async load(options: LoadOptions, onProgress?: (progress: LoadProgress) => void): Promise<ScoringEngine> {
     const folder = await readModelFolder(options.modelDir, options.variant);
+    // A DeBERTa/BERT-style classifier reads (prompt, response) as a pair, not a rendered chat.
+    const template = (options.template ?? 'auto') === 'auto' && readsTextPair(folder.config.architectures?.[0]) ? 'text-pair' : options.template;
     // Tokenizer problems are cheaper to find than a multi-GB session load; do them first.
-    const encoder = await createItemEncoder(folder, { maxLength: options.maxLength, template: options.template });
-    const { session, device, fallbackReason } = await createSession(folder.modelPath, options.device);
+    const encoder = await createItemEncoder(folder, { maxLength: options.maxLength, template });
+    let modelPath: string;
+    let built: BuiltModel | undefined;
+    if (folder.kind === 'checkpoint') {
+      const precision = checkpointPrecision(options.variant, folder.dir);
+      built = buildHfModel(folder.dir, {
+        precision,
+        fused: options.fusedOps,
+        cacheDir: options.cacheDir,
+        onProgress: (done, total) => onProgress?.({ stage: 'build', done, total }),
+      });
+      modelPath = built.modelPath;
+    } else {
+      modelPath = folder.modelPath;
+    }
+    let created: Awaited<ReturnType<typeof createSession>>;
+    try {
+      created = await createSession(modelPath, options.device, options.threads, options.onnxRuntimeDir);
+    } finally {
+      // onnxruntime has read a temporary build's weights into memory; the files are not needed again.
+      if (built?.temporary) await fs.rm(built.dir, { recursive: true, force: true });
+    }
+    const { session, device, fallbackReason } = created;
     const unsupported = session.inputNames.filter((name) => !SUPPORTED_INPUTS.has(name));
     if (unsupported.length > 0 || !session.inputNames.includes('input_ids')) {
       await session.release();
       throw new Error(
-        `${folder.modelPath} takes inputs [${session.inputNames.join(', ')}]; the scorer feeds input_ids, attention_mask ` +
+        `${modelPath} takes inputs [${session.inputNames.join(', ')}]; the scorer feeds input_ids, attention_mask ` +
           'and optionally token_type_ids / position_ids. Re-export with `optimum-cli export onnx --task text-classification`.',
       );
     }
     const outputName = session.outputNames.includes('logits') ? 'logits' : session.outputNames[0];
     const info: ScorerInfo = { model: folder.name, device, template: encoder.format, ...(fallbackReason ? { fallbackReason } : {}) };
+    if (built) {
+      info.precision = built.precision;
+      info.weights =
+        `${built.architecture} checkpoint (${built.sourceDtype}) run in ${built.precision}` +
+        (built.cached ? ', graph from the build cache' : `, graph built in ${built.seconds.toFixed(1)} s`);
+    }
+    const labelNames = Object.entries(folder.config.id2label ?? {})
+      .map(([index, name]) => `${index}: ${name}`)
+      .join(', ') || 'no id2label in config.json';
+    const logitIndex = options.logitIndex;
+    // A graph we built pools by a rule we know (see hf/layers.ts pooledPositions); an export's rule is checked.
+    const padding = built ? ({ kind: 'pad' } as const) : await exportPadding(session, encoder, folder.config.pad_token_id, outputName, logitIndex, labelNames);
+    if (padding.kind === 'exact-length') info.padding = `Scoring without padding (only inputs of equal length share a batch): ${padding.reason}`;
     let cache: ScoreCache | undefined;
     if (options.cacheDir !== undefined) {
       // The cache only saves time: when it cannot be opened, scoring goes on and the user is told why.
       try {
-        const settings = { template: encoder.format, maxLength: encoder.maxLength, ...(options.logitIndex !== undefined ? { logitIndex: options.logitIndex } : {}) };
-        cache = await ScoreCache.open(options.cacheDir, await modelIdentity(folder, settings), { model: folder.name, modelPath: folder.modelPath, ...settings });
+        const settings = {
+          template: encoder.format,
+          maxLength: encoder.maxLength,
+          ...(logitIndex !== undefined ? { logitIndex } : {}),
+          ...(built ? { precision: built.precision } : {}),
+        };
+        cache = await ScoreCache.open(options.cacheDir, await modelIdentity(folder, settings), { model: folder.name, modelPath, ...settings });
         info.cache = cache.file;
       } catch (error) {
         info.cacheError = `Scores are not cached: ${(error as Error).message}`;
       }
     }
-    const labelNames = Object.entries(folder.config.id2label ?? {})
-      .map(([index, name]) => `${index}: ${name}`)
-      .join(', ') || 'no id2label in config.json';
-    return new ScoringEngine(info, session, encoder, outputName, Math.max(1, options.batchTokens ?? DEFAULT_BATCH_TOKENS), cache, options.logitIndex, labelNames);
+    return new ScoringEngine(info, session, encoder, outputName, Math.max(1, options.batchTokens ?? DEFAULT_BATCH_TOKENS), cache, logitIndex, labelNames, padding);
   }
 
   /**
@@ -177,20 +245,17 @@ export class ScoringEngine {
         hooks.onProgress(stats.items, items.length);
       }
 
-      for (const batch of planBatches(misses.map(({ ids }) => ids.length), this.batchTokens)) {
+      for (const batch of planBatches(misses.map(({ ids }) => ids.length), this.batchTokens, MAX_BATCH_SIZE, this.padding.kind === 'exact-length')) {
         await yieldToEventLoop();
         if (hooks.isCancelled()) throw abortError();
         const batchSequences = batch.map((index) => misses[index].ids);
-        const padded = padBatch(
+        const inferenceStart = performance.now();
+        const rewards = await this.run(
           batchSequences,
-          this.encoder.padId,
           batch.map((index) => misses[index].typeIds),
         );
-        const inferenceStart = performance.now();
-        const outputs = await this.session.run(feedsFor(this.session, padded));
         stats.inferenceSeconds += (performance.now() - inferenceStart) / 1000;
         stats.modelCalls++;
-        const rewards = rewardsOf(outputs[this.outputName], padded.rows, this.logitIndex, this.labelNames);
         hooks.onResults(batch.map((index, row) => ({ id: misses[index].item.id, reward: rewards[row] })));
         stats.items += batch.length;
         stats.tokens += batchSequences.reduce((sum, ids) => sum + ids.length, 0);
@@ -209,7 +274,68 @@ export class ScoringEngine {
     return cacheError === undefined ? stats : { ...stats, cacheError };
   }
 
+  /** One inference call: the rewards of `sequences`, right-padded into one batch. */
+  private async run(sequences: readonly (readonly number[])[], typeIds?: readonly (readonly number[] | undefined)[]): Promise<number[]> {
+    const padded = padBatch(sequences, this.encoder.padId, typeIds);
+    const outputs = await this.session.run(feedsFor(this.session, padded));
+    return rewardsOf(outputs[this.outputName], padded.rows, this.logitIndex, this.labelNames);
+  }
+
+  /**
+   * Rewards of token-id sequences given directly, batched as score() batches them (same budget,
+   * same padding rule): for checks against references computed from ids, and for scoring ids that
+   * came from elsewhere.
+   */
+  async scoreTokenIds(sequences: readonly (readonly number[])[]): Promise<number[]> {
+    const rewards = new Array<number>(sequences.length);
+    for (const batch of planBatches(sequences.map((ids) => ids.length), this.batchTokens, MAX_BATCH_SIZE, this.padding.kind === 'exact-length')) {
+      const batchRewards = await this.run(batch.map((index) => sequences[index]));
+      batch.forEach((index, row) => (rewards[index] = batchRewards[row]));
+    }
+    return rewards;
+  }
+
   async dispose(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** Architectures whose classifier reads two segments (a text pair), as BERT-family cross-encoders do. */
+function readsTextPair(architecture: string | undefined): boolean {
+  return architecture !== undefined && /^(DebertaV2|Deberta|Bert|Roberta|XLMRoberta|Electra)ForSequenceClassification$/.test(architecture);
+}
+
+/**
+ * Whether an ONNX export may be fed right-padded batches. Its pooling rule is inside the graph:
+ * optimum traces transformers' "last token that is not pad_token_id", which padding with that id
+ * leaves alone; but a config with `pad_token_id: null` (the Tulu 2.5 RMs) or a graph that reads
+ * the last position would score a pad token instead. So: no pad id, no padding; with one, a probe —
+ * one input alone and the same input padded in a batch must get the same reward.
+ */
+async function exportPadding(
+  session: ort.InferenceSession,
+  encoder: ItemEncoder,
+  padTokenId: number | null | undefined,
+  outputName: string,
+  logitIndex: number | undefined,
+  labelNames: string,
+): Promise<Padding> {
+  if (typeof padTokenId !== 'number') {
+    return { kind: 'exact-length', reason: 'config.json has no pad_token_id, so how this export pools a padded input is unknown' };
+  }
+  const probe = encoder.input([{ role: 'user', content: 'Which is better?' }], [{ role: 'assistant', content: 'This one.' }]).encode();
+  const longer = encoder.input([{ role: 'user', content: 'Which is better? Say why, at length.' }], [{ role: 'assistant', content: 'This one, for three reasons.' }]).encode();
+  if (longer.ids.length <= probe.ids.length) return { kind: 'pad' };
+  const run = async (rows: Array<{ ids: number[]; typeIds?: number[] }>) => {
+    const batch = padBatch(rows.map((row) => row.ids), encoder.padId, rows.map((row) => row.typeIds));
+    const outputs = await session.run(feedsFor(session, batch));
+    return rewardsOf(outputs[outputName], batch.rows, logitIndex ?? 0, labelNames);
+  };
+  const [alone] = await run([probe]);
+  const [padded] = await run([probe, longer]);
+  if (Math.abs(alone - padded) <= PADDING_TOLERANCE * Math.max(1, Math.abs(alone))) return { kind: 'pad' };
+  return {
+    kind: 'exact-length',
+    reason: `padding with pad_token_id ${padTokenId} changes this export's reward (${alone.toFixed(4)} alone, ${padded.toFixed(4)} padded): its graph does not skip that id when pooling`,
+  };
 }

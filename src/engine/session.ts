@@ -3,12 +3,27 @@
  * not fall back by itself (`['cuda', 'cpu']` throws when the CUDA libraries are missing), so each
  * provider is tried alone, in order, and the reason for every skipped one is kept for the user.
  */
+import { createRequire } from 'node:module';
 import os from 'node:os';
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
 import type { Device } from '../shared/workerProtocol';
 
+let runtime: typeof Ort | undefined;
+
+/**
+ * onnxruntime-node, loaded once per process: from `runtimeDir` (a copy with the CUDA providers beside
+ * its library, installed by *Install GPU Support*, see gpu/cudaProviderInstall.ts) when given, else
+ * the bundled package. A process can load onnxruntime's native library only once — the first load
+ * wins for the whole worker — so nothing may import the package statically, or the bundled copy
+ * (which has no CUDA providers) would be in memory before the installed one could be chosen.
+ */
+export function onnxRuntime(runtimeDir?: string): typeof Ort {
+  runtime ??= createRequire(__filename)(runtimeDir ?? 'onnxruntime-node') as typeof Ort;
+  return runtime;
+}
+
 export interface CreatedSession {
-  session: ort.InferenceSession;
+  session: Ort.InferenceSession;
   /** The provider the session runs on. */
   device: string;
   /** Why the preferred provider(s) were not used; absent when the first choice worked. */
@@ -31,8 +46,8 @@ export function providerOrder(device: Device = 'auto', platform: NodeJS.Platform
 
 const HINTS: Record<string, string> = {
   cuda:
-    'onnxruntime-node needs CUDA 12 and cuDNN 9 installed, and its CUDA provider libraries, which its install ' +
-    'script downloads (skipped or failed when installed offline)',
+    'onnxruntime-node needs CUDA 12 and cuDNN 9 installed, and its CUDA provider libraries: in VS Code run ' +
+    '"Preference Lens: Install GPU Support"; from a clone, `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node`',
 };
 
 function describe(provider: string, message: string): string {
@@ -40,7 +55,8 @@ function describe(provider: string, message: string): string {
   return `${provider} unavailable: ${message.trim()}${hint ? ` (${hint})` : ''}`;
 }
 
-export async function createSession(modelPath: string, device: Device = 'auto'): Promise<CreatedSession> {
+export async function createSession(modelPath: string, device: Device = 'auto', threads = cpuThreads(), runtimeDir?: string): Promise<CreatedSession> {
+  const ort = onnxRuntime(runtimeDir);
   // Provider probing logs native errors to stderr (the extension host's log); the failures are
   // reported through fallbackReason instead, and real errors still throw.
   ort.env.logLevel = 'fatal';
@@ -58,7 +74,7 @@ export async function createSession(modelPath: string, device: Device = 'auto'):
       const session = await ort.InferenceSession.create(modelPath, {
         executionProviders: [provider],
         graphOptimizationLevel: 'all',
-        intraOpNumThreads: cpuThreads(),
+        intraOpNumThreads: threads,
       });
       return { session, device: provider, fallbackReason: reasons.length > 0 ? reasons.join('; ') : undefined };
     } catch (error) {

@@ -21,7 +21,7 @@ let runningJob: number | undefined;
 
 function load(options: LoadOptions): void {
   // The host loads once per worker; a repeated load answers with the model already in memory.
-  engine ??= ScoringEngine.load(options);
+  engine ??= ScoringEngine.load(options, (progress) => send({ type: 'load-progress', ...progress }));
   engine.then(
     (loaded) => send({ type: 'loaded', info: loaded.info }),
     (error: unknown) => send({ type: 'error', message: messageOf(error) }),

@@ -15,7 +15,7 @@
  * which no restart here can catch.)
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import type { HostToWorker, LoadOptions, WorkerToHost } from '../shared/workerProtocol';
+import type { HostToWorker, LoadOptions, LoadProgress, WorkerToHost } from '../shared/workerProtocol';
 import type { ScoreItem, ScoreOptions, ScoreStats, Scorer, ScorerInfo } from './scorer';
 import { abortError } from './abort';
 
@@ -42,6 +42,8 @@ export interface WorkerScorerOptions extends LoadOptions {
    * call starts and loads a new one. 0 or absent: keep it for the scorer's lifetime.
    */
   idleUnloadMs?: number;
+  /** Told while a Hugging Face checkpoint's graph is built during a load (the first load of a model). */
+  onLoadProgress?: (progress: LoadProgress) => void;
 }
 
 interface Job {
@@ -78,9 +80,11 @@ class WorkerScorer implements Scorer {
   private readonly loadOptions: LoadOptions;
   private readonly restartBackoffMs: number;
   private readonly maxRestarts: number;
+  private readonly onLoadProgress: ((progress: LoadProgress) => void) | undefined;
 
   constructor(options: WorkerScorerOptions) {
-    const { workerPath, restartBackoffMs, maxRestarts, resourceLimits, idleUnloadMs, ...loadOptions } = options;
+    const { workerPath, restartBackoffMs, maxRestarts, resourceLimits, idleUnloadMs, onLoadProgress, ...loadOptions } = options;
+    this.onLoadProgress = onLoadProgress;
     this.workerPath = workerPath;
     this.resourceLimits = resourceLimits;
     this.loadOptions = loadOptions;
@@ -163,6 +167,9 @@ class WorkerScorer implements Scorer {
     switch (message.type) {
       case 'loaded':
         this.settleLoad(() => this.pendingLoad?.resolve(message.info));
+        break;
+      case 'load-progress':
+        this.onLoadProgress?.({ stage: message.stage, done: message.done, total: message.total });
         break;
       case 'error':
         if (message.jobId === undefined) {

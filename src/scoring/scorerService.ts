@@ -11,6 +11,8 @@ import type { Scorer, ScorerInfo } from '../engine/scorer';
 import { createScorer, isEndpoint, isHubModel } from '../engine/createScorer';
 import type { HubProgress } from '../engine/hub';
 import { MODEL_SETTINGS, readSettings } from '../settings';
+import type { LoadProgress } from '../shared/workerProtocol';
+import { cudaPlatformSupport, findBundledOnnxRuntime, findInstalledCudaRuntime, readOnnxRuntimeVersion } from '../engine/gpu/cudaProviderInstall';
 
 export interface LoadedScorer {
   scorer: Scorer;
@@ -24,17 +26,24 @@ export class ScorerService implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   /** Fires after a model setting changed; open documents re-score with the new model. */
   readonly onDidChangeModel = this.changed.event;
+  private readonly loadProgress = new vscode.EventEmitter<LoadProgress>();
+  /** Fires while a Hugging Face checkpoint's graph is being built (its first load; minutes for a 13B model). */
+  readonly onDidLoadProgress = this.loadProgress.event;
   private readonly subscription: vscode.Disposable;
 
+  /** Scores and built model graphs are cached here. */
+  private readonly cacheDir: string;
+
   /**
-   * @param cacheDir where scores are cached (the extension's global storage)
+   * @param storageDir the extension's global storage: score and graph caches, the installed CUDA runtime
    * @param remoteToken the endpoint token from VS Code's secret storage, never from settings
    */
   constructor(
     private readonly extensionPath: string,
-    private readonly cacheDir: string,
+    private readonly storageDir: string,
     private readonly remoteToken: () => Thenable<string | undefined>,
   ) {
+    this.cacheDir = path.join(storageDir, 'score-cache');
     this.subscription = vscode.workspace.onDidChangeConfiguration((event) => {
       if (MODEL_SETTINGS.some((key) => event.affectsConfiguration(key))) this.reset();
     });
@@ -75,7 +84,9 @@ export class ScorerService implements vscode.Disposable {
       variant: settings.variant,
       logitIndex: settings.logitIndex,
       idleUnloadMs: settings.unloadAfterMinutes * 60_000,
+      onLoadProgress: (progress) => this.loadProgress.fire(progress),
       cacheDir: this.cacheDir,
+      onnxRuntimeDir: await installedCudaRuntime(this.extensionPath, this.storageDir),
       remote: isEndpoint(model) ? { token: await this.remoteToken() } : undefined,
       hub: isHubModel(model) ? { signal: cancelDownload.signal, onProgress: downloadNotification(model, loading, () => cancelDownload.abort()) } : undefined,
     });
@@ -98,6 +109,7 @@ export class ScorerService implements vscode.Disposable {
   dispose(): void {
     this.subscription.dispose();
     this.changed.dispose();
+    this.loadProgress.dispose();
     void this.unload();
   }
 }
@@ -137,5 +149,19 @@ async function readBundledNote(dir: string): Promise<string> {
     return config.preference_lens_note ?? 'a baseline, not a reward model';
   } catch {
     return 'a baseline, not a reward model';
+  }
+}
+
+/**
+ * The onnxruntime copy with CUDA providers that *Install GPU Support* put in the extension's
+ * storage, when there is one for the bundled version. Used for every device: its library is the
+ * bundled one, plus the providers, so CPU runs are unaffected.
+ */
+async function installedCudaRuntime(extensionPath: string, storageDir: string): Promise<string | undefined> {
+  if (!cudaPlatformSupport().supported) return undefined;
+  try {
+    return await findInstalledCudaRuntime(storageDir, await readOnnxRuntimeVersion(await findBundledOnnxRuntime(extensionPath)));
+  } catch {
+    return undefined;
   }
 }

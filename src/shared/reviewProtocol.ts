@@ -96,9 +96,22 @@ export interface ReviewStatus {
   scored: number;
   agreement: number | null;
   disagreements: number;
-  scoring: { state: ScoringState; done: number; total: number; error?: string };
-  /** `bundled`: the note of the bundled baseline model when it is the one in use (what it is, how good). */
-  model?: { name: string; device: string; template: string; bundled?: string; fallbackReason?: string };
+  scoring: {
+    state: ScoringState;
+    done: number;
+    total: number;
+    error?: string;
+    /** While loading: what takes the time (a checkpoint's graph being built, with its step). */
+    detail?: string;
+    /** Responses longer than the model's limit, scored on their last tokens (left truncation), in this session's runs. */
+    truncated?: number;
+  };
+  /**
+   * `bundled`: the note of the bundled baseline model when it is the one in use (what it is, how
+   * good). `weights`: for a Hugging Face checkpoint, what was built in which precision. `padding`:
+   * set when batches are not padded (an export whose pooling is unknown), and why.
+   */
+  model?: { name: string; device: string; template: string; bundled?: string; fallbackReason?: string; weights?: string; precision?: string; padding?: string };
 }
 
 export interface ReviewSnapshot {

@@ -21,8 +21,14 @@ export const TEMPLATE_CHOICES = ['auto', 'tulu', 'chat_template', 'text-pair'] a
  */
 export type TemplateChoice = (typeof TEMPLATE_CHOICES)[number];
 
-export const MODEL_VARIANTS = ['auto', 'fp32', 'fp16', 'quantized'] as const;
-/** `auto`: full precision when the folder has it (exact scores), else quantized (fast on CPUs), else fp16. */
+export const MODEL_VARIANTS = ['auto', 'fp32', 'int8', 'int4', 'fp16', 'quantized'] as const;
+/**
+ * Hugging Face checkpoints are built at load in `fp32` (exact), `int8` (about 2× faster on CPUs) or
+ * `int4` (a quarter of the memory); `auto` takes fp32 when it fits in memory, else int8, else int4.
+ * ONNX exports pick a file: `fp32` model.onnx, `fp16` model_fp16.onnx, `quantized`/`int8`
+ * model_quantized.onnx (or _int8), `int4` model_q4.onnx; `auto` takes full precision when the folder
+ * has it, else quantized, else fp16.
+ */
 export type ModelVariant = (typeof MODEL_VARIANTS)[number];
 
 export interface LoadOptions {
@@ -47,6 +53,25 @@ export interface LoadOptions {
    * to defaultCacheDir(), the extension passes its global storage folder.
    */
   cacheDir?: string;
+  /**
+   * An onnxruntime-node copy with the CUDA provider libraries (installed into the extension's
+   * storage by *Install GPU Support*), loaded instead of the bundled one; see session.onnxRuntime.
+   */
+  onnxRuntimeDir?: string;
+  /** CPU threads for inference; default every core but one (the editor keeps one). The CLI takes them all. */
+  threads?: number;
+  /**
+   * Build checkpoints with onnxruntime's fused attention / rotary / norm operators instead of plain
+   * ONNX ops (same rewards; see engine/hf/layers.ts). For benchmarks and tests; default: the faster form.
+   */
+  fusedOps?: boolean;
+}
+
+/** Reported while a checkpoint's graph is built (minutes for a 13B model), for progress bars. */
+export interface LoadProgress {
+  stage: 'build';
+  done: number;
+  total: number;
 }
 
 export type HostToWorker =
@@ -58,6 +83,8 @@ export type HostToWorker =
 
 export type WorkerToHost =
   | { type: 'loaded'; info: ScorerInfo }
+  /** A checkpoint's graph is being built (load() of a Hugging Face folder): `done` of `total` steps. */
+  | { type: 'load-progress'; stage: 'build'; done: number; total: number }
   | { type: 'unloaded' }
   | { type: 'results'; jobId: number; results: ScoreResult[] }
   | { type: 'progress'; jobId: number; done: number; total: number }

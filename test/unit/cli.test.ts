@@ -121,7 +121,7 @@ describe('plens score', () => {
   it('fails clearly on a model folder that is not one', async () => {
     const run = await plens('score', fixture('pandalm.json'), '--model', dir);
     assert.notEqual(run.code, 0);
-    assert.match(run.stderr, /^plens: No model\.onnx in .*optimum-cli export onnx/);
+    assert.match(run.stderr, /^plens: No model\.safetensors, model\.safetensors\.index\.json or model\.onnx in .*optimum-cli export onnx/);
     assert.equal(run.stderr.trim().split('\n').length, 1);
   });
 });

@@ -10,6 +10,7 @@ import { createEncoder, DEFAULT_MAX_LENGTH } from '../../src/engine/encoder';
 import { ModelFolderError, readModelFolder } from '../../src/engine/modelFolder';
 import { renderTulu } from '../../src/engine/promptFormat';
 import { providerOrder } from '../../src/engine/session';
+import { onnxFile } from '../support/modelFolder';
 
 const demoTokenizerDir = path.resolve(__dirname, '..', '..', 'models', 'demo');
 
@@ -113,7 +114,7 @@ describe('readModelFolder and createEncoder', () => {
 
   it('names model.onnx and how to export one when it is missing', async () => {
     const dir = await folder('no-model', { 'tokenizer.json': '{}' });
-    await assert.rejects(readModelFolder(dir), /No model\.onnx in .*optimum-cli export onnx/);
+    await assert.rejects(readModelFolder(dir), /No model\.safetensors, model\.safetensors\.index\.json or model\.onnx in .*optimum-cli export onnx/);
   });
 
   it('names a file that is not JSON', async () => {
@@ -130,7 +131,7 @@ describe('readModelFolder and createEncoder', () => {
       'config.json': JSON.stringify({ _name_or_path: 'org/some-rm' }),
     });
     const read = await readModelFolder(dir);
-    assert.equal(read.modelPath, path.join(dir, 'onnx', 'model.onnx'));
+    assert.equal(onnxFile(read), path.join(dir, 'onnx', 'model.onnx'));
     assert.equal(read.chatTemplate, 'from file');
     assert.equal(read.name, 'org/some-rm');
   });

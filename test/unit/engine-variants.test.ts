@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { readModelFolder } from '../../src/engine/modelFolder';
 import { rewardsOf } from '../../src/engine/scoringEngine';
+import { onnxFile } from '../support/modelFolder';
 
 const tokenizerDir = path.resolve(__dirname, '..', '..', 'models', 'demo');
 let dir: string;
@@ -21,15 +22,15 @@ after(() => rm(dir, { recursive: true, force: true }));
 
 describe('model variants (transformers.js layout)', () => {
   it('auto takes full precision when present, else quantized', async () => {
-    assert.equal(path.relative(dir, (await readModelFolder(dir)).modelPath), path.join('onnx', 'model_quantized.onnx'));
+    assert.equal(path.relative(dir, onnxFile(await readModelFolder(dir))), path.join('onnx', 'model_quantized.onnx'));
     await writeFile(path.join(dir, 'onnx', 'model.onnx'), 'not read here');
-    assert.equal(path.relative(dir, (await readModelFolder(dir)).modelPath), path.join('onnx', 'model.onnx'));
+    assert.equal(path.relative(dir, onnxFile(await readModelFolder(dir))), path.join('onnx', 'model.onnx'));
     await rm(path.join(dir, 'onnx', 'model.onnx'));
   });
 
   it('an explicit variant is used, or named when missing', async () => {
-    assert.equal(path.relative(dir, (await readModelFolder(dir, 'fp16')).modelPath), path.join('onnx', 'model_fp16.onnx'));
-    await assert.rejects(readModelFolder(dir, 'fp32'), /No model\.onnx in .*onnx[\\/]model\.onnx/);
+    assert.equal(path.relative(dir, onnxFile(await readModelFolder(dir, 'fp16'))), path.join('onnx', 'model_fp16.onnx'));
+    await assert.rejects(readModelFolder(dir, 'fp32'), /No model\.safetensors, model\.safetensors\.index\.json or model\.onnx in .*onnx[\\/]model\.onnx/);
   });
 });
 

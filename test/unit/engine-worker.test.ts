@@ -130,14 +130,15 @@ describe('worker scorer over the known-score model', () => {
     }
   });
 
-  it('keeps the end of a conversation longer than maxLength', async () => {
+  it('keeps BOS and the end of a conversation longer than maxLength, as Hugging Face tokenizers truncate', async () => {
     const maxLength = 12;
     const scorer = open({ maxLength });
     const { item, pieces } = CASES[2];
     const { rewards, stats } = await scoreAll(scorer, [item]);
     const ids = idsOf(tokenizer, pieces);
     assert.ok(ids.length > maxLength);
-    assertClose(rewards.get(item.id), expectedReward(ids.slice(-maxLength)), 'truncated item');
+    assert.equal(ids[0], 1, 'the tokenizer adds BOS');
+    assertClose(rewards.get(item.id), expectedReward([1, ...ids.slice(-(maxLength - 1))]), 'truncated item');
     assert.equal(stats.truncated, 1);
     assert.equal(stats.tokens, maxLength);
   });

@@ -13,6 +13,8 @@ import { findCachedModel, hubCacheDir, isHubModelId, resolveHubModel, type HubPr
 import { buildKnownScoreModel } from '../../src/engine/modelkit/knownScoreModel';
 import { readModelFolder } from '../../src/engine/modelFolder';
 import { buildWorkerBundle } from '../support/workerBundle';
+import { onnxFile } from '../support/modelFolder';
+import { writeDecoderCheckpoint } from '../support/checkpoint';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const SHA = 'a'.repeat(40);
@@ -93,6 +95,7 @@ describe('Hugging Face hub ids', () => {
   let hub: FakeHub;
   let hubUrl: string;
   let exportDir: string;
+  let checkpointDir: string;
 
   before(async () => {
     await fs.mkdir(path.join(repoRoot, 'out'), { recursive: true });
@@ -110,7 +113,14 @@ describe('Hugging Face hub ids', () => {
       { path: 'onnx/model.onnx_data', body: Buffer.alloc(BIG_FILE_BYTES, 7) },
       { path: 'onnx/model_fp16.onnx', body: Buffer.from('unused') },
     ]);
-    hub.repos.set('org/pytorch-only', [{ path: 'model.safetensors', body: Buffer.from('weights') }, ...files.filter((file) => file.path !== 'model.onnx')]);
+    hub.repos.set('org/pytorch-only', [{ path: 'pytorch_model.bin', body: Buffer.from('pickle') }, ...files.filter((file) => file.path !== 'model.onnx')]);
+    // A transformers checkpoint as reward models ship: bf16 shards, an index, a SentencePiece-free tokenizer.
+    checkpointDir = path.join(scratch, 'checkpoint');
+    writeDecoderCheckpoint(checkpointDir, { modelType: 'qwen2', vocabSize: 32000, hiddenSize: 32, intermediateSize: 64, layers: 2, heads: 2, kvHeads: 1, maxPositions: 256, padTokenId: 0 }, { dtype: 'BF16', shards: 2 });
+    for (const file of ['tokenizer.json', 'tokenizer_config.json']) await fs.copyFile(path.join(repoRoot, 'models', 'demo', file), path.join(checkpointDir, file));
+    const checkpointFiles: RepoFile[] = [];
+    for (const name of await fs.readdir(checkpointDir)) checkpointFiles.push({ path: name, body: await fs.readFile(path.join(checkpointDir, name)) });
+    hub.repos.set('org/rm-checkpoint', [...checkpointFiles, { path: 'pytorch_model.bin', body: Buffer.from('the same weights as a pickle') }, { path: 'onnx/model.onnx', body: Buffer.from('unused') }]);
     hubUrl = await hub.start();
   });
 
@@ -147,7 +157,7 @@ describe('Hugging Face hub ids', () => {
     assert.equal(dir, path.join(repo, 'snapshots', SHA));
     assert.equal((await fs.readFile(path.join(repo, 'refs', 'main'), 'utf8')).trim(), SHA);
     const folder = await readModelFolder(dir);
-    assert.equal(folder.modelPath, path.join(dir, 'onnx', 'model.onnx'));
+    assert.equal(onnxFile(folder), path.join(dir, 'onnx', 'model.onnx'));
     assert.equal((await fs.stat(path.join(dir, 'onnx', 'model.onnx_data'))).size, BIG_FILE_BYTES);
     await assert.rejects(fs.stat(path.join(dir, 'onnx', 'model_fp16.onnx')), 'files the scorer does not read are not downloaded');
     const total = progress[0].total;
@@ -189,10 +199,37 @@ describe('Hugging Face hub ids', () => {
     assert.equal((await fs.stat(path.join(dir, 'onnx', 'model.onnx_data'))).size, BIG_FILE_BYTES);
   });
 
-  it('says a model is not found, or is not an ONNX export', async () => {
+  it('says a model is not found, or has only pickle weights', async () => {
     const cacheDir = path.join(scratch, 'cache-errors');
     await assert.rejects(resolveHubModel('org/missing', { cacheDir, hubUrl }), /Model org\/missing not found on http:\/\/127\.0\.0\.1:\d+: check the id/);
-    await assert.rejects(resolveHubModel('org/pytorch-only', { cacheDir, hubUrl }), /org\/pytorch-only on the Hugging Face Hub is not an ONNX export: it has no model\.onnx or onnx\/model\.onnx.*optimum-cli export onnx/s);
+    await assert.rejects(resolveHubModel('org/pytorch-only', { cacheDir, hubUrl }), /org\/pytorch-only on the Hugging Face Hub has neither safetensors weights .* only pytorch_model\.bin, a pickle Preference Lens does not load/s);
+  });
+
+  it('downloads a sharded safetensors checkpoint (not its pickle or ONNX copies), finds it cached, and scores it as the local folder', async () => {
+    const cacheDir = path.join(scratch, 'cache-checkpoint');
+    const dir = await resolveHubModel('org/rm-checkpoint', { cacheDir, hubUrl });
+    assert.deepEqual((await fs.readdir(dir)).sort(), [
+      'config.json',
+      'model-00001-of-00002.safetensors',
+      'model-00002-of-00002.safetensors',
+      'model.safetensors.index.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
+    assert.equal(await findCachedModel('org/rm-checkpoint', { cacheDir }), dir);
+    assert.equal((await readModelFolder(dir)).kind, 'checkpoint');
+    const { workerPath } = await buildWorkerBundle('hub-checkpoint', path.join(scratch, 'bundle-checkpoint'));
+    const rewardOf = async (model: string) => {
+      const scorer = createScorer({ model, workerPath, device: 'cpu', hub: { cacheDir, hubUrl: 'http://127.0.0.1:1' } });
+      try {
+        const rewards: number[] = [];
+        await scorer.score([{ id: 1, prompt: [{ role: 'user', content: 'Hi' }], response: [{ role: 'assistant', content: 'Hello.' }] }], { onResults: (batch) => rewards.push(...batch.map((r) => r.reward)) });
+        return rewards[0];
+      } finally {
+        await scorer.dispose();
+      }
+    };
+    assert.equal(await rewardOf('org/rm-checkpoint'), await rewardOf(checkpointDir));
   });
 
   it('scores a hub id through createScorer: resolved first, then run by the worker', async () => {
