@@ -9,7 +9,7 @@
  * MLP 4864, vocab 151936; random bf16 weights, kept in bench/work/ between runs) scoring the first
  * --pairs pairs of the HH-RLHF helpful-base test split (both responses, tulu format, Llama-2
  * tokenizer ids). Each arm runs in a process of its own, so load time and peak RSS are its own:
- * tokens/s over the same batches (the engine's length-bucketed plan, 4096 tokens each), load time
+ * tokens/s over the same batches (the engine's length-bucketed plan at its CPU default of 1024 padded tokens per batch; BENCH_BATCH_TOKENS overrides), load time
  * (graph built from the bf16 checkpoint, no build cache), peak RSS, and rewards against fp32 and
  * PyTorch (max |Δ|, and for quantized arms the error relative to the reward spread and the share of
  * pairs whose preferred response flips).
@@ -32,7 +32,7 @@ import { planBatches } from '../src/engine/batching';
 import { createEncoder } from '../src/engine/encoder';
 import { WeightStore } from '../src/engine/hf/safetensors';
 import { readModelFolder } from '../src/engine/modelFolder';
-import { ScoringEngine } from '../src/engine/scoringEngine';
+import { DEFAULT_BATCH_TOKENS, ScoringEngine } from '../src/engine/scoringEngine';
 import type { ModelVariant } from '../src/shared/workerProtocol';
 import { writeDecoderCheckpoint, type DecoderShape } from '../test/support/checkpoint';
 import { median, previousRun, printTable, saveRun, type Row } from './engine-report';
@@ -40,7 +40,8 @@ import { median, previousRun, printTable, saveRun, type Row } from './engine-rep
 const repoRoot = path.resolve(__dirname, '..');
 const shared = path.resolve(repoRoot, '..', 'shared', 'data');
 const workDir = path.join(__dirname, 'work');
-const BATCH_TOKENS = 4096;
+/** The engine's CPU default, so both sides run the batches a user's run would. */
+const BATCH_TOKENS = Number(process.env.BENCH_BATCH_TOKENS ?? DEFAULT_BATCH_TOKENS);
 
 const QWEN2_05B: DecoderShape = { modelType: 'qwen2', vocabSize: 151936, hiddenSize: 896, intermediateSize: 4864, layers: 24, heads: 14, kvHeads: 2, maxPositions: 32768, padTokenId: 0, ropeTheta: 1e6 };
 const LLAMA2_13B: DecoderShape = { modelType: 'llama', vocabSize: 32000, hiddenSize: 5120, intermediateSize: 13824, layers: 40, heads: 40, kvHeads: 40, maxPositions: 4096, padTokenId: null, rmsNormEps: 1e-5 };

@@ -1,7 +1,6 @@
 /** Activation: wiring only. Everything disposable goes to `context.subscriptions`. */
 import { execFile } from 'node:child_process';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { exportFromEditor } from './editor/exportFromEditor';
 import { registerGpuCommands } from './gpuCommand';
@@ -10,6 +9,10 @@ import { QuickScore } from './quickScore';
 import { ScorerService } from './scoring/scorerService';
 import { StatusBar } from './statusBar';
 import { readSettings, SECTION } from './settings';
+import { isEndpoint } from './engine/createScorer';
+import { isHubModelId } from './engine/hub';
+import { readModelFolder } from './engine/modelFolder';
+import { DEFAULT_RECOMMENDATION, RECOMMENDED_MODELS } from './engine/recommendedModels';
 
 const REMOTE_TOKEN_SECRET = 'preferenceLens.remoteToken';
 
@@ -79,27 +82,63 @@ async function pickDataset(): Promise<vscode.Uri | undefined> {
 }
 
 async function chooseModel(): Promise<void> {
-  const bundled = 'Use the bundled baseline model';
-  const browse = 'Choose a model folder…';
-  const choice = await vscode.window.showQuickPick([browse, bundled], {
-    title: 'Reward model for Preference Lens',
-    placeHolder: 'A folder with model.onnx and tokenizer.json (an optimum ONNX export)',
-  });
+  type Choice = vscode.QuickPickItem & { pick: () => Promise<string | undefined> };
+  const recommended: Choice[] = RECOMMENDED_MODELS.map((model) => ({
+    label: model.title,
+    description: `${model.id} · ~${model.downloadGb} GB download`,
+    detail: `Runs on ${model.runsOn}. ${model.note[0].toUpperCase()}${model.note.slice(1)}. Downloaded once from the Hugging Face Hub into its cache, with progress and cancel.`,
+    pick: async () => model.id,
+  }));
+  const choices: Array<Choice | vscode.QuickPickItem> = [
+    { label: 'Recommended reward models', kind: vscode.QuickPickItemKind.Separator },
+    ...recommended,
+    { label: 'Your own', kind: vscode.QuickPickItemKind.Separator },
+    { label: '$(folder) Choose a model folder…', detail: 'A Hugging Face folder (config.json + model.safetensors, as downloaded) or an ONNX export', pick: pickModelFolder } as Choice,
+    { label: '$(cloud-download) Enter a Hugging Face model id…', detail: 'org/name of a reward model (a sequence classifier) on the Hub', pick: enterHubId } as Choice,
+    { label: '$(server) Use a serving endpoint…', detail: 'vLLM …/classify, Text Embeddings Inference …/predict, or Triton / KServe …/v2/models/<name>', pick: enterEndpoint } as Choice,
+    {
+      label: 'Use the bundled baseline',
+      detail: 'Offline fallback: a linear bag-of-tokens model, mostly a length model. Its disagreements are not evidence of label errors.',
+      pick: async () => '',
+    } as Choice,
+  ];
+  const choice = (await vscode.window.showQuickPick(choices, { title: 'Reward model for Preference Lens', matchOnDescription: true, matchOnDetail: true })) as Choice | undefined;
   if (!choice) return;
-  let modelPath = '';
-  if (choice === browse) {
-    const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, title: 'Model folder' });
-    if (!picked?.[0]) return;
-    modelPath = picked[0].fsPath;
-    try {
-      await vscode.workspace.fs.stat(vscode.Uri.file(path.join(modelPath, 'model.onnx')));
-    } catch {
-      void vscode.window.showErrorMessage(
-        `${modelPath} has no model.onnx. Export the model with ` +
-          '`optimum-cli export onnx -m <model id> --task text-classification <folder>` and choose that folder.',
-      );
-      return;
-    }
-  }
+  const modelPath = await choice.pick();
+  if (modelPath === undefined) return;
   await vscode.workspace.getConfiguration(SECTION).update('modelPath', modelPath, vscode.ConfigurationTarget.Global);
+}
+
+/** A folder the engine can read, or undefined after saying why not (the same reader the worker uses). */
+async function pickModelFolder(): Promise<string | undefined> {
+  const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, title: 'Reward model folder' });
+  const folder = picked?.[0]?.fsPath;
+  if (!folder) return undefined;
+  try {
+    await readModelFolder(folder);
+    return folder;
+  } catch (error) {
+    void vscode.window.showErrorMessage(`Preference Lens cannot use ${folder}: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
+async function enterHubId(): Promise<string | undefined> {
+  const id = await vscode.window.showInputBox({
+    title: 'Hugging Face model id',
+    placeHolder: DEFAULT_RECOMMENDATION.id,
+    prompt: 'A sequence-classification reward model (safetensors or ONNX). Downloaded once into the Hugging Face cache; HF_TOKEN for gated models.',
+    validateInput: (value) => (isHubModelId(value.trim()) ? undefined : 'An id looks like org/name'),
+  });
+  return id?.trim() || undefined;
+}
+
+async function enterEndpoint(): Promise<string | undefined> {
+  const url = await vscode.window.showInputBox({
+    title: 'Reward model endpoint',
+    placeHolder: 'http://gpu-box:8000/classify',
+    prompt: 'vLLM (…/classify), TEI (…/predict) or KServe v2 / Triton (…/v2/models/<name>). Set its token with "Preference Lens: Set Remote Endpoint Token".',
+    validateInput: (value) => (isEndpoint(value.trim()) ? undefined : 'An endpoint starts with http:// or https://'),
+  });
+  return url?.trim() || undefined;
 }

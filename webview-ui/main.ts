@@ -451,7 +451,14 @@ function renderHeaderElement(): HTMLElement {
         { class: 'model', 'data-testid': 'model' },
         `Model: ${s.model.name} · ${s.model.device} · ${s.model.template}${s.model.precision ? ` · ${s.model.precision}` : ''}`,
         s.model.bundled
-          ? el('div', { class: 'demo-note' }, `The bundled baseline: ${s.model.bundled} For real judgements choose a reward model with “Preference Lens: Choose Reward Model”.`)
+          ? el(
+              'div',
+              { class: 'demo-note', 'data-testid': 'baseline-note' },
+              `The bundled baseline: ${s.model.bundled} Its disagreements with the labels are not findings. `,
+              s.model.recommendation ? button(`Use ${s.model.recommendation}`, () => post({ type: 'useRecommendedModel' }), 'use-recommended-model') : null,
+              ' ',
+              button('Choose reward model…', () => post({ type: 'chooseModel' }), 'choose-model'),
+            )
           : null,
         s.model.weights ? el('div', { class: 'model-detail', 'data-testid': 'model-weights' }, s.model.weights) : null,
         s.model.padding ? el('div', { class: 'model-detail', 'data-testid': 'model-padding' }, s.model.padding) : null,
@@ -493,7 +500,8 @@ function renderHeaderElement(): HTMLElement {
       stat('Pairs', 'pair-count', s.loading ? `${s.pairs}…` : String(s.pairs)),
       stat('Scored', 'scored-count', String(s.scored)),
       stat('Agreement', 'agreement-rate', s.agreement === null ? '—' : `${(100 * s.agreement).toFixed(1)}%`),
-      stat('Disagreements', 'disagreement-count', String(s.disagreements)),
+      // With the baseline, "disagreements" would read as evidence; it is only where a length model differs.
+      stat(s.model?.bundled ? 'Baseline differs' : 'Disagreements', 'disagreement-count', String(s.disagreements)),
       stat('Reviewed', 'reviewed-count', String(s.reviewed)),
     ),
     reading,

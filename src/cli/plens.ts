@@ -16,6 +16,7 @@ import { topDisagreements } from '../core/stats';
 import { scorePairs, summarize, verdict, type PairScore } from '../core/verdict';
 import { defaultCacheDir } from '../engine/scoreCache';
 import { createScorer, isEndpoint, isHubModel, isRemoteProtocol } from '../engine/createScorer';
+import { describeRecommendations } from '../engine/recommendedModels';
 import { MODEL_VARIANTS, TEMPLATE_CHOICES, type ModelVariant, type TemplateChoice } from '../shared/workerProtocol';
 import { EXPORT_OPTIONS, EXPORT_USAGE, exportCommand } from './exportCommand';
 
@@ -28,8 +29,11 @@ const USAGE = `usage:
   plens review <file> [--scores <file> | --model <dir> ...] [--annotations <file>] [--top <n>] [--format <name>]
 ${EXPORT_USAGE}
 
-When --model is omitted, the bundled baseline model is used: a linear bag-of-tokens model (see its REPORT.md),
-barely better than always preferring the longer response; bring a real reward model for real judgements.
+--model takes a Hugging Face model folder (config.json + safetensors, as downloaded), a Hub id (org/name; downloaded
+once into the Hugging Face cache), an ONNX export, or an http(s) endpoint. Reward models that run on a CPU or a GPU:
+${describeRecommendations()}
+When --model is omitted, the bundled baseline is used: a linear bag-of-tokens model (see its REPORT.md), barely
+better than always preferring the longer response; its disagreements are not evidence of label errors.
 An endpoint's token is read from $PLENS_REMOTE_TOKEN; KServe endpoints need --tokenizer <model folder>.
 Scores are cached in --cache-dir (default ${defaultCacheDir()}); re-scoring unchanged pairs runs no model.`;
 
@@ -99,7 +103,13 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
   let shownPercent = -1;
   const protocol = values['remote-protocol'];
   if (protocol !== undefined && !isRemoteProtocol(protocol)) throw new UsageError(`--remote-protocol should be vllm, tei or kserve, got "${protocol}"`);
-  if (!values.model) process.stderr.write(`plens: no --model given; using the bundled baseline model: ${bundledNote(model)}\n`);
+  if (!values.model) {
+    process.stderr.write(
+      `plens: no --model given; scoring with the bundled baseline: ${bundledNote(model)}\n` +
+        'plens: its disagreements with the labels are not evidence of label errors. Reward models that run here (downloaded once into the Hugging Face cache):\n' +
+        `${describeRecommendations()}\n`,
+    );
+  }
   const scorer = createScorer({
     model,
     workerPath: path.join(__dirname, 'worker.js'),
@@ -152,7 +162,7 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
     progress.finish();
     if (stats.failed) process.stderr.write(`plens: ${stats.failed} responses could not be scored; their pairs are left out\n`);
     if (stats.cacheError) process.stderr.write(`plens: ${stats.cacheError}\n`);
-    return { scores, info, stats, seconds: (performance.now() - started) / 1000 };
+    return { scores, info, stats, seconds: (performance.now() - started) / 1000, baseline: !values.model };
   } finally {
     process.off('SIGINT', onSigint);
     await scorer.dispose();
@@ -162,7 +172,7 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
 async function score(file: string, values: ScoreFlags): Promise<void> {
   const dataset = await loadDataset(file, { format: values.format });
   reportSkipped(file, dataset);
-  const { scores, info, stats, seconds } = await scoreAll(dataset, values);
+  const { scores, info, stats, seconds, baseline } = await scoreAll(dataset, values);
 
   const out = values.out ? createWriteStream(values.out) : process.stdout;
   dataset.pairs.forEach((pair, index) => {
@@ -185,6 +195,7 @@ async function score(file: string, values: ScoreFlags): Promise<void> {
   const summary = {
     ...summarize(scores),
     model: info.model,
+    ...(baseline ? { baseline: true } : {}),
     template: info.template,
     device: info.device,
     seconds: round(seconds),
@@ -239,8 +250,9 @@ async function review(file: string, values: ReviewFlags): Promise<void> {
   const dataset = await loadDataset(file, { format: values.format });
   reportSkipped(file, dataset);
   let table: PairTable;
+  let baseline = false;
   if (values.scores) await readScores(values.scores, dataset, (table = PairTable.fromPairs(dataset.pairs, dataset.malformed)));
-  else table = (await scoreAll(dataset, values)).scores;
+  else ({ scores: table, baseline } = await scoreAll(dataset, values));
   // The reviewer's corrections count, as they do in the editor's stats view: same state, same figures.
   const annotationsFile = values.annotations ?? sidecarPath(file);
   const annotations = values.annotations || existsSync(annotationsFile) ? await AnnotationLog.load(annotationsFile) : AnnotationLog.empty();
@@ -271,6 +283,8 @@ async function review(file: string, values: ReviewFlags): Promise<void> {
       notes: stats.review.notes,
     },
     top_disagreements: top,
+    // The bundled baseline is no reward model: whoever reads the report must know its "disagreements" are not findings.
+    ...(baseline ? { baseline: { note: 'scored by the bundled baseline, not a reward model: its disagreements are not evidence of label errors' } } : {}),
   };
   process.stdout.write(JSON.stringify(report) + '\n');
 }

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { DEFAULT_RECOMMENDATION } from '../engine/recommendedModels';
 import { AnnotationLog, sidecarPath, type AnnotationEvent, type AnnotationField, type AnnotationValue } from '../core/annotations';
 import { writeFileAtomic } from '../core/atomicWrite';
 import { openDatasetIndex, type DatasetIndex } from '../core/dataset';
@@ -344,7 +345,12 @@ export class ReviewDocument implements vscode.CustomDocument {
           }
           if (signal.aborted) throw abortError();
           const { model, ...info } = loaded.info;
-          state.model = { ...info, name: model, bundled: loaded.bundledNote };
+          state.model = {
+            ...info,
+            name: model,
+            bundled: loaded.bundledNote,
+            recommendation: loaded.bundledNote === undefined ? undefined : `${DEFAULT_RECOMMENDATION.title}, ~${DEFAULT_RECOMMENDATION.downloadGb} GB download`,
+          };
           state.setScoring('scoring');
           this.flushStatus();
           // One pass in file order, a chunk at a time, following the table while it still grows.

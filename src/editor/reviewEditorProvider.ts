@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import { readSettings } from '../settings';
+import { DEFAULT_RECOMMENDATION } from '../engine/recommendedModels';
+import { readSettings, SECTION } from '../settings';
 import type { AnnotationValue } from '../core/annotations';
 import type { ScorerService } from '../scoring/scorerService';
 import {
@@ -147,6 +148,13 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
             break;
           case 'rescore':
             void document.rescore();
+            break;
+          case 'useRecommendedModel':
+            // The setting change re-scores every open review with the new model (it downloads first, with progress).
+            void vscode.workspace.getConfiguration(SECTION).update('modelPath', DEFAULT_RECOMMENDATION.id, vscode.ConfigurationTarget.Global);
+            break;
+          case 'chooseModel':
+            void vscode.commands.executeCommand('preferenceLens.chooseModel');
             break;
         }
       }),

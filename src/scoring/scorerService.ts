@@ -91,7 +91,8 @@ export class ScorerService implements vscode.Disposable {
       hub: isHubModel(model) ? { signal: cancelDownload.signal, onProgress: downloadNotification(model, loading, () => cancelDownload.abort()) } : undefined,
     });
     try {
-      return { scorer, info: await scorer.load(), bundledNote: bundled ? await readBundledNote(model) : undefined };
+      const info = await scorer.load();
+      return { scorer, info, bundledNote: bundled ? await readBundledNote(model) : undefined };
     } catch (error) {
       await scorer.dispose();
       throw error;

@@ -111,7 +111,18 @@ export interface ReviewStatus {
    * good). `weights`: for a Hugging Face checkpoint, what was built in which precision. `padding`:
    * set when batches are not padded (an export whose pooling is unknown), and why.
    */
-  model?: { name: string; device: string; template: string; bundled?: string; fallbackReason?: string; weights?: string; precision?: string; padding?: string };
+  model?: {
+    name: string;
+    device: string;
+    template: string;
+    bundled?: string;
+    /** With the baseline: the reward model to offer instead, e.g. "Skywork Reward V2 (Qwen3, 0.6B), ~1.2 GB download". */
+    recommendation?: string;
+    fallbackReason?: string;
+    weights?: string;
+    precision?: string;
+    padding?: string;
+  };
 }
 
 export interface ReviewSnapshot {
@@ -173,7 +184,10 @@ export type WebviewToHost =
   | { type: 'editNote'; index: number }
   | { type: 'requestStats' }
   | { type: 'cancelScoring' }
-  | { type: 'rescore' };
+  | { type: 'rescore' }
+  /** The baseline is scoring: the user picked the recommended reward model (a download they agreed to), or wants to choose. */
+  | { type: 'useRecommendedModel' }
+  | { type: 'chooseModel' };
 
 export type HostToWebview =
   | { type: 'snapshot'; snapshot: ReviewSnapshot }

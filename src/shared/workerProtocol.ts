@@ -62,7 +62,7 @@ export interface LoadOptions {
   threads?: number;
   /**
    * Build checkpoints with onnxruntime's fused attention / rotary / norm operators instead of plain
-   * ONNX ops (same rewards; see engine/hf/layers.ts). For benchmarks and tests; default: the faster form.
+   * ONNX ops (same rewards; see engine/hf/layers.ts). For benchmarks and tests; default true (the faster form).
    */
   fusedOps?: boolean;
 }

@@ -72,7 +72,7 @@ export function buildDebertaV2(ctx: BuildContext): void {
   const maskFloat = g.op('Unsqueeze', [g.op('Cast', ['attention_mask'], { to: DataType.FLOAT }), g.int64s([2])]);
 
   // Embeddings: words (+ absolute positions, + token types), projection, LayerNorm, padding zeroed.
-  let x = g.op('Gather', [g.floatWeight('deberta.embeddings.word_embeddings.weight', [vocab, embeddingSize], read('deberta.embeddings.word_embeddings.weight', [vocab, embeddingSize])), 'input_ids'], { axis: 0 });
+  let x = layers.embedding('deberta.embeddings.word_embeddings.weight', weights, vocab, embeddingSize, 'input_ids');
   if (c.position_biased_input !== false) {
     const rows = config.int('max_position_embeddings');
     x = g.op('Add', [x, g.op('Gather', [g.floatWeight('deberta.embeddings.position_embeddings.weight', [rows, embeddingSize], read('deberta.embeddings.position_embeddings.weight', [rows, embeddingSize])), positions], { axis: 0 })]);

@@ -116,8 +116,7 @@ export function buildDecoder(ctx: BuildContext, family: DecoderFamily): void {
     return mask;
   };
 
-  const embeddings = read(name('embed_tokens.weight'), [vocab, hidden]);
-  let x = g.op('Gather', [g.floatWeight(name('embed_tokens.weight'), [vocab, hidden], embeddings), 'input_ids'], { axis: 0 });
+  let x = layers.embedding(name('embed_tokens.weight'), weights, vocab, hidden, 'input_ids');
   // Gemma2Model: `hidden_states * torch.tensor(hidden_size**0.5, dtype=hidden_states.dtype)`.
   if (gemma) x = g.op('Mul', [x, g.scalar(Math.fround(Math.sqrt(hidden)))]);
   ctx.progress(1, totalSteps);

@@ -41,7 +41,7 @@ export function buildGptNeox(ctx: BuildContext): void {
   const sin = table(tables.sin, 'rotary.sin');
   const mask = attentionMask(g, positions, 'attention_mask', { causal: true });
 
-  let x = g.op('Gather', [g.floatWeight(at('embed_in.weight'), [vocab, hidden], read(at('embed_in.weight'), [vocab, hidden])), 'input_ids'], { axis: 0 });
+  let x = layers.embedding(at('embed_in.weight'), weights, vocab, hidden, 'input_ids');
   ctx.progress(1, totalSteps);
   const mlp = (input: string, layer: string) => {
     const up = layers.linear(input, `${layer}.mlp.dense_h_to_4h.weight`, read(`${layer}.mlp.dense_h_to_4h.weight`, [intermediate, hidden]), intermediate, hidden, optional(`${layer}.mlp.dense_h_to_4h.bias`, [intermediate]));

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { DataType, float, type GraphBuilder } from './onnxGraph';
 import { quantizeInt4Blocks, quantizeInt8Columns, INT4_BLOCK_SIZE } from './quantize';
+import { toFloat32, type WeightStore } from './safetensors';
 
 /**
  * How linear-layer weights are stored and multiplied. `fp32`: exact (the reference). `int8`:
@@ -86,7 +87,7 @@ export class Layers {
       const { values, scales } = quantizeInt8Columns(weight, outFeatures, inFeatures, this.int8Limit);
       const matrix = g.weight(`${name}.q8`, DataType.INT8, [inFeatures, outFeatures], values);
       const columnScales = g.weight(`${name}.scales`, DataType.FLOAT, [outFeatures], scales);
-      multiply = (x) => this.int8MatMul(x, matrix, columnScales);
+      multiply = (x) => this.int8MatMul(x, matrix, columnScales, inFeatures, outFeatures);
     } else {
       const matrix = g.floatWeight(name, [inFeatures, outFeatures], transpose(weight, outFeatures, inFeatures));
       multiply = (x) => g.op('MatMul', [x, matrix]);
@@ -102,13 +103,52 @@ export class Layers {
    * per-tensor DynamicQuantizeMatMul (1.5× faster here): per tensor, a sequence's reward would
    * change with whatever else shares its batch, padding included, and a cached score with it.
    */
-  private int8MatMul(x: string, matrix: string, columnScales: string): string {
+  private int8MatMul(x: string, matrix: string, columnScales: string, inFeatures: number, outFeatures: number): string {
     const g = this.g;
-    const largest = g.op('ReduceMax', [g.op('Abs', [x]), g.int64s([-1])], { keepdims: 1 });
+    // Rows of [B·T, K]: QuantizeLinear then quantizes each row by its own scale in one pass, and the
+    // row's largest magnitude comes from ReduceMax/ReduceMin, so no full-size temporary is made.
+    const rows = g.op('Reshape', [x, g.int64s([-1, inFeatures])]);
+    const axis = g.int64s([1]);
+    const largest = g.op('Max', [g.op('ReduceMax', [rows, axis], { keepdims: 0 }), g.op('Neg', [g.op('ReduceMin', [rows, axis], { keepdims: 0 })])]);
     const rowScales = g.op('Max', [g.op('Div', [largest, g.scalar(127)]), g.scalar(1e-30)]);
-    const quantized = g.op('Cast', [g.op('Add', [g.op('Round', [g.op('Div', [x, rowScales])]), g.scalar(128)])], { to: DataType.UINT8 });
+    const zeroPoints = g.op('Expand', [g.uint8(128), g.op('Shape', [rowScales])]);
+    const quantized = g.op('QuantizeLinear', [rows, rowScales, zeroPoints], { axis: 0 });
     const accumulated = g.op('MatMulInteger', [quantized, matrix, g.uint8(128)]);
-    return g.op('Mul', [g.op('Mul', [g.op('Cast', [accumulated], { to: DataType.FLOAT }), rowScales]), columnScales]);
+    const scaled = g.op('Mul', [g.op('Mul', [g.op('Cast', [accumulated], { to: DataType.FLOAT }), g.op('Unsqueeze', [rowScales, axis])]), columnScales]);
+    const outputShape = g.op('Concat', [g.op('Slice', [g.op('Shape', [x]), g.int64s([0]), g.int64s([-1])]), g.int64s([outFeatures])], { axis: 0 });
+    return g.op('Reshape', [scaled, outputShape]);
+  }
+
+  /**
+   * The token-embedding lookup `table[ids]`, `[B, T, H]`. In fp32 the table as it is; in int8 and
+   * int4 each row as int8 with its own scale (the table is a third of a 0.5B model's weights, so
+   * this is where a quantized variant's memory goes), quantized row by row from the stored bytes
+   * so the float32 table is never built.
+   */
+  embedding(name: string, weights: WeightStore, rows: number, columns: number, ids: string): string {
+    const g = this.g;
+    if (this.options.precision === 'fp32') {
+      return g.op('Gather', [g.floatWeight(name, [rows, columns], weights.readFloat32(name, [rows, columns])), ids], { axis: 0 });
+    }
+    const entry = weights.entry(name);
+    if (entry.shape.length !== 2 || entry.shape[0] !== rows || entry.shape[1] !== columns) {
+      weights.readFloat32(name, [rows, columns]); // throws the shape error, naming both shapes
+    }
+    const bytes = weights.readBytes(name);
+    const rowBytes = bytes.byteLength / rows;
+    const values = new Int8Array(rows * columns);
+    const scales = new Float32Array(rows);
+    for (let row = 0; row < rows; row++) {
+      const floats = toFloat32(bytes.subarray(row * rowBytes, (row + 1) * rowBytes), entry.dtype, name);
+      let largest = 0;
+      for (const value of floats) largest = Math.max(largest, Math.abs(value));
+      const scale = largest === 0 ? 1 : largest / 127;
+      scales[row] = scale;
+      for (let i = 0; i < columns; i++) values[row * columns + i] = Math.round(floats[i] / scale);
+    }
+    const picked = g.op('Cast', [g.op('Gather', [g.weight(`${name}.q8`, DataType.INT8, [rows, columns], values), ids], { axis: 0 })], { to: DataType.FLOAT });
+    const rowScales = g.op('Unsqueeze', [g.op('Gather', [g.floatWeight(`${name}.scales`, [rows], scales), ids], { axis: 0 }), g.int64s([-1])]);
+    return g.op('Mul', [picked, rowScales]);
   }
 
   /** RMSNorm over the last axis: `x / sqrt(mean(x²) + eps) · w`, in float32 as transformers computes it. */
