@@ -67,10 +67,15 @@ export interface VsCode {
    * in order. They are accepted so a reload goes through; tests assert on this list instead.
    */
   readonly dialogs: string[];
-  /** Runs a command through the command palette by its title, e.g. "Preference Lens: Open Review". */
-  runCommand(title: string): Promise<void>;
+  /**
+   * Runs a command through the command palette by its title, e.g. "Preference Lens: Open Review".
+   * `opensPickWith`: the command shows a quick pick; returns once its row with that label shows.
+   */
+  runCommand(title: string, opensPickWith?: string): Promise<void>;
   /** Opens a workspace file through Quick Open (Ctrl+P) by its name. */
   quickOpen(fileName: string): Promise<void>;
+  /** In an open quick pick (one a command showed), types `text` and accepts the row labelled `label`. */
+  pickQuickInput(text: string, label: string): Promise<void>;
   /** The (nested iframe) webview frame that contains `selector`; polls until `timeoutMs`. */
   webviewFrame(selector: string, timeoutMs?: number): Promise<Frame>;
   /**
@@ -166,8 +171,12 @@ function makeVsCode(page: Page, browser: Browser, firstServer: CodeServer, optio
     void dialog.accept().catch(() => undefined);
   });
 
-  /** Types into an open quick input and accepts the row whose label matches `label` exactly. */
-  async function pick(text: string, label: string): Promise<void> {
+  /**
+   * Types into an open quick input and accepts the row whose label matches `label` exactly. With
+   * `next`, the command shows another quick pick in the same widget, so it stays open: wait for that
+   * one's row labelled `next` instead.
+   */
+  async function pick(text: string, label: string, next?: string): Promise<void> {
     const box = quickInput.locator('input');
     await box.waitFor({ state: 'visible' });
     await box.fill(text);
@@ -178,7 +187,8 @@ function makeVsCode(page: Page, browser: Browser, firstServer: CodeServer, optio
     });
     await row.waitFor({ state: 'visible', timeout: 30_000 });
     await page.keyboard.press('Enter');
-    await quickInput.waitFor({ state: 'hidden' });
+    if (next === undefined) await quickInput.waitFor({ state: 'hidden' });
+    else await quickInput.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(next)}$`) }).first().waitFor({ state: 'visible', timeout: 30_000 });
   }
 
   async function webviewFrame(selector: string, timeoutMs = 30_000): Promise<Frame> {
@@ -194,11 +204,11 @@ function makeVsCode(page: Page, browser: Browser, firstServer: CodeServer, optio
     }
   }
 
-  async function runCommand(title: string): Promise<void> {
+  async function runCommand(title: string, opensPickWith?: string): Promise<void> {
     await focusWorkbench(page);
     await page.keyboard.press('F1');
     // F1 opens the palette with a ">" prefix; fill() replaces it, so put it back.
-    await pick(`>${title}`, title);
+    await pick(`>${title}`, title, opensPickWith);
   }
 
   return {
@@ -208,6 +218,7 @@ function makeVsCode(page: Page, browser: Browser, firstServer: CodeServer, optio
     },
     dialogs,
     runCommand,
+    pickQuickInput: (text, label) => pick(text, label),
     async reloadWindow() {
       const reloaded = page.waitForEvent('framenavigated', { predicate: (frame) => frame === page.mainFrame(), timeout: 60_000 });
       // Awaited below; if the command fails first, this one rejects when the browser closes and must
