@@ -12,7 +12,7 @@ import { toFloat32, type WeightStore } from './safetensors';
 
 /**
  * How linear-layer weights are stored and multiplied. `fp32`: exact (the reference). `int8`:
- * per-output-channel int8 weights, each activation row quantized on the fly (MatMulInteger). `int4`: 4-bit blocks of 32 with a scale and zero point each (MatMulNBits),
+ * per-output-channel int8 weights, each activation row quantized on the fly (MatMulInteger). `int4`: 4-bit blocks of 64 with a scale and zero point each (MatMulNBits),
  * for models that would not otherwise fit in memory.
  */
 export type Precision = 'fp32' | 'int8' | 'int4';
