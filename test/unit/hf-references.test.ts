@@ -143,11 +143,14 @@ describe('quantized variants, against fp32 of the same checkpoint', () => {
         const spread = Math.max(...exact.singleRewards) - Math.min(...exact.singleRewards);
         const errors = quantized.singleRewards.map((reward, i) => Math.abs(reward - exact.singleRewards[i]) / spread);
         assert.ok(Math.max(...errors) < bound, `${path.basename(source)} ${precision}: max error ${Math.max(...errors).toFixed(4)} of the spread`);
-        // Activations are quantized per row (int8) or per block (int4), never across the batch.
+        // Activations are quantized per row (int8) or per block of a row (int4), never across the batch:
+        // a batch changes a reward by float noise only. (int4's kernel takes another path for a single
+        // row, which moves rewards by ~1e-4 — not the 1e-2 that per-tensor quantization moved them.)
+        const batchTolerance = precision === 'int8' ? 1e-5 : 1e-3 * spread;
         const singleOfBatchRows = quantized.single.map((row, i) => ({ ids: row.input_ids.join(), reward: quantized.singleRewards[i] }));
         quantized.batch.forEach((row, i) => {
           const alone = singleOfBatchRows.find((single) => single.ids === row.input_ids.join());
-          if (alone) assert.ok(Math.abs(alone.reward - quantized.batchRewards[i]) < 1e-5, `${path.basename(source)} ${precision}: batch row ${i} ${quantized.batchRewards[i]} vs alone ${alone.reward}`);
+          if (alone) assert.ok(Math.abs(alone.reward - quantized.batchRewards[i]) < batchTolerance, `${path.basename(source)} ${precision}: batch row ${i} ${quantized.batchRewards[i]} vs alone ${alone.reward}`);
         });
       }
     });
