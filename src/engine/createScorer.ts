@@ -4,7 +4,7 @@
  * folder. The protocol comes from the caller, else from the URL's API path, else vLLM (the server
  * that serves Llama reward models).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { abortError } from './abort';
 import { isHubModelId, resolveHubModel, type ResolveHubOptions } from './hub';
 import { createRemoteScorer, type RemoteScorerOptions } from './remote/remoteScorer';
@@ -27,7 +27,36 @@ export interface CreateScorerOptions extends Omit<WorkerScorerOptions, 'modelDir
   hub?: ResolveHubOptions;
 }
 
-export const isEndpoint = (model: string) => /^https?:\/\//i.test(model);
+const isUrl = (text: string) => /^https?:\/\//i.test(text);
+
+/**
+ * The endpoints `model` names, or undefined when it names none: one URL, several separated by
+ * commas (one model served on several machines), or a text file listing them one per line (`#`
+ * starts a comment).
+ */
+export function endpointList(model: string): string[] | undefined {
+  if (isUrl(model)) {
+    const urls = model.split(',').map((part) => part.trim()).filter(Boolean);
+    const notUrl = urls.find((url) => !isUrl(url));
+    if (notUrl !== undefined) throw new Error(`"${notUrl}" in --model is not an http(s) endpoint; separate several endpoints of one model with commas`);
+    return urls;
+  }
+  let isFile = false;
+  try {
+    isFile = statSync(model).isFile();
+  } catch {
+    return undefined;
+  }
+  if (!isFile || statSync(model).size > 1 << 20) return undefined;
+  const lines = readFileSync(model, 'utf8')
+    .split('\n')
+    .map((line) => line.replace(/#.*/, '').trim())
+    .filter(Boolean);
+  if (lines.length === 0 || !lines.every(isUrl)) return undefined;
+  return lines;
+}
+
+export const isEndpoint = (model: string) => endpointList(model) !== undefined;
 
 export interface ParsedEndpoint {
   baseUrl: string;
@@ -113,19 +142,26 @@ export const isHubModel = (model: string) => isHubModelId(model) && !existsSync(
 export function createScorer(options: CreateScorerOptions): Scorer {
   const { model, remote, hub, ...local } = options;
   if (isHubModel(model)) return new HubScorer(model, hub ?? {}, local);
-  if (!isEndpoint(model)) return createWorkerScorer({ ...local, modelDir: model });
-  const endpoint = parseEndpoint(model, remote?.protocol);
+  const urls = endpointList(model);
+  if (urls === undefined) return createWorkerScorer({ ...local, modelDir: model });
+  const endpoints = urls.map((url) => parseEndpoint(url, remote?.protocol));
   // An explicit protocol wins over the URL's shape only for a bare root; a contradiction is an error.
-  if (remote?.protocol !== undefined && remote.protocol !== endpoint.protocol) {
-    throw new Error(`${model} looks like a ${endpoint.protocol} endpoint, but the protocol ${remote.protocol} was asked for`);
+  for (const [i, endpoint] of endpoints.entries()) {
+    if (remote?.protocol !== undefined && remote.protocol !== endpoint.protocol) {
+      throw new Error(`${urls[i]} looks like a ${endpoint.protocol} endpoint, but the protocol ${remote.protocol} was asked for`);
+    }
+    if (endpoint.protocol !== endpoints[0].protocol || endpoint.model !== endpoints[0].model) {
+      throw new Error(`${urls[i]} and ${urls[0]} are not endpoints of one model (protocol or model name differ)`);
+    }
   }
   return createRemoteScorer({
     maxLength: local.maxLength,
     batchTokens: local.batchTokens,
+    cacheDir: local.cacheDir,
     ...remote,
-    baseUrl: remote?.baseUrl ?? endpoint.baseUrl,
-    protocol: endpoint.protocol,
-    model: remote?.model ?? endpoint.model,
+    baseUrls: remote?.baseUrls ?? endpoints.map((endpoint) => endpoint.baseUrl),
+    protocol: endpoints[0].protocol,
+    model: remote?.model ?? endpoints[0].model,
     token: remote?.token ?? (process.env[REMOTE_TOKEN_ENV] || undefined),
   });
 }

@@ -56,6 +56,12 @@ export interface Encoder extends ItemEncoder {
    */
   encodeText(text: string, promptPrefix?: string): Encoded;
   encode(messages: readonly Message[]): Encoded;
+  /**
+   * For a server that tokenizes itself: the text of what `encodeText` keeps when it truncates
+   * (the kept tokens decoded, without the special tokens the server's tokenizer adds back), so
+   * the server reads what this engine would; undefined when the text fits.
+   */
+  keptText(text: string): string | undefined;
 }
 
 /** An encoder for `text-pair`: (prompt, response) joined by the tokenizer's post-processor. */
@@ -67,6 +73,8 @@ export interface PairEncoder extends ItemEncoder {
    * and the end of the response, which is what is judged, is kept.
    */
   encodePair(first: string, second: string): Encoded;
+  /** The two texts of what `encodePair` keeps, decoded, when it truncates (see Encoder.keptText). */
+  keptPair(first: string, second: string): [string, string] | undefined;
 }
 
 function tokenText(spec: TokenSpec): string | undefined {
@@ -319,6 +327,14 @@ export async function createEncoder(folder: TokenizerFolder, options: { maxLengt
     promptPrefix: (prompt, response) => format.promptPrefix(prompt, response),
     encodeText,
     encode: (messages) => encodeText(format.render(messages)),
+    keptText(text) {
+      const encoded = encodeText(text);
+      if (!encoded.truncated) return undefined;
+      const addSpecialTokens = !(bos && text.startsWith(bos));
+      const prefix = addSpecialTokens ? specials.prefix : 0;
+      const suffix = addSpecialTokens ? specials.suffix : 0;
+      return tokenizer.decode(encoded.ids.slice(prefix, encoded.ids.length - suffix), { skip_special_tokens: false });
+    },
     input(prompt, response) {
       const text = format.render([...prompt, ...response]);
       return { text, encode: () => encodeText(text, format.promptPrefix(prompt, response)) };
@@ -382,12 +398,14 @@ export async function createPairEncoder(folder: TokenizerFolder, options: { maxL
   // Both responses of a pair share the prompt: tokenize it once.
   const promptIds = memoized((text) => toIds(text, false));
 
-  const encodePair = (first: string, second: string): Encoded => {
+  const cut = (first: string, second: string) => {
     const a = promptIds(first);
     const b = toIds(second, false);
     const excess = Math.max(0, specials + a.length + b.length - maxLength);
-    const keptA = a.slice(Math.min(excess, a.length));
-    const keptB = b.slice(Math.max(0, excess - a.length));
+    return { keptA: a.slice(Math.min(excess, a.length)), keptB: b.slice(Math.max(0, excess - a.length)), excess };
+  };
+  const encodePair = (first: string, second: string): Encoded => {
+    const { keptA, keptB, excess } = cut(first, second);
     return {
       ids: [...before.ids, ...keptA, ...between.ids, ...keptB, ...after.ids],
       typeIds: [
@@ -406,6 +424,12 @@ export async function createPairEncoder(folder: TokenizerFolder, options: { maxL
     maxLength,
     padId,
     encodePair,
+    keptPair(first, second) {
+      const { keptA, keptB, excess } = cut(first, second);
+      if (excess === 0) return undefined;
+      const decode = (ids: number[]) => (ids.length === 0 ? '' : tokenizer.decode(ids, { skip_special_tokens: false }));
+      return [decode(keptA), decode(keptB)];
+    },
     input(prompt, response) {
       const [first, second] = textPairFormat.renderPair(prompt, response);
       // JSON keeps the two texts apart, so no other pair has the same cache text.

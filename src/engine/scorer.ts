@@ -31,6 +31,10 @@ export interface ScorerInfo {
   device: string;
   /** Name of the prompt format used, e.g. `tulu` or `chat_template`. */
   template: string;
+  /** A serving engine's name and version, e.g. `vLLM 0.11.1`, when the model is remote. */
+  server?: string;
+  /** What the user should know about how the rewards are obtained (a recovered logit, who truncates, an endpoint left out). */
+  notes?: string[];
   /** Why a preferred device was not used, when it fell back. */
   fallbackReason?: string;
   /** The score cache file in use, when a cache folder was given. */
@@ -46,6 +50,20 @@ export interface ScorerInfo {
    * pooling is unknown): slower, never wrong. Says why, for the user.
    */
   padding?: string;
+}
+
+/** One endpoint's share of a remote scoring call. */
+export interface EndpointStats {
+  url: string;
+  /** Items it returned rewards for. */
+  items: number;
+  requests: number;
+  /** Requests that failed there (its items were retried elsewhere or reported as failures). */
+  errors: number;
+  /** Time its requests were in flight, summed over its lanes. */
+  seconds: number;
+  /** Why it was taken out of the rotation, when it was. */
+  down?: string;
 }
 
 export interface ScoreStats {
@@ -70,6 +88,8 @@ export interface ScoreStats {
    * reports none).
    */
   restarts?: number;
+  /** Remote scorers: each endpoint's share. */
+  endpoints?: EndpointStats[];
 }
 
 /** Something the user should hear about while scoring goes on (the extension shows it). */

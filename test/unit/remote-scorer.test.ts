@@ -75,6 +75,7 @@ async function scoreAll(scorer: Scorer, items: ScoreItem[] = ITEMS) {
 /** A vLLM server; `classify` can misbehave per request. */
 function vllm(classify: (request: Seen, res: ServerResponse) => boolean | Promise<boolean> = () => false) {
   return serve(async (request, res) => {
+    if (request.method === 'GET' && request.url === '/version') return json(res, 200, { version: '0.11.1' });
     if (request.method === 'GET' && request.url === '/v1/models') {
       return json(res, 200, { object: 'list', data: [{ id: 'allenai/tulu-v2.5-13b-uf-rm', object: 'model', owned_by: 'vllm' }] });
     }
@@ -90,7 +91,7 @@ function vllm(classify: (request: Seen, res: ServerResponse) => boolean | Promis
 }
 
 const remote = (url: string, extra: Partial<RemoteScorerOptions> = {}) =>
-  createRemoteScorer({ baseUrl: url, protocol: 'vllm', token: TOKEN, backoffMs: 5, timeoutMs: 5000, ...extra });
+  createRemoteScorer({ baseUrls: [url], protocol: 'vllm', token: TOKEN, backoffMs: 5, timeoutMs: 5000, ...extra });
 
 describe('vLLM /classify', () => {
   it('sends the tulu text with use_activation false and the bearer token, within the concurrency limit', async () => {
@@ -230,7 +231,7 @@ describe('TEI /predict', () => {
       }
       json(res, 404, {});
     });
-    const scorer = createRemoteScorer({ baseUrl: server.url, protocol: 'tei', batchSize: 16 });
+    const scorer = createRemoteScorer({ baseUrls: [server.url], protocol: 'tei', batchSize: 16 });
     const info = await scorer.load();
     assert.equal(info.model, 'OpenAssistant/reward-model-deberta-v3-large-v2');
     assert.equal(info.template, 'text-pair');

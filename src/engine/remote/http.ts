@@ -81,7 +81,9 @@ async function attempt(url: string, body: unknown, options: HttpOptions, signal:
     if (signal?.aborted) throw abortError();
     if (timeout.aborted) throw new HttpError(`${url} did not answer within ${options.timeoutMs} ms`, undefined, true);
     const cause = (error as Error & { cause?: Error }).cause?.message ?? (error as Error).message;
-    throw new HttpError(`cannot reach ${url}: ${cause}`, undefined, true);
+    // fetch refuses ports browsers block (9, 25, 6000, …) before connecting: retrying cannot help.
+    const blocked = /bad port/i.test(cause);
+    throw new HttpError(`cannot reach ${url}: ${blocked ? `${cause} (fetch does not connect to this port; serve the model on another one)` : cause}`, undefined, !blocked);
   }
   let text: string;
   try {
