@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { AnnotationLog, sidecarPath } from '../core/annotations';
 import { countLabels, loadDataset, type Dataset } from '../core/dataset';
 import { PairTable } from '../core/pairTable';
@@ -19,13 +19,16 @@ import { createScorer, isEndpoint, isHubModel, isRemoteProtocol } from '../engin
 import { describeRecommendations } from '../engine/recommendedModels';
 import { MODEL_VARIANTS, TEMPLATE_CHOICES, type ModelVariant, type TemplateChoice } from '../shared/workerProtocol';
 import { EXPORT_OPTIONS, EXPORT_USAGE, exportCommand } from './exportCommand';
+import { mergeScoreFiles, parseShard, shardPositions } from './shards';
 
 const USAGE = `usage:
   plens inspect <file> [--format <name>]
   plens score <file> [--model <dir | org/name | http(s) endpoint>] [--out <file>] [--format <name>] [--device <auto|cpu|cuda|...>]
                      [--max-length <n>] [--batch-tokens <n>] [--template <auto|tulu|chat_template|text-pair>]
                      [--variant <auto|fp32|int8|int4|fp16|quantized>] [--logit <index>] [--cache-dir <dir> | --no-cache]
-                     [--remote-protocol <vllm|tei|kserve>] [--tokenizer <dir>]
+                     [--remote-protocol <vllm|tei|kserve>] [--tokenizer <dir>] [--concurrency <n>] [--batch-size <n>]
+                     [--shard <i/n>]
+  plens merge-scores <file> <shard scores>... [--out <file>] [--format <name>]
   plens review <file> [--scores <file> | --model <dir> ...] [--annotations <file>] [--top <n>] [--format <name>]
 ${EXPORT_USAGE}
 
@@ -34,7 +37,10 @@ once into the Hugging Face cache), an ONNX export, or an http(s) endpoint. Rewar
 ${describeRecommendations()}
 When --model is omitted, the bundled baseline is used: a linear bag-of-tokens model (see its REPORT.md), barely
 better than always preferring the longer response; its disagreements are not evidence of label errors.
-An endpoint's token is read from $PLENS_REMOTE_TOKEN; KServe endpoints need --tokenizer <model folder>.
+An endpoint's token is read from $PLENS_REMOTE_TOKEN; KServe endpoints need --tokenizer <model folder>. Several
+endpoints of one model share the work: --model http://a:8000,http://b:8000, or a file listing one URL per line;
+--concurrency is requests in flight per endpoint, --batch-size rows per request (both default to what the server allows).
+--shard i/n scores every n-th pair from the i-th, so n machines can split a file; merge-scores joins their --out files.
 Scores are cached in --cache-dir (default ${defaultCacheDir()}); re-scoring unchanged pairs runs no model.`;
 
 class UsageError extends Error {}
@@ -83,6 +89,9 @@ interface ScoreFlags {
   'no-cache'?: boolean;
   'remote-protocol'?: string;
   tokenizer?: string;
+  concurrency?: string;
+  'batch-size'?: string;
+  shard?: string;
 }
 
 /** Scores every pair of the dataset with the model the flags name; progress goes to stderr. */
@@ -98,6 +107,12 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
   }
   const logit = values.logit;
   if (logit !== undefined && !/^\d+$/.test(logit)) throw new UsageError(`--logit should be a 0-based index, got "${logit}"`);
+  let shard;
+  try {
+    shard = values.shard === undefined ? undefined : parseShard(values.shard);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   // Made before the scorer: Ctrl-C also cancels a Hub download in load().
   const controller = new AbortController();
   let shownPercent = -1;
@@ -117,7 +132,12 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
     maxLength: positiveInt(values['max-length'], '--max-length'),
     batchTokens: positiveInt(values['batch-tokens'], '--batch-tokens'),
     cacheDir: values['no-cache'] ? undefined : path.resolve(values['cache-dir'] ?? defaultCacheDir()),
-    remote: { protocol, tokenizerDir: values.tokenizer === undefined ? undefined : path.resolve(values.tokenizer) },
+    remote: {
+      protocol,
+      tokenizerDir: values.tokenizer === undefined ? undefined : path.resolve(values.tokenizer),
+      concurrency: positiveInt(values.concurrency, '--concurrency'),
+      batchSize: positiveInt(values['batch-size'], '--batch-size'),
+    },
     template: template as TemplateChoice | undefined,
     variant: variant as ModelVariant | undefined,
     logitIndex: logit === undefined ? undefined : Number(logit),
@@ -143,14 +163,18 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
     const started = performance.now();
     const info = await scorer.load();
     if (info.weights) process.stderr.write(`plens: ${info.model}: ${info.weights}\n`);
+    if (info.server) process.stderr.write(`plens: ${info.model} served by ${info.server}\n`);
+    for (const note of info.notes ?? []) process.stderr.write(`plens: ${note}\n`);
     if (info.padding) process.stderr.write(`plens: ${info.padding}\n`);
     if (info.fallbackReason) process.stderr.write(`plens: running on ${info.device}: ${info.fallbackReason}\n`);
     if (info.cacheError) process.stderr.write(`plens: ${info.cacheError}\n`);
     const scores = PairTable.fromPairs(dataset.pairs, dataset.malformed);
-    const progress = new ProgressLine(dataset.pairs.length * 2);
+    const positions = shardPositions(dataset.pairs.length, shard);
+    if (shard) process.stderr.write(`plens: shard ${shard.index + 1} of ${shard.count}: ${positions.length} of ${dataset.pairs.length} pairs\n`);
+    const progress = new ProgressLine(positions.length * 2);
     const stats = await scorePairs(
       dataset.pairs,
-      dataset.pairs.map((_, i) => i),
+      positions,
       scorer,
       {
         signal: controller.signal,
@@ -160,9 +184,13 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
       },
     );
     progress.finish();
+    for (const endpoint of stats.endpoints ?? []) {
+      const rate = endpoint.seconds > 0 ? `, ${Math.round(endpoint.items / endpoint.seconds)} items per request-second` : '';
+      process.stderr.write(`plens: ${endpoint.url}: ${endpoint.items} items in ${endpoint.requests} requests${rate}, ${endpoint.errors} errors${endpoint.down ? `; down: ${endpoint.down}` : ''}\n`);
+    }
     if (stats.failed) process.stderr.write(`plens: ${stats.failed} responses could not be scored; their pairs are left out\n`);
     if (stats.cacheError) process.stderr.write(`plens: ${stats.cacheError}\n`);
-    return { scores, info, stats, seconds: (performance.now() - started) / 1000, baseline: !values.model };
+    return { scores, info, stats, seconds: (performance.now() - started) / 1000, baseline: !values.model, shard };
   } finally {
     process.off('SIGINT', onSigint);
     await scorer.dispose();
@@ -172,7 +200,7 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
 async function score(file: string, values: ScoreFlags): Promise<void> {
   const dataset = await loadDataset(file, { format: values.format });
   reportSkipped(file, dataset);
-  const { scores, info, stats, seconds, baseline } = await scoreAll(dataset, values);
+  const { scores, info, stats, seconds, baseline, shard } = await scoreAll(dataset, values);
 
   const out = values.out ? createWriteStream(values.out) : process.stdout;
   dataset.pairs.forEach((pair, index) => {
@@ -198,12 +226,15 @@ async function score(file: string, values: ScoreFlags): Promise<void> {
     ...(baseline ? { baseline: true } : {}),
     template: info.template,
     device: info.device,
+    ...(info.server ? { server: info.server } : {}),
+    ...(shard ? { shard: `${shard.index + 1}/${shard.count}` } : {}),
     seconds: round(seconds),
     tokens_per_second: Math.round(stats.tokens / seconds),
     cached: stats.cached ?? 0,
     truncated: stats.truncated ?? 0,
     ...(info.precision ? { precision: info.precision } : {}),
     model_calls: stats.modelCalls ?? null,
+    ...(stats.endpoints ? { endpoints: stats.endpoints.map(({ url, items, requests, errors, seconds, down }) => ({ url, items, requests, errors, seconds: round(seconds), ...(down ? { down } : {}) })) } : {}),
     time: {
       tokenize: round(stats.tokenizeSeconds),
       inference: round(stats.inferenceSeconds),
@@ -211,6 +242,24 @@ async function score(file: string, values: ScoreFlags): Promise<void> {
     },
   };
   process.stdout.write(JSON.stringify(summary) + '\n');
+}
+
+/** Joins the shards' score files into the unsharded run's file; missing or doubled pairs are errors. */
+async function mergeScores(file: string, scoreFiles: string[], values: { out?: string; format?: string }): Promise<void> {
+  if (scoreFiles.length === 0) throw new UsageError(`merge-scores: give the shards' score files after <file>\n${USAGE}`);
+  const dataset = await loadDataset(file, { format: values.format });
+  const { lines, missing } = await mergeScoreFiles(scoreFiles, dataset.pairs.map((pair) => pair.line));
+  if (missing.length > 0) {
+    const shown = missing.slice(0, 10).join(', ');
+    throw new Error(
+      `${missing.length} of ${dataset.pairs.length} pairs of ${file} have no score in these files (lines ${shown}${missing.length > 10 ? ', …' : ''}): ` +
+        'a shard is missing, or some of its pairs failed; run that shard again (what it scored before comes from the cache)',
+    );
+  }
+  const text = lines.map((line) => `${line}\n`).join('');
+  if (values.out) await writeFile(values.out, text);
+  else process.stdout.write(text);
+  process.stderr.write(`plens: merged ${lines.length} pairs from ${scoreFiles.length} files\n`);
 }
 
 function reportSkipped(file: string, dataset: Dataset): void {
@@ -328,6 +377,9 @@ async function main(argv: string[]): Promise<void> {
       'no-cache': { type: 'boolean' },
       'remote-protocol': { type: 'string' },
       tokenizer: { type: 'string' },
+      concurrency: { type: 'string' },
+      'batch-size': { type: 'string' },
+      shard: { type: 'string' },
       scores: { type: 'string' },
       annotations: { type: 'string' },
       top: { type: 'string' },
@@ -341,6 +393,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (!file) throw new UsageError(`${command}: missing <file>\n${USAGE}`);
+  if (command === 'merge-scores') return mergeScores(file, extra, values);
   if (extra.length) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
   if (command === 'inspect') return inspect(file, values.format);
   if (command === 'score') return score(file, values);
