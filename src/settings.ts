@@ -16,6 +16,9 @@ export interface ModelSettings {
   logitIndex: number | undefined;
   /** Unload the model after this many idle minutes; 0 keeps it loaded. */
   unloadAfterMinutes: number;
+  /** Endpoints: requests in flight per endpoint, and rows per request (server defaults when undefined). */
+  remoteConcurrency: number | undefined;
+  remoteBatchSize: number | undefined;
 }
 
 export interface Settings extends ModelSettings {
@@ -37,6 +40,8 @@ export function readSettings(): Settings {
     variant: config.get<ModelVariant>('modelVariant', 'auto'),
     logitIndex: config.get<number | null>('logitIndex') ?? undefined,
     unloadAfterMinutes: Math.max(0, config.get<number>('unloadAfterMinutes', 0)),
+    remoteConcurrency: config.get<number | null>('remoteConcurrency') ?? undefined,
+    remoteBatchSize: config.get<number | null>('remoteBatchSize') ?? undefined,
     scoreOnOpen: config.get<boolean>('scoreOnOpen', true),
     annotator: config.get<string>('annotator', '').trim(),
     blindMode: config.get<boolean>('blindMode', false),
@@ -44,4 +49,4 @@ export function readSettings(): Settings {
 }
 
 /** Settings that change which model runs, or how: a change means re-creating the scorer. */
-export const MODEL_SETTINGS = ['modelPath', 'device', 'maxLength', 'batchTokens', 'template', 'modelVariant', 'logitIndex', 'unloadAfterMinutes'].map((key) => `${SECTION}.${key}`);
+export const MODEL_SETTINGS = ['modelPath', 'device', 'maxLength', 'batchTokens', 'template', 'modelVariant', 'logitIndex', 'unloadAfterMinutes', 'remoteConcurrency', 'remoteBatchSize'].map((key) => `${SECTION}.${key}`);

@@ -462,6 +462,8 @@ function renderHeaderElement(): HTMLElement {
           : null,
         s.model.weights ? el('div', { class: 'model-detail', 'data-testid': 'model-weights' }, s.model.weights) : null,
         s.model.padding ? el('div', { class: 'model-detail', 'data-testid': 'model-padding' }, s.model.padding) : null,
+        s.model.server ? el('div', { class: 'model-detail', 'data-testid': 'model-server' }, `Served by ${s.model.server}`) : null,
+        ...(s.model.notes ?? []).map((note) => el('div', { class: 'model-detail', 'data-testid': 'model-note' }, note)),
         scoring.truncated
           ? el(
               'div',

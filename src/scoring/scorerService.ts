@@ -87,7 +87,7 @@ export class ScorerService implements vscode.Disposable {
       onLoadProgress: (progress) => this.loadProgress.fire(progress),
       cacheDir: this.cacheDir,
       onnxRuntimeDir: await installedCudaRuntime(this.extensionPath, this.storageDir),
-      remote: isEndpoint(model) ? { token: await this.remoteToken() } : undefined,
+      remote: isEndpoint(model) ? { token: await this.remoteToken(), concurrency: settings.remoteConcurrency, batchSize: settings.remoteBatchSize } : undefined,
       hub: isHubModel(model) ? { signal: cancelDownload.signal, onProgress: downloadNotification(model, loading, () => cancelDownload.abort()) } : undefined,
     });
     try {

@@ -122,6 +122,9 @@ export interface ReviewStatus {
     weights?: string;
     precision?: string;
     padding?: string;
+    /** A remote model's serving engine and version, and what to know about how its rewards are obtained. */
+    server?: string;
+    notes?: string[];
   };
 }
 

@@ -311,6 +311,8 @@ export interface LightFakeOptions {
   latencyMs: number;
   /** After this many /classify requests have been answered, the server goes away (connections reset, port closed). */
   dieAfter?: number;
+  /** Batches it computes at once, as a GPU does; more wait their turn. Unbounded when absent. */
+  capacity?: number;
   modelId?: string;
 }
 
@@ -321,11 +323,20 @@ export interface LightFakeOptions {
 export async function lightVllmFake(options: LightFakeOptions): Promise<FakeServer & { answered: number }> {
   let requests = 0;
   const modelId = options.modelId ?? 'allenai/tulu-v2.5-13b-hh-rlhf-60k-rm';
+  let busy = 0;
+  const waiting: Array<() => void> = [];
+  const compute = async () => {
+    if (options.capacity !== undefined && busy >= options.capacity) await new Promise<void>((resolve) => waiting.push(resolve));
+    busy++;
+    await new Promise((resolve) => setTimeout(resolve, options.latencyMs));
+    busy--;
+    waiting.shift()?.();
+  };
   const fake = (await serve(async (request, res, self) => {
     if (request.method === 'GET' && request.url === '/version') return json(res, 200, { version: '0.11.1' });
     if (request.method === 'GET' && request.url === '/v1/models') return json(res, 200, { object: 'list', data: [{ id: modelId, object: 'model', max_model_len: 4096 }] });
     if (request.method !== 'POST' || request.url !== '/classify') return json(res, 404, { detail: 'Not Found' });
-    await new Promise((resolve) => setTimeout(resolve, options.latencyMs));
+    await compute();
     if (options.dieAfter !== undefined && ++requests > options.dieAfter) {
       // Dead: this request and every later one gets no answer.
       res.socket?.destroy();
