@@ -141,7 +141,9 @@ export async function vllmFake(options: VllmFakeOptions): Promise<FakeServer> {
       }
       const rows: number[][] = [];
       for (const text of inputs) {
-        let ids = await serverEncode(text);
+        // `add_special_tokens` is honoured where the request model has it (0.11.1 here); older ones add BOS regardless.
+        const addSpecialTokens = options.version !== null && activationSwitch(options.version) ? (request.body.add_special_tokens ?? true) : true;
+        let ids = await serverEncode(text, addSpecialTokens);
         if (k !== undefined && ids.length > k) ids = ids.slice(ids.length - k);
         if (ids.length > options.maxModelLen) {
           return json(res, 400, {

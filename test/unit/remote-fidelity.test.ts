@@ -3,6 +3,9 @@
 // logits, or a clear refusal, and over-long inputs must reach the server cut as the local engine
 // cuts them.
 import assert from 'node:assert/strict';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createEncoder, createPairEncoder } from '../../src/engine/encoder';
 import { knownScoreReward } from '../../src/engine/modelkit/knownScoreModel';
@@ -107,6 +110,28 @@ describe('vLLM, version by version', () => {
     const [seen] = server.scoredIds;
     assert.deepEqual(seen, local.ids, 'the server tokenized exactly what the local engine keeps');
     assert.equal(rewards.get(LONG.id), Math.fround(knownScoreReward(local.ids)));
+  });
+});
+
+describe('vLLM with a chat template that writes the BOS', () => {
+  it('asks vLLM not to add a second BOS, so it reads the ids the local engine reads', async () => {
+    const folder = await mkdtemp(path.join(os.tmpdir(), 'plens-chat-'));
+    after(() => rm(folder, { recursive: true, force: true }));
+    await cp(demoTokenizerDir, folder, { recursive: true });
+    const config = JSON.parse(await readFile(path.join(folder, 'tokenizer_config.json'), 'utf8'));
+    config.chat_template = "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}\n{% endfor %}";
+    await writeFile(path.join(folder, 'tokenizer_config.json'), JSON.stringify(config));
+    const server = keep(await vllmFake({ version: '0.11.1', maxModelLen: 4096 }));
+    const { rewards, failures } = await scoreAll(remote({ baseUrls: [server.url], protocol: 'vllm', tokenizerDir: folder }), ITEMS.slice(0, 2));
+    assert.deepEqual(failures, []);
+    const encoder = await createEncoder(await readTokenizerFolder(folder));
+    for (const [i, item] of ITEMS.slice(0, 2).entries()) {
+      const local = encoder.encode([...item.prompt, ...item.response]).ids;
+      assert.equal(local.filter((id) => id === 1).length, 1, 'one BOS locally');
+      assert.deepEqual(server.scoredIds[i], local);
+      assert.equal(rewards.get(item.id), Math.fround(knownScoreReward(local)));
+    }
+    assert.ok(server.seen.filter((r) => r.method === 'POST').every((post) => post.body.add_special_tokens === false));
   });
 });
 

@@ -45,6 +45,11 @@ export interface Prepared<T> {
   /** Tokens sent, when this side tokenized; 0 when the server tokenizes and nothing here counted. */
   tokens: number;
   truncated: boolean;
+  /**
+   * The text already starts with the BOS (a chat template wrote it): the server must not add
+   * another, as the local engine does not.
+   */
+  hasBos?: boolean;
 }
 
 /** What a server says about itself, read once at load. */
@@ -124,6 +129,8 @@ export interface VllmOptions {
   /** Served model name; the server's first model when absent. */
   model?: string;
   format: TextFormat;
+  /** The tokenizer's BOS text, when known (a local tokenizer folder). */
+  bos?: string;
   truncation: Truncation;
   http: HttpOptions;
 }
@@ -179,9 +186,10 @@ export function vllmClient(options: VllmOptions): ProtocolClient<string> {
     },
     prepare(item) {
       const text = options.format.render([...item.prompt, ...item.response]);
-      if (!encoder) return { id: item.id, input: text, tokens: 0, truncated: false };
+      const hasBos = options.bos !== undefined && text.startsWith(options.bos);
+      if (!encoder) return { id: item.id, input: text, tokens: 0, truncated: false, hasBos };
       const encoded = encoder.encodeText(text);
-      return { id: item.id, input: encoded.truncated ? (encoder.keptText(text) as string) : text, tokens: encoded.ids.length, truncated: encoded.truncated };
+      return { id: item.id, input: encoded.truncated ? (encoder.keptText(text) as string) : text, tokens: encoded.ids.length, truncated: encoded.truncated, hasBos };
     },
     plan: (items, maxRows) => chunks(items.length, maxRows),
     async score(batch, signal) {
@@ -189,6 +197,8 @@ export function vllmClient(options: VllmOptions): ProtocolClient<string> {
       const body: Record<string, unknown> = { model, input: batch.map((item) => item.input), use_activation: false };
       // A guard even when the text was cut here: one over-long input would fail the whole batch.
       if (serverLimit !== undefined) body.truncate_prompt_tokens = serverLimit;
+      // One format per job, so a batch agrees; a server without the field adds its BOS regardless.
+      if (batch.every((item) => item.hasBos)) body.add_special_tokens = false;
       const answer = await requestJson(url, body, options.http, signal);
       if (!isRecord(answer) || !Array.isArray(answer.data)) throw malformed(url, 'no "data" list');
       const outcomes = new Array<ItemOutcome | undefined>(batch.length);

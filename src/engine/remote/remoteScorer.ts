@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { abortError } from '../abort';
 import { createEncoder, createPairEncoder, type Encoder, type PairEncoder } from '../encoder';
-import { readTokenizerFolder } from '../modelFolder';
+import { readTokenizerFolder, type TokenizerFolder } from '../modelFolder';
 import { createPromptFormat, tuluFormat, type TextFormat } from '../promptFormat';
 import { ScoreCache } from '../scoreCache';
 import type { EndpointStats, ScoreItem, ScoreOptions, ScoreStats, Scorer, ScorerInfo } from '../scorer';
@@ -68,12 +68,13 @@ function fatalMessage(error: HttpError): string {
   return `${error.message}. Check the endpoint URL, the protocol and the model name.`;
 }
 
+const tokenText = (token: string | { content?: string } | null | undefined) => (typeof token === 'string' ? token : (token?.content ?? undefined));
+
 /** The prompt format for a server that tokenizes itself. Without a local folder: the seed model's tulu format. */
-async function remoteFormat(tokenizerDir: string | undefined): Promise<TextFormat> {
-  if (tokenizerDir === undefined) return tuluFormat('</s>');
-  const folder = await readTokenizerFolder(tokenizerDir);
-  const eos = folder.tokenizerConfig.eos_token;
-  return createPromptFormat(folder.chatTemplate, { eos: typeof eos === 'string' ? eos : eos?.content });
+async function remoteFormat(folder: TokenizerFolder | undefined): Promise<{ format: TextFormat; bos?: string }> {
+  if (folder === undefined) return { format: tuluFormat('</s>') };
+  const bos = tokenText(folder.tokenizerConfig.bos_token);
+  return { format: await createPromptFormat(folder.chatTemplate, { eos: tokenText(folder.tokenizerConfig.eos_token), bos }), bos };
 }
 
 /** One client per endpoint, sharing the tokenizer work done here. */
@@ -81,10 +82,10 @@ async function clientFactory(options: RemoteScorerOptions, http: HttpOptions): P
   const folder = options.tokenizerDir === undefined ? undefined : await readTokenizerFolder(options.tokenizerDir);
   switch (options.protocol) {
     case 'vllm': {
-      const format = await remoteFormat(options.tokenizerDir);
+      const { format, bos } = await remoteFormat(folder);
       const encoder: Encoder | undefined = folder && (await createEncoder(folder, { maxLength: options.maxLength }));
       const truncation = { maxLength: options.maxLength ?? encoder?.maxLength, encoder };
-      return (baseUrl) => vllmClient({ baseUrl, model: options.model, format, truncation, http }) as ProtocolClient<unknown>;
+      return (baseUrl) => vllmClient({ baseUrl, model: options.model, format, bos, truncation, http }) as ProtocolClient<unknown>;
     }
     case 'tei': {
       const encoder: PairEncoder | undefined = folder && (await createPairEncoder(folder, { maxLength: options.maxLength }));
