@@ -371,8 +371,17 @@ export class ReviewDocument implements vscode.CustomDocument {
             const stats = await scorePairs(pairs, pairs.map((_, k) => k), loaded.scorer, {
               signal,
               onPair: (k, score) => table.setScore(chunk[k], score),
-              onNotice: (notice) => void vscode.window.showWarningMessage(`Preference Lens: ${notice.message}`),
-              onProgress: (done) => report(done - 2 * countScored(table, chunk)),
+              onNotice: (notice) => {
+                // A slow endpoint is a state of the run, shown with its progress; a crash deserves a message.
+                if (notice.kind === 'endpoint-waiting') {
+                  state.scoring = { ...state.scoring, detail: notice.message };
+                  this.flushStatus();
+                } else void vscode.window.showWarningMessage(`Preference Lens: ${notice.message}`);
+              },
+              onProgress: (done) => {
+                if (state.scoring.detail) state.scoring = { ...state.scoring, detail: undefined };
+                report(done - 2 * countScored(table, chunk));
+              },
             });
             if (stats.truncated) state.scoring = { ...state.scoring, truncated: (state.scoring.truncated ?? 0) + stats.truncated };
             report(0);

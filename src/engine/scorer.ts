@@ -93,7 +93,18 @@ export interface ScoreStats {
 }
 
 /** Something the user should hear about while scoring goes on (the extension shows it). */
-export interface ScoreNotice {
+/** Something the user should hear about while scoring goes on: a worker restart, or an endpoint slow to answer. */
+export type ScoreNotice = WorkerRestartNotice | EndpointWaitNotice;
+
+/** A remote request has had no answer for a while; scoring goes on waiting (up to the timeout). */
+export interface EndpointWaitNotice {
+  kind: 'endpoint-waiting';
+  /** For the user, e.g. "Waiting for gpu1:8000: no answer for 30 s …". */
+  message: string;
+  seconds: number;
+}
+
+export interface WorkerRestartNotice {
   kind: 'worker-restart';
   /** For the user, e.g. "The scoring worker stopped (…); restarting it in 1 s (attempt 2 of 3)." */
   message: string;

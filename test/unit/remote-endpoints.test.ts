@@ -120,3 +120,40 @@ describe('several endpoints of one model', () => {
     assert.throws(() => createScorer({ model: 'http://a/classify,http://b/predict', workerPath: 'unused' }), /not endpoints of one model/);
   });
 });
+
+describe('endpoints that do not answer', () => {
+  it('a server that accepts connections and never answers fails the load in seconds, after one retry', async () => {
+    const silent = await keep(serve(() => new Promise(() => undefined)));
+    const scorer = createRemoteScorer({ baseUrls: [silent.url], protocol: 'vllm', timeoutMs: 300, retries: 4, backoffMs: 5 });
+    const started = performance.now();
+    await assert.rejects(scorer.load(), /did not answer within 300 ms \(after 2 attempts\)/);
+    assert.ok(performance.now() - started < 3000);
+    assert.equal(silent.seen.length, 2, 'the questions asked at load are retried once, not four times');
+  });
+
+  it('a port where nothing listens is reported as such after one quick retry', async () => {
+    const gone = await lightVllmFake({ latencyMs: 1 });
+    await gone.close();
+    const started = performance.now();
+    await assert.rejects(createRemoteScorer({ baseUrls: [gone.url], protocol: 'vllm', backoffMs: 50 }).load(), /nothing is listening there \(connection refused\); is the server running\?/);
+    assert.ok(performance.now() - started < 2000, `${performance.now() - started} ms`);
+  });
+
+  it('a port fetch refuses to use (9) is not retried, and says why', async () => {
+    const started = performance.now();
+    await assert.rejects(createRemoteScorer({ baseUrls: ['http://127.0.0.1:9'], protocol: 'vllm', backoffMs: 1000 }).load(), /bad port \(fetch does not connect to this port/);
+    assert.ok(performance.now() - started < 900, 'no backoff wait');
+  });
+
+  it('says it is still waiting while a slow batch has not answered, and stops saying so once it has', async () => {
+    const slow = await keep(lightVllmFake({ latencyMs: 450 }));
+    const scorer = createRemoteScorer({ baseUrls: [slow.url], protocol: 'vllm', waitNoticeMs: 100, batchSize: 16 });
+    const notices: string[] = [];
+    const results: ScoreResult[] = [];
+    await scorer.score(items(4), { onResults: (r) => results.push(...r), onNotice: (notice) => notice.kind === 'endpoint-waiting' && notices.push(notice.message) });
+    assert.equal(results.length, 4);
+    assert.ok(notices.length >= 2 && notices.length <= 5, `${notices.length} notices`);
+    assert.match(notices[0], /^Waiting for 127\.0\.0\.1:\d+: no answer for 0\.[1-9] s \(each request may take up to 120 s/);
+    await scorer.dispose();
+  });
+});

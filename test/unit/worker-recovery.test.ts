@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildKnownScoreModel } from '../../src/engine/modelkit/knownScoreModel';
-import type { ScoreItem, ScoreNotice, ScoreOptions, Scorer } from '../../src/engine/scorer';
+import type { ScoreItem, WorkerRestartNotice as ScoreNotice, ScoreOptions, Scorer } from '../../src/engine/scorer';
 import { createWorkerScorer, type WorkerScorerOptions } from '../../src/engine/workerScorer';
 import { buildWorkerBundle } from '../support/workerBundle';
 
@@ -88,7 +88,7 @@ require(${JSON.stringify(workerPath)});
           rewards.set(id, reward);
         }
       },
-      onNotice: (notice) => notices.push({ ...notice, deliveredBefore: rewards.size }),
+      onNotice: (notice) => notice.kind === 'worker-restart' && notices.push({ ...notice, deliveredBefore: rewards.size }),
       onProgress: (done, total) => progress.push([done, total]),
       ...extra,
     });
@@ -179,7 +179,7 @@ require(${JSON.stringify(workerPath)});
     await assert.rejects(
       scorer.score(ITEMS, {
         onResults: (results) => results.forEach(({ id }) => counts.set(id, (counts.get(id) ?? 0) + 1)),
-        onNotice: (notice) => notices.push(notice),
+        onNotice: (notice) => notice.kind === 'worker-restart' && notices.push(notice),
       }),
       /^Error: Scoring stopped: the scoring worker crashed 3 times in a row \(last: it exited unexpectedly \(exit code 3\)\)/,
     );

@@ -28,6 +28,8 @@ export class HttpError extends Error {
     readonly retryable: boolean,
     /** Milliseconds the server asked to wait (Retry-After). */
     readonly retryAfterMs?: number,
+    /** Nothing listens there (connection refused): worth one quick retry, not a long backoff. */
+    readonly refused = false,
   ) {
     super(message);
   }
@@ -80,7 +82,11 @@ async function attempt(url: string, body: unknown, options: HttpOptions, signal:
   } catch (error) {
     if (signal?.aborted) throw abortError();
     if (timeout.aborted) throw new HttpError(`${url} did not answer within ${options.timeoutMs} ms`, undefined, true);
-    const cause = (error as Error & { cause?: Error }).cause?.message ?? (error as Error).message;
+    const causeError = (error as Error & { cause?: Error & { code?: string } }).cause;
+    if (causeError?.code === 'ECONNREFUSED') {
+      throw new HttpError(`cannot reach ${url}: nothing is listening there (connection refused); is the server running?`, undefined, true, undefined, true);
+    }
+    const cause = causeError?.message ?? (error as Error).message;
     // fetch refuses ports browsers block (9, 25, 6000, …) before connecting: retrying cannot help.
     const blocked = /bad port/i.test(cause);
     throw new HttpError(`cannot reach ${url}: ${blocked ? `${cause} (fetch does not connect to this port; serve the model on another one)` : cause}`, undefined, !blocked);
@@ -121,7 +127,8 @@ export async function requestJson(url: string, body: unknown, options: HttpOptio
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
       const message = scrub(error.message, options.token);
-      if (!error.retryable || retry >= options.retries) {
+      // A refused connection gets one retry: a server that is down stays down for longer than a backoff.
+      if (!error.retryable || retry >= (error.refused ? Math.min(1, options.retries) : options.retries)) {
         const tries = retry > 0 ? ` (after ${retry + 1} attempts)` : '';
         throw new HttpError(`${message}${tries}`, error.status, error.retryable);
       }

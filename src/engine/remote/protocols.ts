@@ -133,6 +133,8 @@ export interface VllmOptions {
   bos?: string;
   truncation: Truncation;
   http: HttpOptions;
+  /** For the questions asked at load (version, model, limits): shorter limits than scoring's. */
+  describeHttp?: HttpOptions;
 }
 
 export function vllmClient(options: VllmOptions): ProtocolClient<string> {
@@ -147,7 +149,7 @@ export function vllmClient(options: VllmOptions): ProtocolClient<string> {
       // /version has been in vLLM's API server since 0.4; a server without it is not a vLLM we know.
       let versionText: string;
       try {
-        const answer = await requestJson(`${options.baseUrl}/version`, undefined, options.http, signal);
+        const answer = await requestJson(`${options.baseUrl}/version`, undefined, options.describeHttp ?? options.http, signal);
         versionText = isRecord(answer) && typeof answer.version === 'string' ? answer.version : '';
       } catch (error) {
         if (error instanceof HttpError && error.status === 404) versionText = '';
@@ -168,7 +170,7 @@ export function vllmClient(options: VllmOptions): ProtocolClient<string> {
         );
       }
 
-      const listing = await requestJson(`${options.baseUrl}/v1/models`, undefined, options.http, signal);
+      const listing = await requestJson(`${options.baseUrl}/v1/models`, undefined, options.describeHttp ?? options.http, signal);
       const cards = isRecord(listing) && Array.isArray(listing.data) ? listing.data.filter(isRecord) : [];
       const served = cards.map((card) => card.id).filter((id): id is string => typeof id === 'string');
       if (served.length === 0) throw malformed(`${options.baseUrl}/v1/models`, 'no model ids in "data"');
@@ -220,6 +222,8 @@ export interface TeiOptions {
   baseUrl: string;
   truncation: Omit<Truncation, 'encoder'> & { encoder?: PairEncoder };
   http: HttpOptions;
+  /** For the questions asked at load (version, model, limits): shorter limits than scoring's. */
+  describeHttp?: HttpOptions;
 }
 
 /** TEI classifies encoder models only; a decoder reward model needs a server that runs it. */
@@ -232,7 +236,7 @@ export function teiClient(options: TeiOptions): ProtocolClient<[string, string]>
     template: 'text-pair',
     async describe(signal) {
       const url = `${options.baseUrl}/info`;
-      const info = await requestJson(url, undefined, options.http, signal);
+      const info = await requestJson(url, undefined, options.describeHttp ?? options.http, signal);
       if (!isRecord(info) || typeof info.model_id !== 'string') throw malformed(url, 'no "model_id"');
       const modelType = isRecord(info.model_type) ? info.model_type : {};
       // One label is a "reranker" since TEI 1.0; a multi-label head is a "classifier".
@@ -282,6 +286,8 @@ export interface KserveOptions {
   encoder: Encoder;
   batchTokens: number;
   http: HttpOptions;
+  /** For the questions asked at load (version, model, limits): shorter limits than scoring's. */
+  describeHttp?: HttpOptions;
 }
 
 interface TensorMetadata {
@@ -297,7 +303,7 @@ export function kserveClient(options: KserveOptions): ProtocolClient<number[]> {
   /** GET that answers undefined on 404: the parts of the API only Triton has. */
   const optional = async (url: string, signal: AbortSignal | undefined) => {
     try {
-      return await requestJson(url, undefined, options.http, signal);
+      return await requestJson(url, undefined, options.describeHttp ?? options.http, signal);
     } catch (error) {
       if (error instanceof HttpError && (error.status === 404 || error.status === 400)) return undefined;
       throw error;
@@ -306,7 +312,7 @@ export function kserveClient(options: KserveOptions): ProtocolClient<number[]> {
   return {
     template: options.encoder.format,
     async describe(signal) {
-      const metadata = await requestJson(modelUrl, undefined, options.http, signal);
+      const metadata = await requestJson(modelUrl, undefined, options.describeHttp ?? options.http, signal);
       if (!isRecord(metadata) || !Array.isArray(metadata.inputs) || !Array.isArray(metadata.outputs)) throw malformed(modelUrl, 'no "inputs"/"outputs"');
       inputNames = (metadata.inputs as TensorMetadata[]).map((input) => input.name);
       const outputs = (metadata.outputs as TensorMetadata[]).map((output) => output.name);

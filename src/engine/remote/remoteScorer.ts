@@ -51,7 +51,11 @@ export interface RemoteScorerOptions {
   maxLength?: number;
   /** Score cache folder (the local engine's); scores are not cached when absent. */
   cacheDir?: string;
+  /** After this long without any answer, and as often after, an `endpoint-waiting` notice. Default 15 s. */
+  waitNoticeMs?: number;
 }
+
+const DESCRIBE_TIMEOUT_MS = 15_000;
 
 /** HTTP statuses that say the configuration is wrong, for every request alike. */
 const FATAL_STATUS = new Set([401, 403, 404]);
@@ -78,26 +82,26 @@ async function remoteFormat(folder: TokenizerFolder | undefined): Promise<{ form
 }
 
 /** One client per endpoint, sharing the tokenizer work done here. */
-async function clientFactory(options: RemoteScorerOptions, http: HttpOptions): Promise<(baseUrl: string) => ProtocolClient<unknown>> {
+async function clientFactory(options: RemoteScorerOptions, http: HttpOptions, describeHttp: HttpOptions): Promise<(baseUrl: string) => ProtocolClient<unknown>> {
   const folder = options.tokenizerDir === undefined ? undefined : await readTokenizerFolder(options.tokenizerDir);
   switch (options.protocol) {
     case 'vllm': {
       const { format, bos } = await remoteFormat(folder);
       const encoder: Encoder | undefined = folder && (await createEncoder(folder, { maxLength: options.maxLength }));
       const truncation = { maxLength: options.maxLength ?? encoder?.maxLength, encoder };
-      return (baseUrl) => vllmClient({ baseUrl, model: options.model, format, bos, truncation, http }) as ProtocolClient<unknown>;
+      return (baseUrl) => vllmClient({ baseUrl, model: options.model, format, bos, truncation, http, describeHttp }) as ProtocolClient<unknown>;
     }
     case 'tei': {
       const encoder: PairEncoder | undefined = folder && (await createPairEncoder(folder, { maxLength: options.maxLength }));
       const truncation = { maxLength: options.maxLength ?? encoder?.maxLength, encoder };
-      return (baseUrl) => teiClient({ baseUrl, truncation, http }) as ProtocolClient<unknown>;
+      return (baseUrl) => teiClient({ baseUrl, truncation, http, describeHttp }) as ProtocolClient<unknown>;
     }
     case 'kserve': {
       const model = options.model;
       if (model === undefined) throw new Error('A KServe endpoint needs the model name (…/v2/models/<name>)');
       if (folder === undefined) throw new Error('A KServe endpoint takes token ids: give the folder with the model’s tokenizer.json (--tokenizer)');
       const encoder = await createEncoder(folder, { maxLength: options.maxLength });
-      return (baseUrl) => kserveClient({ baseUrl, model, encoder, batchTokens: options.batchTokens ?? 16_384, http }) as ProtocolClient<unknown>;
+      return (baseUrl) => kserveClient({ baseUrl, model, encoder, batchTokens: options.batchTokens ?? 16_384, http, describeHttp }) as ProtocolClient<unknown>;
     }
   }
 }
@@ -144,7 +148,10 @@ class RemoteScorer implements Scorer {
 
   private async loadOnce(): Promise<Loaded> {
     const { options } = this;
-    const makeClient = await clientFactory(options, this.http);
+    // Asking a server what it serves is instant when it is healthy: a short limit and one retry, so a
+    // server that accepts connections and never answers is reported in seconds, not minutes.
+    const describeHttp: HttpOptions = { ...this.http, timeoutMs: Math.min(this.http.timeoutMs, DESCRIBE_TIMEOUT_MS), retries: Math.min(this.http.retries, 1) };
+    const makeClient = await clientFactory(options, this.http, describeHttp);
     const endpoints: Endpoint[] = options.baseUrls.map((url) => ({ url, client: makeClient(url) }));
     const described = await Promise.allSettled(endpoints.map((endpoint) => endpoint.client.describe(this.lifetime.signal)));
     // A wrong token, URL or model is wrong everywhere: say so rather than scoring with what is left.
@@ -339,12 +346,28 @@ class RemoteScorer implements Scorer {
           if (live().some((other) => !request.refusedBy.has(other.url))) queue.push(request);
           else fail(request.members.map((index) => ({ id: prepared[index].id, error: message })));
         } finally {
+          lastAnswer = performance.now();
           inFlight--;
           notify();
         }
       }
     };
 
+    // A long silence gets said: a busy server can take minutes per batch, and a dead one looks the same until the timeout.
+    let lastAnswer = performance.now();
+    const waitNoticeMs = this.options.waitNoticeMs ?? 15_000;
+    const ticker = setInterval(() => {
+      const silent = performance.now() - lastAnswer;
+      if (inFlight === 0 || silent < waitNoticeMs) return;
+      const seconds = silent < 10_000 ? Math.round(silent / 100) / 10 : Math.round(silent / 1000);
+      const waitingOn = live().map((endpoint) => new URL(endpoint.url).host).join(', ');
+      options.onNotice?.({
+        kind: 'endpoint-waiting',
+        seconds,
+        message: `Waiting for ${waitingOn}: no answer for ${seconds} s (each request may take up to ${Math.round(this.http.timeoutMs / 1000)} s before it is retried).`,
+      });
+    }, waitNoticeMs);
+    ticker.unref();
     try {
       const lanes = endpoints
         .filter((endpoint) => !endpoint.down)
@@ -355,6 +378,7 @@ class RemoteScorer implements Scorer {
         });
       await Promise.all(lanes);
     } finally {
+      clearInterval(ticker);
       signal?.removeEventListener('abort', stop);
       this.lifetime.signal.removeEventListener('abort', stop);
     }
