@@ -147,12 +147,67 @@ function specialAwareEncoder(tokenizer: Tokenizer): (text: string, addSpecialTok
  * How many special tokens the tokenizer's post-processor puts before and after one text (Llama:
  * `<s>` before, nothing after), learned by encoding a probe with and without them.
  */
-function postProcessorSpecials(tokenizer: Tokenizer): { prefix: number; suffix: number } {
+function postProcessorSpecials(tokenizer: Tokenizer): { prefix: number; suffix: number; prefixIds: number[]; suffixIds: number[] } {
   const bare = tokenizer.encode('a', { add_special_tokens: false }).ids;
   const full = tokenizer.encode('a', { add_special_tokens: true }).ids;
   const start = bare.length === 0 ? -1 : indexOfRun(full, bare, 0);
-  if (start < 0) return { prefix: 0, suffix: 0 };
-  return { prefix: start, suffix: full.length - start - bare.length };
+  if (start < 0) return { prefix: 0, suffix: 0, prefixIds: [], suffixIds: [] };
+  return { prefix: start, suffix: full.length - start - bare.length, prefixIds: full.slice(0, start), suffixIds: full.slice(start + bare.length) };
+}
+
+/**
+ * Texts longer than this many characters per token of the limit are cut before they are tokenized
+ * (a 5 MB response took minutes and gigabytes to tokenize, for 4096 tokens kept).
+ */
+export const PRECUT_CHARS_PER_TOKEN = 16;
+/** Tokens past the kept ones on which two cuts must agree before the cut is trusted. */
+const PRECUT_MARGIN = 64;
+
+/** How far back from a nominal cut a word boundary is looked for. */
+const PRECUT_BOUNDARY_SEARCH = 4096;
+
+/**
+ * Where a cut near `position` is safe: just before a whitespace character that follows a
+ * non-whitespace one. No tokenizer here joins across such a point — pre-tokenizers split there
+ * (ByteLevel, Whitespace, Metaspace), and SentencePiece pieces only ever start with "▁" — so
+ * what follows it tokenizes the same whatever precedes it. -1 when the text has no such point
+ * nearby (a run of one character, a wall of spaces), where the start of the text could decide
+ * every token.
+ */
+function wordBoundaryAtOrBefore(text: string, position: number): number {
+  const isSpace = (code: number) => code === 32 || code === 9 || code === 10 || code === 13;
+  for (let p = position; p > 0 && p > position - PRECUT_BOUNDARY_SEARCH; p--) {
+    if (isSpace(text.charCodeAt(p)) && !isSpace(text.charCodeAt(p - 1))) return p;
+  }
+  return -1;
+}
+
+/**
+ * The last `count` ids of `toIds(text)` without tokenizing all of `text`. The end of the text is
+ * tokenized from two word boundaries (about c and 2c characters from the end); the ids after a
+ * boundary do not depend on what precedes it, and as a second guard the last `count +
+ * PRECUT_MARGIN` ids of both cuts must agree. Grows c until they do; undefined (tokenize the
+ * whole text) when c reaches the whole text or no boundary is near a cut.
+ */
+function tailIds(toContentIds: (text: string) => number[], text: string, count: number): number[] | undefined {
+  const needed = count + PRECUT_MARGIN;
+  const cutFrom = (chars: number) => {
+    const start = wordBoundaryAtOrBefore(text, text.length - chars);
+    return start < 0 ? undefined : toContentIds(text.slice(start));
+  };
+  let shorter: number[] | undefined;
+  for (let chars = Math.max(1024, count * 4); 2 * chars < text.length; chars *= 2) {
+    shorter ??= cutFrom(chars);
+    const longer = cutFrom(2 * chars);
+    if (shorter === undefined || longer === undefined) return undefined;
+    if (shorter.length >= needed && longer.length >= needed) {
+      const a = shorter.slice(shorter.length - needed);
+      const b = longer.slice(longer.length - needed);
+      if (a.every((id, i) => id === b[i])) return longer.slice(longer.length - count);
+    }
+    shorter = longer;
+  }
+  return undefined;
 }
 
 /** Where a prompt may be split from its response: after a newline, which every format ends a turn header with. */
@@ -279,7 +334,7 @@ async function loadTokenizer(folder: TokenizerFolder, requestedMaxLength: number
   return { tokenizer, tokens, maxLength: resolveMaxLength(folder, requestedMaxLength), padId: resolvePadId(folder, tokenizer, tokens) };
 }
 
-export async function createEncoder(folder: TokenizerFolder, options: { maxLength?: number; template?: TextTemplateChoice } = {}): Promise<Encoder> {
+export async function createEncoder(folder: TokenizerFolder, options: { maxLength?: number; template?: TextTemplateChoice; precutCharsPerToken?: number } = {}): Promise<Encoder> {
   const { tokenizer, tokens, maxLength, padId } = await loadTokenizer(folder, options.maxLength);
   const format = await createPromptFormat(folder.chatTemplate, tokens, options.template);
   const bos = tokens.bos;
@@ -302,10 +357,17 @@ export async function createEncoder(folder: TokenizerFolder, options: { maxLengt
     // at the start of a section, and those leading ids are dropped.
     promptIds(text.slice(0, cut)).concat(toIds(PROMPT_BOUNDARY + text.slice(cut), false).slice(boundaryIds));
 
+  const precutChars = maxLength * (options.precutCharsPerToken ?? PRECUT_CHARS_PER_TOKEN);
   const encodeText = (text: string, promptPrefix?: string): Encoded => {
     // Chat templates often emit the BOS themselves; letting the post-processor add another would
     // give `<s><s>`, a sequence the model never saw in training.
     const addSpecialTokens = !(bos && text.startsWith(bos));
+    if (text.length > precutChars) {
+      const prefixIds = addSpecialTokens ? specials.prefixIds : [];
+      const suffixIds = addSpecialTokens ? specials.suffixIds : [];
+      const tail = tailIds((part) => toIds(part, false), text, maxLength - prefixIds.length - suffixIds.length);
+      if (tail) return { ids: [...prefixIds, ...tail, ...suffixIds], truncated: true };
+    }
     const cut = promptPrefix === undefined || blocker !== undefined ? 0 : promptSplitPoint(text, promptPrefix);
     const ids = cut > 0 ? splitIds(text, cut) : toIds(text, addSpecialTokens);
     if (ids.length <= maxLength) return { ids, truncated: false };
@@ -388,19 +450,22 @@ function pairLayout(tokenizer: Tokenizer): PairLayout {
   };
 }
 
-export async function createPairEncoder(folder: TokenizerFolder, options: { maxLength?: number } = {}): Promise<PairEncoder> {
+export async function createPairEncoder(folder: TokenizerFolder, options: { maxLength?: number; precutCharsPerToken?: number } = {}): Promise<PairEncoder> {
   const { tokenizer, maxLength, padId } = await loadTokenizer(folder, options.maxLength);
   const layout = pairLayout(tokenizer);
   const { before, between, after } = layout;
   const specials = before.ids.length + between.ids.length + after.ids.length;
   if (specials >= maxLength) throw new Error(`A maximum length of ${maxLength} tokens leaves no room for text next to the ${specials} special tokens of a pair`);
   const toIds = specialAwareEncoder(tokenizer);
+  // Truncation keeps at most the last maxLength ids of either text, so a very long one is cut first.
+  const precutChars = maxLength * (options.precutCharsPerToken ?? PRECUT_CHARS_PER_TOKEN);
+  const textIds = (text: string) => (text.length > precutChars ? tailIds((part) => toIds(part, false), text, maxLength) : undefined) ?? toIds(text, false);
   // Both responses of a pair share the prompt: tokenize it once.
-  const promptIds = memoized((text) => toIds(text, false));
+  const promptIds = memoized(textIds);
 
   const cut = (first: string, second: string) => {
     const a = promptIds(first);
-    const b = toIds(second, false);
+    const b = textIds(second);
     const excess = Math.max(0, specials + a.length + b.length - maxLength);
     return { keptA: a.slice(Math.min(excess, a.length)), keptB: b.slice(Math.max(0, excess - a.length)), excess };
   };
