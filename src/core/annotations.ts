@@ -2,8 +2,15 @@
  * Reviewers' annotations, kept in a sidecar file next to the dataset so the dataset stays
  * byte-identical until the user asks to export. The sidecar is an append-only event log — who changed
  * which field of which pair, from what, to what, and when — and the current annotations are the log
- * folded in order. An append-only log makes saving safe against concurrent writers: a save writes the
- * events on disk plus ours, so nobody's work is ever overwritten.
+ * folded in time order. An append-only log makes saving safe against concurrent writers: a save
+ * writes the events on disk plus ours, so nobody's work is ever overwritten.
+ *
+ * The log is also what a team merges in git: two branches that each appended events merge as the
+ * union of their lines (git's built-in `union` driver, set for the sidecar in `.gitattributes`, see
+ * gitAttributesLine). Reading does not depend on how the lines came together: header lines after
+ * the first (both branches created the file), identical events (both branches have it) and
+ * conflict markers (a merge made without the attribute: both sides are kept) are all read as the
+ * union, and events fold by their time, not their place in the file.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -45,6 +52,9 @@ const LABELS: readonly (ReviewLabel | null)[] = ['a', 'b', 'tie', 'both-bad', nu
 
 /** Where the annotations of `datasetFile` live. */
 export const sidecarPath = (datasetFile: string) => `${datasetFile}.plens-annotations.jsonl`;
+
+/** The `.gitattributes` line that makes git merge every sidecar as the union of both sides' lines. */
+export const gitAttributesLine = '*.plens-annotations.jsonl merge=union';
 
 /**
  * Content keys for pairs: a hash of the prompt and both responses, so an annotation follows its pair
@@ -103,6 +113,23 @@ export class AnnotationLog {
 
   private constructor(private saved: AnnotationEvent[]) {
     for (const event of saved) this.fold(event);
+  }
+
+  /**
+   * Each annotator's current label for each pair (key → annotator → label), from the `label`
+   * events of the whole log: what agreement is computed on. A label set back to nothing is absent.
+   */
+  labelsByAnnotator(): Map<string, Map<string, ReviewLabel>> {
+    const labels = new Map<string, Map<string, ReviewLabel>>();
+    for (const event of [...this.saved, ...this.pending]) {
+      if (event.field !== 'label') continue;
+      const byAnnotator = labels.get(event.key) ?? new Map<string, ReviewLabel>();
+      if (event.to === null || event.to === undefined) byAnnotator.delete(event.by);
+      else byAnnotator.set(event.by, event.to as ReviewLabel);
+      if (byAnnotator.size) labels.set(event.key, byAnnotator);
+      else labels.delete(event.key);
+    }
+    return labels;
   }
 
   static empty(): AnnotationLog {
@@ -193,14 +220,27 @@ export function annotationsText(events: readonly AnnotationEvent[], extra: Recor
   return [{ ...HEADER, ...extra }, ...events].map((e) => JSON.stringify(e)).join('\n') + '\n';
 }
 
+/** Lines git writes around a conflict; the log reads both sides, so they carry nothing. */
+const CONFLICT_MARKER = /^(<{7}|={7}|>{7}|\|{7})( |$)/;
+
+const isHeader = (line: string) => {
+  try {
+    return (JSON.parse(line) as { plens?: string })?.plens === 'annotations';
+  } catch {
+    return false;
+  }
+};
+
 function parseEvents(text: string, file: string): AnnotationEvent[] {
   const lines = text.split('\n');
-  const events: AnnotationEvent[] = [];
+  const read: AnnotationEvent[] = [];
   let headerSeen = false;
   lines.forEach((raw, i) => {
     const line = raw.trim();
-    if (!line) return;
+    if (!line || CONFLICT_MARKER.test(line)) return;
     const where = `${file}:${i + 1}`;
+    // A second header: both sides of a merge created the file.
+    if (headerSeen && isHeader(line)) return;
     if (!headerSeen) {
       let header: unknown;
       try {
@@ -214,9 +254,19 @@ function parseEvents(text: string, file: string): AnnotationEvent[] {
       headerSeen = true;
       return;
     }
-    events.push(parseEvent(line, where));
+    read.push(parseEvent(line, where));
   });
-  return events;
+  // The union of merged logs: each event once, in time order (stable, so one writer's order stands).
+  const seen = new Set<string>();
+  const events = read.filter((event) => {
+    const text = JSON.stringify(event);
+    if (seen.has(text)) return false;
+    seen.add(text);
+    return true;
+  });
+  return events.every((event, i) => i === 0 || String(events[i - 1].at) <= String(event.at))
+    ? events
+    : events.map((event, i) => ({ event, i })).sort((x, y) => (String(x.event.at) < String(y.event.at) ? -1 : String(x.event.at) > String(y.event.at) ? 1 : x.i - y.i)).map(({ event }) => event);
 }
 
 async function readIfExists(file: string): Promise<string | undefined> {
