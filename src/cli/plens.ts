@@ -20,6 +20,8 @@ import { describeRecommendations } from '../engine/recommendedModels';
 import { MODEL_VARIANTS, TEMPLATE_CHOICES, type ModelVariant, type TemplateChoice } from '../shared/workerProtocol';
 import { EXPORT_OPTIONS, EXPORT_USAGE, exportCommand } from './exportCommand';
 import { mergeScoreFiles, parseShard, shardPositions } from './shards';
+import { ANNOTATE_USAGE, annotateCommand } from './annotateCommand';
+import { teamReport } from '../core/team';
 
 const USAGE = `usage:
   plens inspect <file> [--format <name>]
@@ -31,6 +33,7 @@ const USAGE = `usage:
   plens merge-scores <file> <shard scores>... [--out <file>] [--format <name>]
   plens review <file> [--scores <file> | --model <dir> ...] [--annotations <file>] [--top <n>] [--format <name>]
 ${EXPORT_USAGE}
+${ANNOTATE_USAGE}
 
 --model takes a Hugging Face model folder (config.json + safetensors, as downloaded), a Hub id (org/name; downloaded
 once into the Hugging Face cache), an ONNX export, or an http(s) endpoint. Reward models that run on a CPU or a GPU:
@@ -308,6 +311,15 @@ async function review(file: string, values: ReviewFlags): Promise<void> {
   const state = new ReviewState(table, annotations);
   const stats = state.stats();
   const labelOf = (index: number) => state.label(index);
+  const team = teamReport({
+    keys: table.keys,
+    fileLabel: (index) => table.fileLabel(index),
+    modelPrefers: (index) => {
+      const score = table.score(index);
+      return score === undefined ? undefined : verdict(null, score).prefers;
+    },
+    labels: annotations.labelsByAnnotator(),
+  });
   const top = topDisagreements(table, positiveInt(values.top, '--top') ?? 10, labelOf).map(({ index, margin }) => {
     const pair = dataset.pairs[index];
     const lastTurn = pair.prompt.at(-1)?.content ?? '';
@@ -332,6 +344,13 @@ async function review(file: string, values: ReviewFlags): Promise<void> {
       notes: stats.review.notes,
     },
     top_disagreements: top,
+    annotators: team.annotators.map((a) => ({ name: a.name, labelled: a.labelled, agreement_with_file: a.agreementWithFile, agreement_with_model: a.agreementWithModel })),
+    inter_annotator: {
+      pairs_multiply_labelled: team.interAnnotator.unitsMultiplyLabelled,
+      percent_agreement: team.interAnnotator.percentAgreement,
+      krippendorff_alpha: team.interAnnotator.krippendorffAlpha,
+      pairwise: team.interAnnotator.pairwise.map((p) => ({ a: p.a, b: p.b, pairs: p.units, percent_agreement: p.percentAgreement, cohen_kappa: p.cohenKappa })),
+    },
     // The bundled baseline is no reward model: whoever reads the report must know its "disagreements" are not findings.
     ...(baseline ? { baseline: { note: 'scored by the bundled baseline, not a reward model: its disagreements are not evidence of label errors' } } : {}),
   };
@@ -380,6 +399,8 @@ async function main(argv: string[]): Promise<void> {
       concurrency: { type: 'string' },
       'batch-size': { type: 'string' },
       shard: { type: 'string' },
+      annotator: { type: 'string' },
+      import: { type: 'string' },
       scores: { type: 'string' },
       annotations: { type: 'string' },
       top: { type: 'string' },
@@ -399,6 +420,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'score') return score(file, values);
   if (command === 'review') return review(file, values);
   if (command === 'export') return exportCommand(file, values);
+  if (command === 'annotate') return annotateCommand(file, values);
   throw new UsageError(`unknown command "${command}"\n${USAGE}`);
 }
 
