@@ -137,8 +137,15 @@ async function enterEndpoint(): Promise<string | undefined> {
   const url = await vscode.window.showInputBox({
     title: 'Reward model endpoint',
     placeHolder: 'http://gpu-box:8000/classify',
-    prompt: 'vLLM (…/classify), TEI (…/predict) or KServe v2 / Triton (…/v2/models/<name>). Set its token with "Preference Lens: Set Remote Endpoint Token".',
-    validateInput: (value) => (isEndpoint(value.trim()) ? undefined : 'An endpoint starts with http:// or https://'),
+    prompt:
+      'vLLM (…/classify), TEI (…/predict) or KServe v2 / Triton (…/v2/models/<name>); several endpoints of one model separated by commas share the work. Set its token with "Preference Lens: Set Remote Endpoint Token".',
+    validateInput: (value) => {
+      try {
+        return isEndpoint(value.trim()) ? undefined : 'An endpoint starts with http:// or https://';
+      } catch (error) {
+        return (error as Error).message;
+      }
+    },
   });
   return url?.trim() || undefined;
 }
