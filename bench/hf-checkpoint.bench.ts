@@ -33,7 +33,7 @@ import { createEncoder } from '../src/engine/encoder';
 import { WeightStore } from '../src/engine/hf/safetensors';
 import { readModelFolder } from '../src/engine/modelFolder';
 import { DEFAULT_BATCH_TOKENS, ScoringEngine } from '../src/engine/scoringEngine';
-import type { ModelVariant } from '../src/shared/workerProtocol';
+import type { ModelVariant } from '../src/engine/workerProtocol';
 import { writeDecoderCheckpoint, type DecoderShape } from '../test/support/checkpoint';
 import { median, previousRun, printTable, saveRun, type Row } from './engine-report';
 

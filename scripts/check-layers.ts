@@ -29,8 +29,6 @@ export const KNOWN_UPWARD: readonly string[] = [
   'src/core/reviewState.ts: core imports src/shared/reviewProtocol, which is shared: an import that runs back up',
   // scorePairs drives a scorer from core.
   'src/core/verdict.ts: core imports src/engine/scorer, which is engine: an import that runs back up',
-  // The worker protocol is the engine's, kept in shared.
-  'src/shared/workerProtocol.ts: shared imports src/engine/scorer, which is engine: an import that runs back up',
 ];
 
 export function layerOf(root: string, file: string): Layer | undefined {

@@ -1,6 +1,6 @@
 /** Typed view of the `preferenceLens.*` settings; mirrors `contributes.configuration`. */
 import * as vscode from 'vscode';
-import type { ModelVariant, TemplateChoice } from './shared/workerProtocol';
+import type { ModelVariant, TemplateChoice } from './engine/workerProtocol';
 
 export const SECTION = 'preferenceLens';
 

@@ -17,7 +17,7 @@ import { scorePairs, summarize, verdict, type PairScore } from '../core/verdict'
 import { defaultCacheDir } from '../engine/scoreCache';
 import { createScorer, isEndpoint, isHubModel, isRemoteProtocol } from '../engine/createScorer';
 import { describeRecommendations } from '../engine/recommendedModels';
-import { MODEL_VARIANTS, TEMPLATE_CHOICES, type ModelVariant, type TemplateChoice } from '../shared/workerProtocol';
+import { MODEL_VARIANTS, TEMPLATE_CHOICES, type ModelVariant, type TemplateChoice } from '../engine/workerProtocol';
 import { EXPORT_OPTIONS, EXPORT_USAGE, exportCommand } from './exportCommand';
 import { mergeScoreFiles, parseShard, shardPositions } from './shards';
 import { ANNOTATE_USAGE, annotateCommand } from './annotateCommand';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Tokenizer } from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
 import type { Message } from '../core/pair';
 import { ModelFolderError, type TokenizerFolder, type TokenSpec } from './modelFolder';
-import type { TemplateChoice } from '../shared/workerProtocol';
+import type { TemplateChoice } from './workerProtocol';
 import { createPromptFormat, textPairFormat, type PromptFormat, type SpecialTokens, type TextFormat, type TextTemplateChoice } from './promptFormat';
 
 /** Used when config.json does not say: Llama-2's context, the seed model's limit. */

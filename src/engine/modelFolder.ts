@@ -6,7 +6,7 @@
  * a folder they downloaded.
  */
 import { promises as fs } from 'node:fs';
-import type { ModelVariant } from '../shared/workerProtocol';
+import type { ModelVariant } from './workerProtocol';
 import path from 'node:path';
 import { hfFolderProblem, isHfFolder } from './hf/hfModel';
 import { ModelFolderError } from './modelFolderError';

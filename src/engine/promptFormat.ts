@@ -3,7 +3,7 @@
  * missing EOS shifts every score, so the format is a faithful copy of the training-time template.
  */
 import type { Message } from '../core/pair';
-import type { TemplateChoice } from '../shared/workerProtocol';
+import type { TemplateChoice } from './workerProtocol';
 
 export interface SpecialTokens {
   bos?: string;

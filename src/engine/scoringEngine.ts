@@ -4,11 +4,11 @@
  * the same way in a test.
  */
 import type * as ort from 'onnxruntime-node';
-import type { LoadOptions, LoadProgress } from '../shared/workerProtocol';
+import type { LoadOptions, LoadProgress } from './workerProtocol';
 import { abortError } from './abort';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
-import type { ModelVariant } from '../shared/workerProtocol';
+import type { ModelVariant } from './workerProtocol';
 import { MAX_BATCH_SIZE, padBatch, planBatches, type PaddedBatch } from './batching';
 import { buildHfModel, type BuiltModel } from './hf/hfModel';
 import type { Precision } from './hf/layers';

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import type * as Ort from 'onnxruntime-node';
-import type { Device } from '../shared/workerProtocol';
+import type { Device } from './workerProtocol';
 
 let runtime: typeof Ort | undefined;
 

@@ -4,7 +4,7 @@
  * One session is created on `load` and kept warm; jobs run one at a time in arrival order.
  */
 import { parentPort } from 'node:worker_threads';
-import type { HostToWorker, LoadOptions, WorkerToHost } from '../shared/workerProtocol';
+import type { HostToWorker, LoadOptions, WorkerToHost } from './workerProtocol';
 import type { ScoreItem } from './scorer';
 import { ScoringEngine } from './scoringEngine';
 

@@ -15,7 +15,7 @@
  * which no restart here can catch.)
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import type { HostToWorker, LoadOptions, LoadProgress, WorkerToHost } from '../shared/workerProtocol';
+import type { HostToWorker, LoadOptions, LoadProgress, WorkerToHost } from './workerProtocol';
 import type { ScoreItem, ScoreOptions, ScoreStats, Scorer, ScorerInfo } from './scorer';
 import { abortError } from './abort';
 

@@ -11,7 +11,7 @@ import type { Scorer, ScorerInfo } from '../engine/scorer';
 import { createScorer, isEndpoint, isHubModel } from '../engine/createScorer';
 import type { HubProgress } from '../engine/hub';
 import { MODEL_SETTINGS, readSettings } from '../settings';
-import type { LoadProgress } from '../shared/workerProtocol';
+import type { LoadProgress } from '../engine/workerProtocol';
 import { cudaPlatformSupport, findBundledOnnxRuntime, findInstalledCudaRuntime, readOnnxRuntimeVersion } from '../engine/gpu/cudaProviderInstall';
 
 export interface LoadedScorer {

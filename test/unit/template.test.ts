@@ -14,7 +14,7 @@ import { buildTokenTypeModel, tokenTypeWeight } from '../../src/engine/modelkit/
 import { readModelFolder, readTokenizerFolder } from '../../src/engine/modelFolder';
 import type { ScoreItem, ScoreResult } from '../../src/engine/scorer';
 import { ScoringEngine } from '../../src/engine/scoringEngine';
-import type { LoadOptions } from '../../src/shared/workerProtocol';
+import type { LoadOptions } from '../../src/engine/workerProtocol';
 
 const tokenizers = path.resolve(__dirname, '..', '..', '..', 'shared', 'data', 'tokenizers');
 const bertDir = path.join(tokenizers, 'bert-base-uncased');

@@ -2,7 +2,7 @@
  * Messages between the extension host / CLI (host) and the scoring worker (src/engine/worker.ts).
  * Plain structured-clone data only: no class instances, functions or AbortSignals cross the port.
  */
-import type { ScoreItem, ScoreResult, ScoreStats, ScorerInfo } from '../engine/scorer';
+import type { ScoreItem, ScoreResult, ScoreStats, ScorerInfo } from './scorer';
 
 /**
  * Execution provider to run on. `auto` picks the platform's accelerator; any other name is an
