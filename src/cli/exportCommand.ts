@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { AnnotationLog, sidecarPath } from '../core/annotations';
 import { DROP_RULES, EXPORT_TARGETS, ExportError, applyInPlace, exportDataset, type DropRule } from '../core/export';
 import type { PairScore } from '../core/verdict';
+import { checkOutPath } from './outPath';
 
 /** The parseArgs options `plens export` adds to those other commands share (--out, --annotations, --scores, --format). */
 export const EXPORT_OPTIONS = {
@@ -54,6 +55,7 @@ export async function exportCommand(file: string, values: ExportFlags): Promise<
       return;
     }
     if (!values.out) throw new ExportError('export needs --out <file> (or --in-place)');
+    checkOutPath(values.out);
     const to = values.to ?? 'same';
     if (!isOneOf(EXPORT_TARGETS, to)) throw new ExportError(`--to should be one of ${EXPORT_TARGETS.join(', ')}, got "${to}"`);
     const drop = dropRules(values.drop ?? []);

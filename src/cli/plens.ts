@@ -19,6 +19,7 @@ import { createScorer, isEndpoint, isHubModel, isRemoteProtocol } from '../engin
 import { describeRecommendations } from '../engine/recommendedModels';
 import { MODEL_VARIANTS, TEMPLATE_CHOICES, type ModelVariant, type TemplateChoice } from '../shared/workerProtocol';
 import { EXPORT_OPTIONS, EXPORT_USAGE, exportCommand } from './exportCommand';
+import { checkOutPath } from './outPath';
 
 const USAGE = `usage:
   plens inspect <file> [--format <name>]
@@ -170,11 +171,16 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
 }
 
 async function score(file: string, values: ScoreFlags): Promise<void> {
+  // Before the dataset and the model are loaded: a bad --out should fail in a second, not after scoring.
+  if (values.out !== undefined) checkOutPath(values.out);
   const dataset = await loadDataset(file, { format: values.format });
   reportSkipped(file, dataset);
   const { scores, info, stats, seconds, baseline } = await scoreAll(dataset, values);
 
   const out = values.out ? createWriteStream(values.out) : process.stdout;
+  // A write stream reports failures as an 'error' event, which would crash with a stack trace unheard.
+  let writeError: Error | undefined;
+  if (out !== process.stdout) out.on('error', (error) => (writeError ??= error));
   dataset.pairs.forEach((pair, index) => {
     const pairScore = scores.score(index);
     if (!pairScore) return;
@@ -190,7 +196,10 @@ async function score(file: string, values: ScoreFlags): Promise<void> {
     };
     out.write(JSON.stringify(row) + '\n');
   });
-  if (out !== process.stdout) await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  if (out !== process.stdout) {
+    await new Promise<void>((resolve) => out.end(() => resolve()));
+    if (writeError) throw new Error(`cannot write ${values.out}: ${writeError.message}`);
+  }
 
   const summary = {
     ...summarize(scores),
