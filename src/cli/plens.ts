@@ -20,6 +20,7 @@ import { describeRecommendations } from '../engine/recommendedModels';
 import { MODEL_VARIANTS, TEMPLATE_CHOICES, type ModelVariant, type TemplateChoice } from '../shared/workerProtocol';
 import { EXPORT_OPTIONS, EXPORT_USAGE, exportCommand } from './exportCommand';
 import { checkOutPath } from './outPath';
+import { requirePairs } from './requirePairs';
 
 const USAGE = `usage:
   plens inspect <file> [--format <name>]
@@ -53,6 +54,7 @@ const bundledModel = () => path.join(__dirname, 'models', 'baseline');
 
 async function inspect(file: string, format: string | undefined): Promise<void> {
   const dataset = await loadDataset(file, { format });
+  requirePairs(dataset, format);
   const report = {
     file,
     format: dataset.format.name,
@@ -174,6 +176,8 @@ async function score(file: string, values: ScoreFlags): Promise<void> {
   // Before the dataset and the model are loaded: a bad --out should fail in a second, not after scoring.
   if (values.out !== undefined) checkOutPath(values.out);
   const dataset = await loadDataset(file, { format: values.format });
+  // First: a file none of whose lines fits should say so once, not list every line it skipped.
+  requirePairs(dataset, values.format);
   reportSkipped(file, dataset);
   const { scores, info, stats, seconds, baseline } = await scoreAll(dataset, values);
 
@@ -257,6 +261,8 @@ interface ReviewFlags extends ScoreFlags {
 
 async function review(file: string, values: ReviewFlags): Promise<void> {
   const dataset = await loadDataset(file, { format: values.format });
+  // First: a file none of whose lines fits should say so once, not list every line it skipped.
+  requirePairs(dataset, values.format);
   reportSkipped(file, dataset);
   let table: PairTable;
   let baseline = false;

@@ -41,10 +41,25 @@ function parseRecord(raw: RawRecord): Parsed | Malformed {
     return { line: raw.line, error: `invalid JSON: ${(error as Error).message}` };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { line: raw.line, error: 'a record should be a JSON object' };
+    return { line: raw.line, error: `${NOT_AN_OBJECT}, not ${kindOf(value)}` };
   }
   return { line: raw.line, record: value as Record<string, unknown> };
 }
+
+const NOT_AN_OBJECT = 'a record should be a JSON object';
+
+/** What a JSON value is, for messages: "an array of arrays (nested 40 levels)", "a number", "null". */
+function kindOf(value: unknown): string {
+  if (!Array.isArray(value)) return value === null ? 'null' : `a${typeof value === 'object' ? 'n' : ''} ${JSON_TYPE[typeof value] ?? typeof value}`;
+  let depth = 1;
+  for (let inner: unknown = value[0]; Array.isArray(inner); inner = inner[0]) depth++;
+  if (depth > 2) return `an array nested ${depth} levels deep`;
+  if (depth === 2) return 'an array of arrays';
+  if (!value.length) return 'an empty array';
+  return value[0] === null ? 'an array of nulls' : `an array of ${JSON_TYPE[typeof value[0]] ?? typeof value[0]}s`;
+}
+
+const JSON_TYPE: Record<string, string> = { string: 'string', number: 'number', boolean: 'boolean', object: 'object' };
 
 function toPair({ line, record }: Parsed, format: PreferenceFormat): Pair | Malformed {
   try {
@@ -81,15 +96,28 @@ export function detectFormat(records: Record<string, unknown>[]): PreferenceForm
   return best;
 }
 
-/** The format named by the user, or the one detected from the first valid records. */
-function chooseFormat(sample: Record<string, unknown>[], records: number, name: string | undefined): PreferenceFormat {
-  if (sample.length === 0) {
-    throw new DatasetError(records === 0 ? 'the file has no records' : 'no record in the file is valid JSON');
-  }
+/**
+ * The format named by the user, or the one detected from the first valid records. `firstBad` is the
+ * first record that could not be read, to say why when none could.
+ */
+function chooseFormat(sample: Record<string, unknown>[], records: number, name: string | undefined, firstBad?: Malformed): PreferenceFormat {
+  if (sample.length === 0) throw new DatasetError(records === 0 ? 'the file has no records' : noRecordMessage(firstBad));
   if (!name) return detectFormat(sample);
   const forced = formatByName(name);
   if (!forced) throw new DatasetError(`unknown format "${name}"; known: ${FORMATS.map((f) => f.name).join(', ')}`);
   return forced;
+}
+
+/** Why not one record could be read: a file of valid JSON that holds no objects is not "invalid JSON". */
+function noRecordMessage(firstBad: Malformed | undefined): string {
+  const where = firstBad ? ` (line ${firstBad.line}: ${firstBad.error})` : '';
+  if (firstBad?.error.startsWith(NOT_AN_OBJECT)) {
+    return (
+      `the file is JSON but holds no records: ${firstBad.error.slice(NOT_AN_OBJECT.length + ', not '.length)} at line ${firstBad.line}, where a ` +
+      'preference record (a JSON object) should be; a preference file is JSON objects, one a line (JSONL), or one JSON array of them'
+    );
+  }
+  return `no record in the file is valid JSON${where}`;
 }
 
 /** Errors about the file's content name the file; others (I/O, cancellation) pass unchanged. */
@@ -115,7 +143,7 @@ function parseBytes(file: string, bytes: Buffer, options: { format?: string }): 
       else malformed.push(result);
     }
     const sample = parsed.slice(0, DETECTION_SAMPLE).map((p) => p.record);
-    const format = chooseFormat(sample, scanner.count, options.format);
+    const format = chooseFormat(sample, scanner.count, options.format, malformed[0]);
     const pairs: Pair[] = [];
     for (const record of parsed) {
       const result = toPair(record, format);
@@ -225,6 +253,7 @@ export async function openDatasetIndex(file: string, options: DatasetIndexOption
   }
   try {
     const sample: Record<string, unknown>[] = [];
+    let firstBad: Malformed | undefined;
     // Reads on past invalid records, as loadDataset does, until the sample is full or the file ends.
     for (let next = 0; sample.length < DETECTION_SAMPLE; ) {
       const available = await index.whenCount(next + DETECTION_SAMPLE);
@@ -233,10 +262,11 @@ export async function openDatasetIndex(file: string, options: DatasetIndexOption
       for (const raw of await index.readRecords(next, to)) {
         const parsed = parseRecord(raw);
         if ('record' in parsed) sample.push(parsed.record);
+        else firstBad ??= parsed;
       }
       next = to;
     }
-    const format = chooseFormat(sample.slice(0, DETECTION_SAMPLE), index.count, options.format);
+    const format = chooseFormat(sample.slice(0, DETECTION_SAMPLE), index.count, options.format, firstBad);
     return new DatasetIndex(file, format, index);
   } catch (error) {
     await index.close();

@@ -1,7 +1,7 @@
 // The rough edges a new user hit with plens (issue 11), each run as a user runs it: the built CLI in a child process.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -45,5 +45,33 @@ describe('--out that cannot be written', () => {
     const run = await plens('export', fixture('hh-rlhf.jsonl'), '--out', path.join(dir, 'missing', 'x.jsonl'));
     assert.equal(run.code, 1);
     assert.match(run.stderr, /^plens: --out .*missing.*x\.jsonl: the folder .*missing does not exist/m);
+  });
+});
+
+describe('a file no record of which can be read', () => {
+  it('--format that fits no line: score, review and inspect exit non-zero and say what to do', async () => {
+    for (const command of ['score', 'review', 'inspect']) {
+      const run = await plens(command, fixture('hh-rlhf.jsonl'), '--format', 'llmbar');
+      assert.equal(run.code, 1, `${command}: ${run.stderr}`);
+      assert.equal(run.stdout, '', command);
+      assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+      assert.match(run.stderr, /hh-rlhf\.jsonl: none of its 6 records fits --format llmbar \(line 1: does not fit llmbar: .*it has the shape of hh-rlhf\); leave out --format/);
+    }
+  });
+
+  it('valid JSON that holds no records is described, not called invalid JSON', async () => {
+    for (const [text, reason] of [
+      ['[1,2]', /JSON but holds no records: a number at line 1/],
+      ['null\n', /JSON but holds no records: null at line 1/],
+      ['[' + '['.repeat(5000) + ']'.repeat(5000) + ']', /JSON but holds no records: an array nested 5000 levels deep at line 1/],
+      ['[[{"prompt":"p","chosen":"c","rejected":"r"}]]', /JSON but holds no records: an array of objects at line 1/],
+    ] as const) {
+      const file = path.join(dir, `doc-${runs}.json`);
+      await writeFile(file, text);
+      const run = await plens('inspect', file);
+      assert.equal(run.code, 1, text.slice(0, 20));
+      assert.match(run.stderr, reason);
+      assert.doesNotMatch(run.stderr, /not valid JSON/);
+    }
   });
 });

@@ -415,7 +415,7 @@ describe('files that are not pairs', () => {
         [4, 'q'],
       ],
     );
-    assert.deepEqual(dataset.malformed, [{ line: 2, error: 'a record should be a JSON object' }]);
+    assert.deepEqual(dataset.malformed, [{ line: 2, error: 'a record should be a JSON object, not an array of numbers' }]);
   });
 
   it('an explicit format overrides detection, and a record that does not fit it is reported', () => {
