@@ -1,7 +1,7 @@
 // The rough edges a new user hit with plens (issue 11), each run as a user runs it: the built CLI in a child process.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -73,5 +73,27 @@ describe('a file no record of which can be read', () => {
       assert.match(run.stderr, reason);
       assert.doesNotMatch(run.stderr, /not valid JSON/);
     }
+  });
+});
+
+describe('a JSON array cut short', () => {
+  it('inspect and score read its complete records and report the cut with its line', async () => {
+    const [record] = JSON.parse(await readFile(fixture('llmbar.json'), 'utf8'));
+    const elements = Array.from({ length: 24 }, (_, i) => '  ' + JSON.stringify({ ...record, input: `question ${i}` }));
+    const whole = `[\n${elements.join(',\n')}\n]\n`;
+    // Cut in the middle of the 24th element, as an interrupted download leaves it.
+    const file = path.join(dir, 'cut.json');
+    await writeFile(file, whole.slice(0, whole.indexOf('question 23') + 4));
+    const run = await plens('inspect', file);
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout);
+    assert.equal(report.pairs, 23);
+    assert.equal(report.malformed.length, 1);
+    assert.equal(report.malformed[0].line, 25);
+    assert.match(report.malformed[0].error, /ends inside this record.*cut short/);
+    const scored = await plens('score', file);
+    assert.equal(scored.code, 0, scored.stderr);
+    assert.match(scored.stderr, /cut\.json:25: skipped: the file ends inside this record/);
+    assert.equal(JSON.parse(scored.stdout.trim().split('\n').at(-1)!).scored, 23);
   });
 });
