@@ -188,7 +188,7 @@ async function score(file: string, values: ScoreFlags): Promise<void> {
   dataset.pairs.forEach((pair, index) => {
     const pairScore = scores.score(index);
     if (!pairScore) return;
-    const v = verdict(pair.label, pairScore);
+    const v = verdict(pair.label, pairScore, scores.identical(index));
     const row = {
       line: pair.line,
       reward_a: v.rewardA,
@@ -287,6 +287,9 @@ async function review(file: string, values: ReviewFlags): Promise<void> {
     scored: stats.scored,
     agreement: stats.agreement,
     disagreements: stats.disagreements,
+    // Pairs whose responses are the same have no verdict: counted and listed apart, left out of agreement.
+    identical: stats.identical,
+    identical_lines: identicalLines(table),
     calibration: stats.calibration,
     margin_histogram: stats.marginHistogram,
     length: { human_prefers_longer: stats.length.humanPrefersLonger, model_prefers_longer: stats.length.modelPrefersLonger },
@@ -302,6 +305,15 @@ async function review(file: string, values: ReviewFlags): Promise<void> {
     ...(baseline ? { baseline: { note: 'scored by the bundled baseline, not a reward model: its disagreements are not evidence of label errors' } } : {}),
   };
   process.stdout.write(JSON.stringify(report) + '\n');
+}
+
+/** File lines of the scored pairs with identical responses, the first hundred: enough to find them, bounded for huge files. */
+function identicalLines(table: PairTable, limit = 100): number[] {
+  const lines: number[] = [];
+  for (let index = 0; index < table.count && lines.length < limit; index++) {
+    if (table.identical(index) && table.score(index)) lines.push(table.line(index));
+  }
+  return lines;
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;

@@ -14,7 +14,7 @@ import { DatasetStream, openDatasetIndex, type StreamedRecord } from './dataset'
 import { RecordError, type PreferenceFormat } from './formats';
 import type { IndexProgress } from './lineIndex';
 import type { Message, Pair, Preference } from './pair';
-import { verdict, type PairScore } from './verdict';
+import { identicalResponses, verdict, type PairScore } from './verdict';
 
 export const EXPORT_TARGETS = ['same', 'trl-conversational', 'trl-standard'] as const;
 export type ExportTarget = (typeof EXPORT_TARGETS)[number];
@@ -103,7 +103,8 @@ export async function exportDataset(file: string, out: string, options: ExportOp
     if (drop.has('unreviewed-disagreements') && !review.annotation?.reviewed) {
       const score = options.scoreOf!(ordinal, entry.pair);
       if (!score) report.unscored!++;
-      else if (verdict(asPreference(review.label), score).agrees === false) return 'unreviewed-disagreements';
+      // Identical responses are no disagreement, whatever their rewards: such a pair stays.
+      else if (verdict(asPreference(review.label), score, identicalResponses(entry.pair)).agrees === false) return 'unreviewed-disagreements';
     }
     return undefined;
   };

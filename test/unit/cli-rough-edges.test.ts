@@ -97,3 +97,52 @@ describe('a JSON array cut short', () => {
     assert.equal(JSON.parse(scored.stdout.trim().split('\n').at(-1)!).scored, 23);
   });
 });
+
+describe('pairs whose two responses are identical', () => {
+  // hh-rlhf.jsonl: pairs on lines 1, 2, 5 and 7; line 5's chosen and rejected are the same text.
+  // A model that sees position can still give them different rewards: here B "wins" every pair.
+  const scoreRows = [1, 2, 5, 7].map((line) => ({ line, reward_a: 0, reward_b: 1 }));
+
+  it('score gives them the verdict "identical", outside agreement', async () => {
+    const out = path.join(dir, 'identical-scores.jsonl');
+    const run = await plens('score', fixture('hh-rlhf.jsonl'), '--out', out);
+    assert.equal(run.code, 0, run.stderr);
+    const rows = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const five = rows.find((r) => r.line === 5);
+    assert.equal(five.prefers, 'identical');
+    assert.equal(five.agrees, null);
+    const summary = JSON.parse(run.stdout.trim());
+    assert.equal(summary.identical, 1);
+    assert.equal(summary.agreement, rows.filter((r) => r.agrees === true).length / 3);
+  });
+
+  it('review counts and lists them, and never as a disagreement, whatever their rewards', async () => {
+    const scores = path.join(dir, 'position-biased.jsonl');
+    await writeFile(scores, scoreRows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const run = await plens('review', fixture('hh-rlhf.jsonl'), '--scores', scores);
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout);
+    assert.equal(report.scored, 4);
+    assert.equal(report.identical, 1);
+    assert.deepEqual(report.identical_lines, [5]);
+    assert.equal(report.disagreements, 3);
+    assert.equal(report.agreement, 0);
+    assert.deepEqual(report.top_disagreements.map((d: { line: number }) => d.line).sort(), [1, 2, 7]);
+  });
+
+  it('export --drop unreviewed-disagreements keeps them', async () => {
+    const scores = path.join(dir, 'position-biased-export.jsonl');
+    await writeFile(scores, scoreRows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const out = path.join(dir, 'kept.jsonl');
+    const run = await plens('export', fixture('hh-rlhf.jsonl'), '--out', out, '--annotations', await emptySidecar(), '--drop', 'unreviewed-disagreements', '--scores', scores);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout).dropped, { malformed: 2, 'unreviewed-disagreements': 3 });
+    assert.equal((await readFile(out, 'utf8')).trim().split('\n').length, 1);
+  });
+});
+
+async function emptySidecar(): Promise<string> {
+  const file = path.join(dir, `empty-${runs++}.plens-annotations.jsonl`);
+  await writeFile(file, '{"plens":"annotations","version":1}\n');
+  return file;
+}
