@@ -276,9 +276,9 @@ async function review(file: string, values: ReviewFlags): Promise<void> {
   const labelOf = (index: number) => state.label(index);
   const top = topDisagreements(table, positiveInt(values.top, '--top') ?? 10, labelOf).map(({ index, margin }) => {
     const pair = dataset.pairs[index];
-    const lastTurn = pair.prompt.at(-1)?.content ?? '';
-    const { prefers } = verdict(labelOf(index), table.score(index)!);
-    return { line: pair.line, margin, prefers, label: labelOf(index), prompt: lastTurn.slice(0, 200) };
+    const { prefers } = verdict(labelOf(index), table.score(index)!, table.identical(index));
+    // The whole conversation, as messages: the last turn alone ("Yes") says nothing of what was asked.
+    return { line: pair.line, margin, prefers, label: labelOf(index), prompt: pair.prompt };
   });
   const report = {
     file,

@@ -146,3 +146,20 @@ async function emptySidecar(): Promise<string> {
   await writeFile(file, '{"plens":"annotations","version":1}\n');
   return file;
 }
+
+describe('review top_disagreements', () => {
+  it('gives the whole conversation as the prompt, not only the last human turn', async () => {
+    const scores = path.join(dir, 'multi-turn.jsonl');
+    // Line 2 is a three-turn conversation; the model prefers the rejected response there.
+    await writeFile(scores, JSON.stringify({ line: 2, reward_a: 0, reward_b: 2 }) + '\n');
+    const run = await plens('review', fixture('hh-rlhf.jsonl'), '--scores', scores);
+    assert.equal(run.code, 0, run.stderr);
+    const [top] = JSON.parse(run.stdout).top_disagreements;
+    assert.equal(top.line, 2);
+    assert.deepEqual(top.prompt, [
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: 'Hello! How can I help?' },
+      { role: 'user', content: 'Tell me a joke.' },
+    ]);
+  });
+});
