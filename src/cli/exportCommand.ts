@@ -3,13 +3,15 @@
  * own format or TRL's, or into the dataset itself with --in-place. The report goes to stdout as one
  * JSON line, like every plens command's.
  */
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
-import { createInterface } from 'node:readline';
 import { AnnotationLog, sidecarPath } from '../core/annotations';
+import { openDatasetIndex } from '../core/dataset';
+import { PairTable } from '../core/pairTable';
 import { DROP_RULES, EXPORT_TARGETS, ExportError, applyInPlace, exportDataset, type DropRule } from '../core/export';
 import type { PairScore } from '../core/verdict';
 import { checkOutPath } from './outPath';
+import { matchScores, readScoreFile } from './scoreFile';
 
 /** The parseArgs options `plens export` adds to those other commands share (--out, --annotations, --scores, --format). */
 export const EXPORT_OPTIONS = {
@@ -59,7 +61,7 @@ export async function exportCommand(file: string, values: ExportFlags): Promise<
     const to = values.to ?? 'same';
     if (!isOneOf(EXPORT_TARGETS, to)) throw new ExportError(`--to should be one of ${EXPORT_TARGETS.join(', ')}, got "${to}"`);
     const drop = dropRules(values.drop ?? []);
-    const scores = values.scores === undefined ? undefined : await readScoreLines(values.scores);
+    const scores = values.scores === undefined ? undefined : await scoresByLine(file, values.scores, values.format);
     const report = await exportDataset(file, values.out, {
       to,
       drop,
@@ -98,32 +100,18 @@ function userName(): string {
 }
 
 /**
- * Reads `plens score` output: rewards by the record's line (the summary line has no `line`). Read
- * line by line, since a score file has a line per pair of a dataset of any size.
+ * The scores of `file`'s pairs by their line, from a `plens score` output checked to belong to the
+ * file (see ./scoreFile): one pass over the file for the pairs' content keys, in bounded memory.
  */
-export async function readScoreLines(file: string): Promise<Map<number, PairScore>> {
-  const byLine = new Map<number, PairScore>();
-  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-  let number = 0;
+async function scoresByLine(file: string, scoresFile: string, format: string | undefined): Promise<Map<number, PairScore>> {
+  const scores = await readScoreFile(scoresFile);
+  const index = await openDatasetIndex(file, { format });
   try {
-    for await (const text of lines) {
-      number++;
-      if (!text.trim()) continue;
-      let row: { line?: unknown; reward_a?: unknown; reward_b?: unknown };
-      try {
-        row = JSON.parse(text);
-      } catch (error) {
-        throw new ExportError(`${file}:${number}: invalid JSON: ${(error as Error).message}`);
-      }
-      if (row.line === undefined) continue;
-      if (typeof row.line !== 'number' || typeof row.reward_a !== 'number' || typeof row.reward_b !== 'number') {
-        throw new ExportError(`${file}:${number}: not a plens score line (needs numeric "line", "reward_a", "reward_b")`);
-      }
-      byLine.set(row.line, { rewardA: row.reward_a, rewardB: row.reward_b });
-    }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ExportError(`--scores: ${file} does not exist`);
-    throw error;
+    const { table, done } = PairTable.fromIndex(index);
+    await done;
+    const byIndex = matchScores(scores, file, table, (message) => process.stderr.write(`plens: ${message}\n`));
+    return new Map([...byIndex].map(([i, score]) => [table.line(i), score]));
+  } finally {
+    await index.close();
   }
-  return byLine;
 }

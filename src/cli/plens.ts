@@ -7,13 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { AnnotationLog, sidecarPath } from '../core/annotations';
 import { countLabels, loadDataset, type Dataset } from '../core/dataset';
 import { PairTable } from '../core/pairTable';
 import { ReviewState } from '../core/reviewState';
 import { topDisagreements } from '../core/stats';
-import { scorePairs, summarize, verdict, type PairScore } from '../core/verdict';
+import { scorePairs, summarize, verdict } from '../core/verdict';
 import { defaultCacheDir } from '../engine/scoreCache';
 import { createScorer, isEndpoint, isHubModel, isRemoteProtocol } from '../engine/createScorer';
 import { describeRecommendations } from '../engine/recommendedModels';
@@ -21,6 +20,7 @@ import { MODEL_VARIANTS, TEMPLATE_CHOICES, type ModelVariant, type TemplateChoic
 import { EXPORT_OPTIONS, EXPORT_USAGE, exportCommand } from './exportCommand';
 import { checkOutPath } from './outPath';
 import { requirePairs } from './requirePairs';
+import { matchScores, readScoreFile } from './scoreFile';
 
 const USAGE = `usage:
   plens inspect <file> [--format <name>]
@@ -197,6 +197,8 @@ async function score(file: string, values: ScoreFlags): Promise<void> {
       prefers: v.prefers,
       label: pair.label,
       agrees: v.agrees,
+      // The pair's content key: \`review --scores\` and \`export --scores\` check the scores belong to their dataset.
+      key: scores.keys[index],
     };
     out.write(JSON.stringify(row) + '\n');
   });
@@ -230,27 +232,10 @@ function reportSkipped(file: string, dataset: Dataset): void {
   for (const bad of dataset.malformed) process.stderr.write(`${file}:${bad.line}: skipped: ${bad.error}\n`);
 }
 
-/** Reads `plens score` output back into `table`: rewards by record line (the summary line has no `line`). */
+/** Reads `plens score` output back into `table`, once it is known to be the scores of this dataset's pairs. */
 async function readScores(file: string, dataset: Dataset, table: PairTable): Promise<void> {
-  const byLine = new Map<number, PairScore>();
-  (await readFile(file, 'utf8')).split('\n').forEach((text, i) => {
-    if (!text.trim()) return;
-    let row: { line?: unknown; reward_a?: unknown; reward_b?: unknown };
-    try {
-      row = JSON.parse(text);
-    } catch (error) {
-      throw new UsageError(`${file}:${i + 1}: invalid JSON: ${(error as Error).message}`);
-    }
-    if (row.line === undefined) return;
-    if (typeof row.line !== 'number' || typeof row.reward_a !== 'number' || typeof row.reward_b !== 'number') {
-      throw new UsageError(`${file}:${i + 1}: not a plens score line (needs numeric "line", "reward_a", "reward_b")`);
-    }
-    byLine.set(row.line, { rewardA: row.reward_a, rewardB: row.reward_b });
-  });
-  dataset.pairs.forEach((pair, index) => {
-    const pairScore = byLine.get(pair.line);
-    if (pairScore) table.setScore(index, pairScore);
-  });
+  const scores = matchScores(await readScoreFile(file), dataset.file, table, (message) => process.stderr.write(`plens: ${message}\n`));
+  for (const [index, pairScore] of scores) table.setScore(index, pairScore);
 }
 
 interface ReviewFlags extends ScoreFlags {

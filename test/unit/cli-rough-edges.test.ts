@@ -5,6 +5,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { pairKeys } from '../../src/core/annotations';
+import { loadDataset } from '../../src/core/dataset';
 import { cliPath as cli, runPlens, type PlensRun as Run } from '../support/plens';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
@@ -161,5 +163,70 @@ describe('review top_disagreements', () => {
       { role: 'assistant', content: 'Hello! How can I help?' },
       { role: 'user', content: 'Tell me a joke.' },
     ]);
+  });
+});
+
+describe('--scores that belong to another dataset', () => {
+  let scores: string;
+  before(async () => {
+    scores = path.join(dir, 'hh-scores.jsonl');
+    const run = await plens('score', fixture('hh-rlhf.jsonl'), '--out', scores);
+    assert.equal(run.code, 0, run.stderr);
+  });
+
+  it('each score line carries the content key of the pair it scored', async () => {
+    const rows = (await readFile(scores, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const dataset = await loadDataset(fixture('hh-rlhf.jsonl'));
+    assert.deepEqual(
+      rows.map((r) => r.key),
+      pairKeys(dataset.pairs),
+    );
+  });
+
+  it('review refuses the scores of another file, of an edited copy, and the dataset itself', async () => {
+    // Another file of the same format whose pairs sit on the same lines.
+    const other = path.join(dir, 'other.jsonl');
+    const edited = path.join(dir, 'edited.jsonl');
+    const original = await readFile(fixture('hh-rlhf.jsonl'), 'utf8');
+    await writeFile(other, original.replaceAll('pinata', 'kite').replaceAll('joke', 'story').replaceAll('Same?', 'Why?').replaceAll('Human: ', 'Human: Well, '));
+    await writeFile(edited, original.replace('papier-mache', 'paper'));
+    for (const [dataset, scoresFile, reason] of [
+      [other, scores, /hh-scores\.jsonl:1 scored another pair than the one on line 1 of .*other\.jsonl \(and 3 more\): these scores are of another file/],
+      [edited, scores, /hh-scores\.jsonl:1 scored another pair than the one on line 1 of .*edited\.jsonl: these scores are of another file or of an older version/],
+      [fixture('hh-rlhf.jsonl'), fixture('hh-rlhf.jsonl'), /hh-rlhf\.jsonl:1: not a plens score line .*has chosen, rejected.*not the dataset/],
+      [fixture('pandalm.json'), scores, /hh-scores\.jsonl:\d scored another pair than the one on line \d of .*pandalm\.json/],
+    ] as const) {
+      const run = await plens('review', dataset, '--scores', scoresFile);
+      assert.equal(run.code, 1, `${dataset}: ${run.stdout}`);
+      assert.equal(run.stdout, '');
+      assert.match(run.stderr, reason);
+    }
+  });
+
+  it('export --scores refuses them too, writing nothing', async () => {
+    const other = path.join(dir, 'other-export.jsonl');
+    await writeFile(other, (await readFile(fixture('hh-rlhf.jsonl'), 'utf8')).replaceAll('pinata', 'kite'));
+    const out = path.join(dir, 'not-written.jsonl');
+    const run = await plens('export', other, '--out', out, '--annotations', await emptySidecar(), '--drop', 'unreviewed-disagreements', '--scores', scores);
+    assert.equal(run.code, 1, run.stdout);
+    assert.match(run.stderr, /hh-scores\.jsonl:1 scored another pair than the one on line 1 of .*other-export\.jsonl/);
+    assert.equal(existsSync(out), false);
+  });
+
+  it('a score file from before the keys still loads, matched by line, with a warning', async () => {
+    const old = path.join(dir, 'old-scores.jsonl');
+    const rows = (await readFile(scores, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    await writeFile(old, rows.map(({ key: _key, ...row }) => JSON.stringify(row)).join('\n') + '\n');
+    const withKeys = JSON.parse((await plens('review', fixture('hh-rlhf.jsonl'), '--scores', scores)).stdout);
+    const run = await plens('review', fixture('hh-rlhf.jsonl'), '--scores', old);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /old-scores\.jsonl was written by an older plens, without the pairs' content keys: .*matched by line only/);
+    const report = JSON.parse(run.stdout);
+    assert.equal(report.scored, 4);
+    assert.equal(report.agreement, withKeys.agreement);
+    // Without keys, lines that hold no pair of the dataset still give another file away.
+    const elsewhere = await plens('review', fixture('pandalm.json'), '--scores', old);
+    assert.equal(elsewhere.code, 1);
+    assert.match(elsewhere.stderr, /old-scores\.jsonl:\d scores line \d, which is no pair of .*pandalm\.json/);
   });
 });

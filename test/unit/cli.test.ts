@@ -75,7 +75,7 @@ describe('plens score', () => {
       [1, 2, 5, 7],
     );
     for (const row of rows) {
-      assert.deepEqual(Object.keys(row), ['line', 'reward_a', 'reward_b', 'margin', 'prefers', 'label', 'agrees']);
+      assert.deepEqual(Object.keys(row), ['line', 'reward_a', 'reward_b', 'margin', 'prefers', 'label', 'agrees', 'key']);
       assert.equal(row.margin, row.reward_a - row.reward_b);
       if (row.line === 5) continue;
       assert.equal(row.prefers, row.margin > 0 ? 'a' : row.margin < 0 ? 'b' : 'tie');
