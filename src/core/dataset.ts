@@ -292,6 +292,7 @@ export type StreamedRecord =
 
 const STREAM_CHUNK = 1 << 20;
 
+
 /**
  * Reads a whole file once, front to back, for rewriting it (export, applying labels in place):
  * every record with its pair, its text and where its bytes are. It uses the same scanner as the
@@ -301,6 +302,11 @@ const STREAM_CHUNK = 1 << 20;
 export class DatasetStream implements AsyncIterable<StreamedRecord> {
   private readonly scanner = new RecordScanner();
   private firstLineEnding: '\n' | '\r\n' | undefined;
+  /** Where the text of the last record read ends (records of any kind): bytes from here on are kept for the layout. */
+  private textEnd = 0;
+  private headBytes: Buffer | undefined;
+  private separatorBytes: Buffer | undefined;
+  private tailBytes: Buffer | undefined;
 
   constructor(
     readonly file: string,
@@ -311,6 +317,28 @@ export class DatasetStream implements AsyncIterable<StreamedRecord> {
   /** How the records are stored; known once the first record has been read. */
   get container(): 'jsonl' | 'array' {
     return this.scanner.mode === 'array' ? 'array' : 'jsonl';
+  }
+
+  // The bytes around the records, so that a copy can keep them.
+
+  /** Everything before the first record (a BOM, an array's `[` and indentation); known once it has been read. */
+  get head(): Buffer | undefined {
+    return this.headBytes;
+  }
+
+  /** What separates the first two records (an array's `,\n  ` or `,`); known once the second has been read. */
+  get separator(): Buffer | undefined {
+    return this.separatorBytes;
+  }
+
+  /** Everything after the last record (`\n]\n`, or nothing where the file ends without a newline); known at the end. */
+  get tail(): Buffer | undefined {
+    return this.tailBytes;
+  }
+
+  /** Whether the file is a JSON array that ends before its `]` (known once the whole file has been read). */
+  get truncated(): boolean {
+    return this.scanner.truncated;
   }
 
   /** The line ending after the first readable record, so that a copy can keep the file's. */
@@ -346,9 +374,13 @@ export class DatasetStream implements AsyncIterable<StreamedRecord> {
         }
         // Every record the scanner has found is complete: it adds one only when the record has ended.
         for (; next < this.scanner.count; next++) yield this.read(next, window);
-        if (next > 0) window.discardBefore(this.scanner.span(next - 1)[1]);
+        // Kept from the end of the last record's text: the separator and the tail are read from there.
+        window.discardBefore(this.textEnd);
         this.options.onProgress?.({ bytesIndexed: position, totalBytes: size, records: this.scanner.count });
-        if (bytesRead === 0) return;
+        if (bytesRead === 0) {
+          this.tailBytes = Buffer.from(window.bytes(this.textEnd, position));
+          return;
+        }
       }
     } catch (error) {
       throw inFile(this.file, error);
@@ -357,9 +389,24 @@ export class DatasetStream implements AsyncIterable<StreamedRecord> {
     }
   }
 
+  /** Takes the head before record 0 and the separator before record 1, and moves the text end on (records of any kind). */
+  private noteLayout(i: number, spanStart: number, bytes: Buffer, window: ByteWindow): void {
+    let start = 0;
+    while (start < bytes.length && isJsonSpace(bytes[start])) start++;
+    if (bytes[start] === 0xef && bytes[start + 1] === 0xbb && bytes[start + 2] === 0xbf) start += 3;
+    let end = bytes.length;
+    const inArray = this.scanner.mode === 'array';
+    while (end > start && (isJsonSpace(bytes[end - 1]) || (inArray && bytes[end - 1] === 0x2c))) end--;
+    // Copies: the window's buffers are read into again.
+    if (i === 0) this.headBytes = Buffer.from(window.bytes(0, spanStart + start));
+    else if (i === 1) this.separatorBytes = Buffer.from(window.bytes(this.textEnd, spanStart + start));
+    this.textEnd = spanStart + end;
+  }
+
   private read(i: number, window: ByteWindow): StreamedRecord {
     const [spanStart, spanEnd] = this.scanner.span(i);
     const bytes = window.bytes(spanStart, spanEnd);
+    if (i !== this.scanner.cutRecord) this.noteLayout(i, spanStart, bytes, window);
     const raw = this.scanner.decode(i, bytes);
     if ('error' in raw) return { index: i, malformed: { line: raw.line, error: raw.error } };
     const parsed = parseRecord(raw);

@@ -136,6 +136,11 @@ export class RecordScanner {
     else if (this.mode === 'array') this.scanArray(chunk, pos, base);
   }
 
+  /** The record standing for the cut of a truncated JSON array (see {@link truncated}), or -1. */
+  get cutRecord(): number {
+    return this.cut?.record ?? -1;
+  }
+
   /** Whether the input was a JSON array that ends before its closing `]`. */
   get truncated(): boolean {
     return this.cut !== undefined;

@@ -230,3 +230,53 @@ describe('--scores that belong to another dataset', () => {
     assert.match(elsewhere.stderr, /old-scores\.jsonl:\d scores line \d, which is no pair of .*pandalm\.json/);
   });
 });
+
+describe('export of a JSON array', () => {
+  const shared = path.resolve(repoRoot, '..', 'shared', 'data');
+  const sharedArrays = ['pandalm-testset-v1/testset-v1.json', 'llmbar/LLMBar/Natural/dataset.json', 'llama-factory-dpo-demo/dpo_en_demo.json']
+    .map((name) => path.join(shared, name))
+    .filter((file) => existsSync(file));
+
+  it('--to same with no annotations is the file itself, byte for byte: BOM, one-line array, no final newline', async () => {
+    const [a, b] = JSON.parse(await readFile(fixture('llmbar.json'), 'utf8'));
+    const oneLine = path.join(dir, 'one-line.json');
+    await writeFile(oneLine, '\ufeff' + JSON.stringify([a, b, { ...a, input: 'again' }]));
+    const pretty = path.join(dir, 'pretty-crlf.json');
+    await writeFile(pretty, '\ufeff[\r\n    ' + [a, b].map((r) => JSON.stringify(r, null, 4).replaceAll('\n', '\r\n    ')).join(',\r\n    ') + '\r\n]\r\n');
+    // JSONL keeps its BOM and its missing final newline too.
+    const lines = path.join(dir, 'bom-no-newline.jsonl');
+    await writeFile(lines, '\ufeff' + (await readFile(fixture('trl-standard-explicit.jsonl'), 'utf8')).trimEnd());
+    const hh = path.join(shared, 'hh-rlhf-helpful-base-test/test.jsonl');
+    for (const file of [oneLine, pretty, fixture('pandalm.json'), lines, ...sharedArrays, ...(existsSync(hh) ? [hh] : [])]) {
+      const out = path.join(dir, `copy-${runs}${path.extname(file)}`);
+      const run = await plens('export', file, '--out', out, '--annotations', await emptySidecar());
+      assert.equal(run.code, 0, run.stderr);
+      assert.ok((await readFile(out)).equals(await readFile(file)), `${file}: the copy differs`);
+    }
+  });
+
+  it('the output follows the --out extension: an array to .jsonl writes JSONL, JSONL to .json writes an array', async () => {
+    for (const file of [fixture('pandalm.json'), ...sharedArrays]) {
+      const out = path.join(dir, `as-lines-${runs}.jsonl`);
+      const run = await plens('export', file, '--out', out, '--annotations', await emptySidecar());
+      assert.equal(run.code, 0, run.stderr);
+      const lines = (await readFile(out, 'utf8')).split('\n');
+      assert.equal(lines.pop(), '');
+      const source = await loadDataset(file);
+      assert.equal(lines.length, source.pairs.length);
+      // Each line is the record as it was, only put on one line.
+      assert.deepEqual(
+        lines.map((l) => JSON.parse(l)),
+        JSON.parse((await readFile(file, 'utf8')).replace(/^\ufeff/, '')),
+      );
+      const reread = await loadDataset(out);
+      assert.deepEqual(reread.pairs.map(({ line: _l, ...p }) => p), source.pairs.map(({ line: _l, ...p }) => p));
+    }
+    const out = path.join(dir, 'as-array.json');
+    const run = await plens('export', fixture('trl-standard-explicit.jsonl'), '--out', out, '--annotations', await emptySidecar());
+    assert.equal(run.code, 0, run.stderr);
+    const records = JSON.parse(await readFile(out, 'utf8'));
+    assert.ok(Array.isArray(records));
+    assert.equal(records.length, (await loadDataset(fixture('trl-standard-explicit.jsonl'))).pairs.length);
+  });
+});
