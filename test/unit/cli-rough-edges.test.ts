@@ -1,7 +1,7 @@
 // The rough edges a new user hit with plens (issue 11), each run as a user runs it: the built CLI in a child process.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -278,5 +278,35 @@ describe('export of a JSON array', () => {
     const records = JSON.parse(await readFile(out, 'utf8'));
     assert.ok(Array.isArray(records));
     assert.equal(records.length, (await loadDataset(fixture('trl-standard-explicit.jsonl'))).pairs.length);
+  });
+});
+
+describe('the device, on a machine without CUDA', () => {
+  it('the default device falls back to the CPU with one short note, not CUDA\'s error text', async (t) => {
+    const run = await plens('score', fixture('pandalm.json'));
+    assert.equal(run.code, 0, run.stderr);
+    const summary = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
+    if (summary.device !== 'cpu') return t.skip(`scoring ran on ${summary.device}: nothing to fall back from`);
+    if (!(process.platform === 'linux' && process.arch === 'x64')) return t.skip('auto only tries CUDA on linux x64');
+    const forced = await plens('score', fixture('pandalm.json'), '--device', 'cuda');
+    // Only where CUDA is simply not installed; a CUDA that is installed and fails still says why.
+    if (!/Failed to load shared library|cannot open shared object/i.test(forced.stderr)) return t.skip('CUDA is installed here and fails otherwise');
+    assert.doesNotMatch(run.stderr, /Failed to load|OrtSessionOptions|cuda unavailable/);
+    const note = run.stderr.split('\n').filter((line) => /running on cpu/.test(line));
+    assert.equal(note.length, 1, run.stderr);
+    assert.ok(note[0].length < 120, note[0]);
+    // Asked for by name, CUDA's whole story is told.
+    assert.match(forced.stderr, /running on cpu: cuda unavailable: .*Failed to load shared library/);
+  });
+
+  it('a broken model.onnx shows its own error first', async () => {
+    const baseline = path.join(repoRoot, 'dist', 'models', 'baseline');
+    const broken = path.join(dir, 'broken-model');
+    await cp(baseline, broken, { recursive: true });
+    await writeFile(path.join(broken, 'model.onnx'), (await readFile(path.join(baseline, 'model.onnx'))).subarray(0, 1000));
+    const run = await plens('score', fixture('pandalm.json'), '--model', broken);
+    assert.equal(run.code, 1);
+    assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+    assert.match(run.stderr, /^plens: Cannot load .*broken-model\/model\.onnx: Load model from .* failed:Protobuf parsing failed/);
   });
 });
