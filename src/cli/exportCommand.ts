@@ -5,9 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import os from 'node:os';
-import { AnnotationLog, sidecarPath } from '../core/annotations';
-import { openDatasetIndex } from '../core/dataset';
-import { PairTable } from '../core/pairTable';
+import { AnnotationLog, PairKeyer, sidecarPath } from '../core/annotations';
+import { DatasetStream, detectStreamFormat } from '../core/dataset';
 import { DROP_RULES, EXPORT_TARGETS, ExportError, applyInPlace, exportDataset, type DropRule } from '../core/export';
 import type { PairScore } from '../core/verdict';
 import { checkOutPath } from './outPath';
@@ -105,13 +104,15 @@ function userName(): string {
  */
 async function scoresByLine(file: string, scoresFile: string, format: string | undefined): Promise<Map<number, PairScore>> {
   const scores = await readScoreFile(scoresFile);
-  const index = await openDatasetIndex(file, { format });
-  try {
-    const { table, done } = PairTable.fromIndex(index);
-    await done;
-    const byIndex = matchScores(scores, file, table, (message) => process.stderr.write(`plens: ${message}\n`));
-    return new Map([...byIndex].map(([i, score]) => [table.line(i), score]));
-  } finally {
-    await index.close();
+  // Front to back, as the export itself reads (a gzip-compressed file too): each pair's line and content key.
+  const lines: number[] = [];
+  const keys: string[] = [];
+  const keyer = new PairKeyer();
+  for await (const entry of new DatasetStream(file, await detectStreamFormat(file, { format }))) {
+    if (!('pair' in entry)) continue;
+    lines.push(entry.pair.line);
+    keys.push(keyer.next(entry.pair));
   }
+  const byIndex = matchScores(scores, file, { count: lines.length, line: (i) => lines[i], keys }, (message) => process.stderr.write(`plens: ${message}\n`));
+  return new Map([...byIndex].map(([i, score]) => [lines[i], score]));
 }

@@ -5,7 +5,8 @@
  * a file of any size in the background and reads pairs on demand. Both split records with the same
  * byte scanner (./lineIndex), so they agree on every record and line number.
  */
-import { open, readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { isGzipFile, readChunks } from './byteSource';
 import { FORMATS, RecordError, UNPAIRED_FORMATS, formatByName, shapeOf, type PreferenceFormat } from './formats';
 import { IndexError, LineIndex, RecordScanner, scanBytes, type LineIndexOptions, type RawRecord } from './lineIndex';
 import type { Malformed, Pair, Preference } from './pair';
@@ -157,12 +158,17 @@ function parseBytes(file: string, bytes: Buffer, options: { format?: string }): 
   }
 }
 
-/** Reads a whole file into memory; for files of any size use {@link openDatasetIndex}. */
+/** Reads a whole file into memory (inflating a gzip-compressed one); for files of any size use {@link openDatasetIndex}. */
 export async function loadDataset(file: string, options: { format?: string } = {}): Promise<Dataset> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(file);
+    if (await isGzipFile(file)) {
+      const parts: Buffer[] = [];
+      for await (const { bytes: chunk } of readChunks(file, 1 << 20, (n) => Buffer.allocUnsafe(n))) parts.push(chunk);
+      bytes = Buffer.concat(parts);
+    } else bytes = await readFile(file);
   } catch (error) {
+    if (error instanceof IndexError) throw inFile(file, error);
     throw new DatasetError(`${file}: cannot read the file (${(error as Error).message})`);
   }
   return parseBytes(file, bytes, options);
@@ -245,6 +251,13 @@ export class DatasetIndex {
  * file cannot be read or holds no pairs.
  */
 export async function openDatasetIndex(file: string, options: DatasetIndexOptions = {}): Promise<DatasetIndex> {
+  // Offsets into compressed bytes mean nothing: say so rather than report the bytes as bad records.
+  if (await isGzipFile(file).catch(() => false)) {
+    throw new DatasetError(
+      `${file}: the file is gzip-compressed; the review editor reads it once decompressed (gunzip -k ${file}); ` +
+        'plens inspect, score, review and export read it as it is',
+    );
+  }
   let index: LineIndex;
   try {
     index = await LineIndex.open(file, options);
@@ -271,6 +284,47 @@ export async function openDatasetIndex(file: string, options: DatasetIndexOption
   } catch (error) {
     await index.close();
     throw inFile(file, error);
+  }
+}
+
+/**
+ * The format of a file read front to back (plain or gzip-compressed), from its first records as
+ * {@link openDatasetIndex} detects it, or the one named; reads only as far as the sample needs.
+ */
+export async function detectStreamFormat(file: string, options: { format?: string; signal?: AbortSignal } = {}): Promise<PreferenceFormat> {
+  try {
+    await stat(file);
+  } catch (error) {
+    throw new DatasetError(`${file}: cannot read the file (${(error as Error).message})`);
+  }
+  const scanner = new RecordScanner();
+  const window = new ByteWindow();
+  const sample: Record<string, unknown>[] = [];
+  let firstBad: Malformed | undefined;
+  const chunks = readChunks(file, 256 << 10, (n) => Buffer.allocUnsafeSlow(n), options.signal);
+  try {
+    let next = 0;
+    for (let done = false; !done && sample.length < DETECTION_SAMPLE; ) {
+      const result = await chunks.next();
+      done = result.done === true;
+      if (result.done) scanner.finish();
+      else {
+        scanner.push(result.value.bytes);
+        window.append(result.value.bytes);
+      }
+      for (; next < scanner.count && sample.length < DETECTION_SAMPLE; next++) {
+        const [start, end] = scanner.span(next);
+        const parsed = parseRecord(scanner.decode(next, window.bytes(start, end)));
+        if ('record' in parsed) sample.push(parsed.record);
+        else firstBad ??= parsed;
+      }
+      if (next > 0) window.discardBefore(scanner.span(next - 1)[1]);
+    }
+    return chooseFormat(sample, scanner.count, options.format, firstBad);
+  } catch (error) {
+    throw inFile(file, error);
+  } finally {
+    await chunks.return(undefined);
   }
 }
 
@@ -347,37 +401,37 @@ export class DatasetStream implements AsyncIterable<StreamedRecord> {
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<StreamedRecord> {
-    let handle;
+    let size: number;
     try {
-      handle = await open(this.file, 'r');
+      size = (await stat(this.file)).size;
     } catch (error) {
       throw new DatasetError(`${this.file}: cannot read the file (${(error as Error).message})`);
     }
+    const chunkSize = this.options.chunkSize ?? STREAM_CHUNK;
+    const window = new ByteWindow();
+    // The window keeps chunks until the records in them are read, then hands them back for reuse:
+    // a fresh buffer per read would leave the garbage collector hundreds of megabytes behind.
+    // Never a slice of Node's shared pool, which must not be written to once given back.
+    const chunks = readChunks(this.file, chunkSize, (n) => window.spare(n) ?? Buffer.allocUnsafeSlow(n), this.options.signal);
     try {
-      const { size } = await handle.stat();
-      const chunkSize = this.options.chunkSize ?? STREAM_CHUNK;
-      const window = new ByteWindow();
       let next = 0;
-      for (let position = 0; ; ) {
+      for (let position = 0, fileBytes = 0; ; ) {
         this.options.signal?.throwIfAborted();
-        // The window keeps chunks until the records in them are read, then hands them back for reuse:
-        // a fresh buffer per read would leave the garbage collector hundreds of megabytes behind.
-        // Never a slice of Node's shared pool, which must not be written to once given back.
-        const chunk = window.spare(chunkSize) ?? Buffer.allocUnsafeSlow(chunkSize);
-        const { bytesRead } = await handle.read(chunk, 0, chunkSize, position);
-        if (bytesRead === 0) this.scanner.finish();
+        const result = await chunks.next();
+        if (result.done) this.scanner.finish();
         else {
-          const bytes = chunk.subarray(0, bytesRead);
+          const { bytes } = result.value;
           this.scanner.push(bytes);
           window.append(bytes);
-          position += bytesRead;
+          position += bytes.length;
+          fileBytes = result.value.fileBytes;
         }
         // Every record the scanner has found is complete: it adds one only when the record has ended.
         for (; next < this.scanner.count; next++) yield this.read(next, window);
         // Kept from the end of the last record's text: the separator and the tail are read from there.
         window.discardBefore(this.textEnd);
-        this.options.onProgress?.({ bytesIndexed: position, totalBytes: size, records: this.scanner.count });
-        if (bytesRead === 0) {
+        this.options.onProgress?.({ bytesIndexed: result.done ? size : fileBytes, totalBytes: size, records: this.scanner.count });
+        if (result.done) {
           this.tailBytes = Buffer.from(window.bytes(this.textEnd, position));
           return;
         }
@@ -385,7 +439,7 @@ export class DatasetStream implements AsyncIterable<StreamedRecord> {
     } catch (error) {
       throw inFile(this.file, error);
     } finally {
-      await handle.close();
+      await chunks.return(undefined);
     }
   }
 
@@ -464,8 +518,9 @@ class ByteWindow {
     while (this.chunks.length && this.start + this.chunks[0].length <= offset) {
       const chunk = this.chunks.shift()!;
       this.start += chunk.length;
-      // Chunks are views of read buffers of their own (the last may be shorter): the whole buffer is reusable.
-      this.free.push(Buffer.from(chunk.buffer));
+      // Chunks are views of read buffers of their own (the last may be shorter): the whole buffer is
+      // reusable. A few are enough; inflated chunks (zlib's) are never asked back, and must not pile up.
+      if (this.free.length < 4) this.free.push(Buffer.from(chunk.buffer));
     }
   }
 }

@@ -10,7 +10,8 @@ import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { syncDirectory } from './atomicWrite';
 import { PairKeyer, type Annotation, type AnnotationField, type AnnotationLog, type ReviewLabel } from './annotations';
-import { DatasetStream, openDatasetIndex, type StreamedRecord } from './dataset';
+import { isGzipFile } from './byteSource';
+import { DatasetStream, detectStreamFormat, type StreamedRecord } from './dataset';
 import { RecordError, type PreferenceFormat } from './formats';
 import type { IndexProgress } from './lineIndex';
 import type { Message, Pair, Preference } from './pair';
@@ -151,6 +152,10 @@ export async function exportDataset(file: string, out: string, options: ExportOp
  */
 export async function applyInPlace(file: string, annotations: AnnotationLog, options: InPlaceOptions): Promise<InPlaceReport> {
   const format = await detectFormat(file, options.format);
+  // Record offsets are offsets in the inflated text: replacing bytes of the compressed file would ruin it.
+  if (await isGzipFile(file)) {
+    throw new ExportError(`${file} is gzip-compressed and cannot be changed in place; export a copy with --out instead`);
+  }
   const before = await stat(file);
   const report: InPlaceReport = { format: format.name, relabelled: 0, unapplied: {}, rekeyed: 0 };
   const oldKeys = new PairKeyer();
@@ -463,10 +468,9 @@ function moveAnnotations(log: AnnotationLog, moves: readonly KeyMove[], by: stri
 }
 
 async function detectFormat(file: string, format: string | undefined): Promise<PreferenceFormat> {
-  // Detection as the editor does it, from the first records; the rest of the file is read by the stream.
-  const index = await openDatasetIndex(file, { format });
-  await index.close();
-  return index.format;
+  // Detection as the editor does it, from the first records; the rest of the file is read by the
+  // stream. Read front to back, so a gzip-compressed file is detected too.
+  return detectStreamFormat(file, { format });
 }
 
 /** Whether two paths name one file (a symbolic or hard link is the same file). */
