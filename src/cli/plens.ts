@@ -2,17 +2,19 @@
  * `plens`: the command-line twin of the review editor, on the same core. Its JSON output is a
  * contract other tools rely on (see the README); progress and warnings go to stderr.
  */
+import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
 import { AnnotationLog, sidecarPath } from '../core/annotations';
-import { countLabels, loadDataset, type Dataset } from '../core/dataset';
+import { detectStreamFormat } from '../core/dataset';
+import type { Malformed } from '../core/pair';
 import { PairTable } from '../core/pairTable';
 import { ReviewState } from '../core/reviewState';
 import { topDisagreements } from '../core/stats';
-import { scorePairs, summarize, verdict } from '../core/verdict';
+import { summarize, verdict } from '../core/verdict';
 import { defaultCacheDir } from '../engine/scoreCache';
 import { createScorer, isEndpoint, isHubModel, isRemoteProtocol } from '../engine/createScorer';
 import { describeRecommendations } from '../engine/recommendedModels';
@@ -21,6 +23,8 @@ import { EXPORT_OPTIONS, EXPORT_USAGE, exportCommand } from './exportCommand';
 import { checkOutPath } from './outPath';
 import { requirePairs } from './requirePairs';
 import { matchScores, readScoreFile } from './scoreFile';
+import { openSource, readSource, type DatasetSource } from './streamedDataset';
+import { scoreSource, type StreamScoringOptions } from './streamScoring';
 
 const USAGE = `usage:
   plens inspect <file> [--format <name>]
@@ -53,14 +57,15 @@ function bundledNote(dir: string): string {
 const bundledModel = () => path.join(__dirname, 'models', 'baseline');
 
 async function inspect(file: string, format: string | undefined): Promise<void> {
-  const dataset = await loadDataset(file, { format });
-  requirePairs(dataset, format);
+  // One pass that keeps counts only: memory is the scanner's offsets, whatever the size of the file.
+  const read = await readSource({ file, format: await detectStreamFormat(file, { format }) });
+  requirePairs(read, format);
   const report = {
     file,
-    format: dataset.format.name,
-    pairs: dataset.pairs.length,
-    labels: countLabels(dataset.pairs),
-    malformed: dataset.malformed,
+    format: read.format.name,
+    pairs: read.pairs,
+    labels: read.labels,
+    malformed: read.malformed,
   };
   process.stdout.write(JSON.stringify(report) + '\n');
 }
@@ -88,8 +93,11 @@ interface ScoreFlags {
   tokenizer?: string;
 }
 
-/** Scores every pair of the dataset with the model the flags name; progress goes to stderr. */
-async function scoreAll(dataset: Dataset, values: ScoreFlags) {
+/**
+ * Scores every pair of the dataset with the model the flags name, reading it front to back a batch
+ * at a time (see ./streamScoring); each batch goes to `onScored` once scored. Progress goes to stderr.
+ */
+async function scoreAll(source: DatasetSource, values: ScoreFlags, onScored?: StreamScoringOptions['onScored']) {
   const model = values.model ? (isEndpoint(values.model) || isHubModel(values.model) ? values.model : path.resolve(values.model)) : bundledModel();
   const template = values.template;
   if (template !== undefined && !(TEMPLATE_CHOICES as readonly string[]).includes(template)) {
@@ -149,20 +157,14 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
     if (info.padding) process.stderr.write(`plens: ${info.padding}\n`);
     if (info.fallbackReason) process.stderr.write(`plens: running on ${info.device}: ${info.fallbackReason}\n`);
     if (info.cacheError) process.stderr.write(`plens: ${info.cacheError}\n`);
-    const scores = PairTable.fromPairs(dataset.pairs, dataset.malformed);
-    const progress = new ProgressLine(dataset.pairs.length * 2);
-    const stats = await scorePairs(
-      dataset.pairs,
-      dataset.pairs.map((_, i) => i),
-      scorer,
-      {
-        signal: controller.signal,
-        onPair: (index, pairScore) => scores.setScore(index, pairScore),
-        onNotice: (notice) => process.stderr.write(`plens: ${notice.message}\n`),
-        onProgress: (done) => progress.update(done),
-      },
-    );
-    progress.finish();
+    const progress = new ProgressLine();
+    const { table: scores, stats } = await scoreSource(source, scorer, {
+      signal: controller.signal,
+      onNotice: (notice) => process.stderr.write(`plens: ${notice.message}\n`),
+      onMalformed: (bad) => reportSkipped(source.file, bad),
+      onScored,
+      progress: (text, final) => progress.update(text, final),
+    });
     if (stats.failed) process.stderr.write(`plens: ${stats.failed} responses could not be scored; their pairs are left out\n`);
     if (stats.cacheError) process.stderr.write(`plens: ${stats.cacheError}\n`);
     return { scores, info, stats, seconds: (performance.now() - started) / 1000, baseline: !values.model };
@@ -175,32 +177,35 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
 async function score(file: string, values: ScoreFlags): Promise<void> {
   // Before the dataset and the model are loaded: a bad --out should fail in a second, not after scoring.
   if (values.out !== undefined) checkOutPath(values.out);
-  const dataset = await loadDataset(file, { format: values.format });
-  // First: a file none of whose lines fits should say so once, not list every line it skipped.
-  requirePairs(dataset, values.format);
-  reportSkipped(file, dataset);
-  const { scores, info, stats, seconds, baseline } = await scoreAll(dataset, values);
+  // First: a file none of whose lines fits should say so once, before the model loads.
+  const source = await openSource(file, values.format);
 
   const out = values.out ? createWriteStream(values.out) : process.stdout;
   // A write stream reports failures as an 'error' event, which would crash with a stack trace unheard.
   let writeError: Error | undefined;
   if (out !== process.stdout) out.on('error', (error) => (writeError ??= error));
-  dataset.pairs.forEach((pair, index) => {
-    const pairScore = scores.score(index);
-    if (!pairScore) return;
-    const v = verdict(pair.label, pairScore, scores.identical(index));
-    const row = {
-      line: pair.line,
-      reward_a: v.rewardA,
-      reward_b: v.rewardB,
-      margin: v.margin,
-      prefers: v.prefers,
-      label: pair.label,
-      agrees: v.agrees,
-      // The pair's content key: \`review --scores\` and \`export --scores\` check the scores belong to their dataset.
-      key: scores.keys[index],
-    };
-    out.write(JSON.stringify(row) + '\n');
+  // Rows are written as their batch is scored, in file order: nothing waits in memory for the end.
+  const { scores, info, stats, seconds, baseline } = await scoreAll(source, values, async (batch, batchScores, table) => {
+    batch.forEach(({ index, pair }, k) => {
+      const pairScore = batchScores[k];
+      if (!pairScore) return;
+      const v = verdict(pair.label, pairScore, table.identical(index));
+      const row = {
+        line: pair.line,
+        reward_a: v.rewardA,
+        reward_b: v.rewardB,
+        margin: v.margin,
+        prefers: v.prefers,
+        label: pair.label,
+        agrees: v.agrees,
+        // The pair's content key: `review --scores` and `export --scores` check the scores belong to their dataset.
+        key: table.keys[index],
+      };
+      out.write(JSON.stringify(row) + '\n');
+    });
+    // Written faster than the disk takes them (cached scores): wait, rather than buffer the whole output. A failed
+    // stream rejects (its error is kept above) instead of never draining.
+    if (out.writableNeedDrain && !writeError) await once(out, 'drain').catch(() => undefined);
   });
   if (out !== process.stdout) {
     await new Promise<void>((resolve) => out.end(() => resolve()));
@@ -228,13 +233,13 @@ async function score(file: string, values: ScoreFlags): Promise<void> {
   process.stdout.write(JSON.stringify(summary) + '\n');
 }
 
-function reportSkipped(file: string, dataset: Dataset): void {
-  for (const bad of dataset.malformed) process.stderr.write(`${file}:${bad.line}: skipped: ${bad.error}\n`);
+function reportSkipped(file: string, bad: Malformed): void {
+  process.stderr.write(`${file}:${bad.line}: skipped: ${bad.error}\n`);
 }
 
 /** Reads `plens score` output back into `table`, once it is known to be the scores of this dataset's pairs. */
-async function readScores(file: string, dataset: Dataset, table: PairTable): Promise<void> {
-  const scores = matchScores(await readScoreFile(file), dataset.file, table, (message) => process.stderr.write(`plens: ${message}\n`));
+async function readScores(file: string, dataset: string, table: PairTable): Promise<void> {
+  const scores = matchScores(await readScoreFile(file), dataset, table, (message) => process.stderr.write(`plens: ${message}\n`));
   for (const [index, pairScore] of scores) table.setScore(index, pairScore);
 }
 
@@ -245,29 +250,32 @@ interface ReviewFlags extends ScoreFlags {
 }
 
 async function review(file: string, values: ReviewFlags): Promise<void> {
-  const dataset = await loadDataset(file, { format: values.format });
   // First: a file none of whose lines fits should say so once, not list every line it skipped.
-  requirePairs(dataset, values.format);
-  reportSkipped(file, dataset);
+  const source = await openSource(file, values.format);
   let table: PairTable;
   let baseline = false;
-  if (values.scores) await readScores(values.scores, dataset, (table = PairTable.fromPairs(dataset.pairs, dataset.malformed)));
-  else ({ scores: table, baseline } = await scoreAll(dataset, values));
+  if (values.scores) {
+    ({ table } = await readSource(source, { table: true, onMalformed: (bad) => reportSkipped(file, bad) }));
+    await readScores(values.scores, file, table);
+  } else ({ scores: table, baseline } = await scoreAll(source, values));
   // The reviewer's corrections count, as they do in the editor's stats view: same state, same figures.
   const annotationsFile = values.annotations ?? sidecarPath(file);
   const annotations = values.annotations || existsSync(annotationsFile) ? await AnnotationLog.load(annotationsFile) : AnnotationLog.empty();
   const state = new ReviewState(table, annotations);
   const stats = state.stats();
   const labelOf = (index: number) => state.label(index);
-  const top = topDisagreements(table, positiveInt(values.top, '--top') ?? 10, labelOf).map(({ index, margin }) => {
-    const pair = dataset.pairs[index];
+  const ranked = topDisagreements(table, positiveInt(values.top, '--top') ?? 10, labelOf);
+  // Their text is read again from the file: only the columns were kept.
+  const topPairs = await table.pairs(ranked.map(({ index }) => index));
+  const top = ranked.map(({ index, margin }, k) => {
+    const pair = topPairs[k];
     const { prefers } = verdict(labelOf(index), table.score(index)!, table.identical(index));
     // The whole conversation, as messages: the last turn alone ("Yes") says nothing of what was asked.
     return { line: pair.line, margin, prefers, label: labelOf(index), prompt: pair.prompt };
   });
   const report = {
     file,
-    format: dataset.format.name,
+    format: source.format.name,
     pairs: stats.pairs,
     scored: stats.scored,
     agreement: stats.agreement,
@@ -306,19 +314,13 @@ const round = (x: number) => Math.round(x * 1000) / 1000;
 /** Progress on stderr: rewritten in place on a terminal, a line every few seconds otherwise. */
 class ProgressLine {
   private lastWrite = 0;
-  constructor(private readonly total: number) {}
 
-  update(done: number): void {
+  update(text: string, final: boolean): void {
     const now = Date.now();
     const interval = process.stderr.isTTY ? 100 : 2000;
-    if (now - this.lastWrite < interval && done < this.total) return;
+    if (now - this.lastWrite < interval && !final) return;
     this.lastWrite = now;
-    const text = `scored ${done}/${this.total} responses (${Math.floor((100 * done) / this.total)}%)`;
-    process.stderr.write(process.stderr.isTTY ? `\r${text}` : `${text}\n`);
-  }
-
-  finish(): void {
-    if (process.stderr.isTTY) process.stderr.write('\n');
+    process.stderr.write(process.stderr.isTTY ? `\r${text}\x1b[K${final ? '\n' : ''}` : `${text}\n`);
   }
 }
 

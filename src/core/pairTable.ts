@@ -62,6 +62,19 @@ export class PairTable {
   }
 
   /**
+   * An empty table that its owner fills with {@link append} while reading the file front to back
+   * (the CLI, a compressed file); `read` gives the text of pairs back by record index, again from the file.
+   */
+  static streamed(read: RecordReader): PairTable {
+    return new PairTable(read);
+  }
+
+  /** Adds record `recordIndex`'s pair at the end of a {@link streamed} table. */
+  append(recordIndex: number, pair: Pair): void {
+    this.add(recordIndex, pair);
+  }
+
+  /**
    * A table that fills itself from a file index in the background, in batches; `onGrow` is called
    * after each. Pairs are readable as soon as they are in the table.
    */
