@@ -408,8 +408,9 @@ function runAction(action: ReviewAction, fromQueue = false): void {
     case 'labelBothBad':
       return setLabel(pair, 'both-bad');
     case 'acceptModel':
-      // Blind pairs carry no score, so there is no model preference to accept until the reviewer decides.
-      if (pair.score?.prefers) setLabel(pair, pair.score.prefers);
+      // Blind pairs carry no score, so there is no model preference to accept until the reviewer decides;
+      // nor do identical responses, which the model cannot prefer one of.
+      if (pair.score?.prefers && pair.score.prefers !== 'identical') setLabel(pair, pair.score.prefers);
       return;
     case 'keepLabel':
       if (pair.annotation?.label) annotate(pair.index, 'label', null);

@@ -3,12 +3,14 @@
  * own format or TRL's, or into the dataset itself with --in-place. The report goes to stdout as one
  * JSON line, like every plens command's.
  */
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
-import { createInterface } from 'node:readline';
-import { AnnotationLog, sidecarPath } from '../core/annotations';
+import { AnnotationLog, PairKeyer, sidecarPath } from '../core/annotations';
+import { DatasetStream, detectStreamFormat } from '../core/dataset';
 import { DROP_RULES, EXPORT_TARGETS, ExportError, applyInPlace, exportDataset, type DropRule } from '../core/export';
 import type { PairScore } from '../core/verdict';
+import { checkOutPath } from './outPath';
+import { matchScores, readScoreFile } from './scoreFile';
 
 /** The parseArgs options `plens export` adds to those other commands share (--out, --annotations, --scores, --format). */
 export const EXPORT_OPTIONS = {
@@ -54,10 +56,11 @@ export async function exportCommand(file: string, values: ExportFlags): Promise<
       return;
     }
     if (!values.out) throw new ExportError('export needs --out <file> (or --in-place)');
+    checkOutPath(values.out);
     const to = values.to ?? 'same';
     if (!isOneOf(EXPORT_TARGETS, to)) throw new ExportError(`--to should be one of ${EXPORT_TARGETS.join(', ')}, got "${to}"`);
     const drop = dropRules(values.drop ?? []);
-    const scores = values.scores === undefined ? undefined : await readScoreLines(values.scores);
+    const scores = values.scores === undefined ? undefined : await scoresByLine(file, values.scores, values.format);
     const report = await exportDataset(file, values.out, {
       to,
       drop,
@@ -96,32 +99,20 @@ function userName(): string {
 }
 
 /**
- * Reads `plens score` output: rewards by the record's line (the summary line has no `line`). Read
- * line by line, since a score file has a line per pair of a dataset of any size.
+ * The scores of `file`'s pairs by their line, from a `plens score` output checked to belong to the
+ * file (see ./scoreFile): one pass over the file for the pairs' content keys, in bounded memory.
  */
-export async function readScoreLines(file: string): Promise<Map<number, PairScore>> {
-  const byLine = new Map<number, PairScore>();
-  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-  let number = 0;
-  try {
-    for await (const text of lines) {
-      number++;
-      if (!text.trim()) continue;
-      let row: { line?: unknown; reward_a?: unknown; reward_b?: unknown };
-      try {
-        row = JSON.parse(text);
-      } catch (error) {
-        throw new ExportError(`${file}:${number}: invalid JSON: ${(error as Error).message}`);
-      }
-      if (row.line === undefined) continue;
-      if (typeof row.line !== 'number' || typeof row.reward_a !== 'number' || typeof row.reward_b !== 'number') {
-        throw new ExportError(`${file}:${number}: not a plens score line (needs numeric "line", "reward_a", "reward_b")`);
-      }
-      byLine.set(row.line, { rewardA: row.reward_a, rewardB: row.reward_b });
-    }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ExportError(`--scores: ${file} does not exist`);
-    throw error;
+async function scoresByLine(file: string, scoresFile: string, format: string | undefined): Promise<Map<number, PairScore>> {
+  const scores = await readScoreFile(scoresFile);
+  // Front to back, as the export itself reads (a gzip-compressed file too): each pair's line and content key.
+  const lines: number[] = [];
+  const keys: string[] = [];
+  const keyer = new PairKeyer();
+  for await (const entry of new DatasetStream(file, await detectStreamFormat(file, { format }))) {
+    if (!('pair' in entry)) continue;
+    lines.push(entry.pair.line);
+    keys.push(keyer.next(entry.pair));
   }
-  return byLine;
+  const byIndex = matchScores(scores, file, { count: lines.length, line: (i) => lines[i], keys }, (message) => process.stderr.write(`plens: ${message}\n`));
+  return new Map([...byIndex].map(([i, score]) => [lines[i], score]));
 }

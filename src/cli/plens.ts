@@ -2,26 +2,34 @@
  * `plens`: the command-line twin of the review editor, on the same core. Its JSON output is a
  * contract other tools rely on (see the README); progress and warnings go to stderr.
  */
+import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { AnnotationLog, sidecarPath } from '../core/annotations';
-import { countLabels, loadDataset, type Dataset } from '../core/dataset';
+import { detectStreamFormat } from '../core/dataset';
+import type { Malformed } from '../core/pair';
 import { PairTable } from '../core/pairTable';
 import { ReviewState } from '../core/reviewState';
 import { topDisagreements } from '../core/stats';
-import { scorePairs, summarize, verdict, type PairScore } from '../core/verdict';
+import { summarize, verdict } from '../core/verdict';
 import { defaultCacheDir } from '../engine/scoreCache';
 import { createScorer, isEndpoint, isHubModel, isRemoteProtocol } from '../engine/createScorer';
 import { describeRecommendations } from '../engine/recommendedModels';
 import { MODEL_VARIANTS, TEMPLATE_CHOICES, type ModelVariant, type TemplateChoice } from '../engine/workerProtocol';
 import { EXPORT_OPTIONS, EXPORT_USAGE, exportCommand } from './exportCommand';
+import { checkOutPath } from './outPath';
+import { requirePairs } from './requirePairs';
+import { matchScores, readScoreFile } from './scoreFile';
+import { openSource, readSource, type DatasetSource } from './streamedDataset';
+import { scoreSource, type StreamScoringOptions } from './streamScoring';
 import { mergeScoreFiles, parseShard, shardPositions } from './shards';
 import { ANNOTATE_USAGE, annotateCommand } from './annotateCommand';
 import { teamReport } from '../core/team';
+import type { Preference } from '../core/pair';
 
 const USAGE = `usage:
   plens inspect <file> [--format <name>]
@@ -60,13 +68,15 @@ function bundledNote(dir: string): string {
 const bundledModel = () => path.join(__dirname, 'models', 'baseline');
 
 async function inspect(file: string, format: string | undefined): Promise<void> {
-  const dataset = await loadDataset(file, { format });
+  // One pass that keeps counts only: memory is the scanner's offsets, whatever the size of the file.
+  const read = await readSource({ file, format: await detectStreamFormat(file, { format }) });
+  requirePairs(read, format);
   const report = {
     file,
-    format: dataset.format.name,
-    pairs: dataset.pairs.length,
-    labels: countLabels(dataset.pairs),
-    malformed: dataset.malformed,
+    format: read.format.name,
+    pairs: read.pairs,
+    labels: read.labels,
+    malformed: read.malformed,
   };
   process.stdout.write(JSON.stringify(report) + '\n');
 }
@@ -97,8 +107,11 @@ interface ScoreFlags {
   shard?: string;
 }
 
-/** Scores every pair of the dataset with the model the flags name; progress goes to stderr. */
-async function scoreAll(dataset: Dataset, values: ScoreFlags) {
+/**
+ * Scores every pair of the dataset with the model the flags name, reading it front to back a batch
+ * at a time (see ./streamScoring); each batch goes to `onScored` once scored. Progress goes to stderr.
+ */
+async function scoreAll(source: DatasetSource, values: ScoreFlags, onScored?: StreamScoringOptions['onScored']) {
   const model = values.model ? (isEndpoint(values.model) || isHubModel(values.model) ? values.model : path.resolve(values.model)) : bundledModel();
   const template = values.template;
   if (template !== undefined && !(TEMPLATE_CHOICES as readonly string[]).includes(template)) {
@@ -171,22 +184,16 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
     if (info.padding) process.stderr.write(`plens: ${info.padding}\n`);
     if (info.fallbackReason) process.stderr.write(`plens: running on ${info.device}: ${info.fallbackReason}\n`);
     if (info.cacheError) process.stderr.write(`plens: ${info.cacheError}\n`);
-    const scores = PairTable.fromPairs(dataset.pairs, dataset.malformed);
-    const positions = shardPositions(dataset.pairs.length, shard);
-    if (shard) process.stderr.write(`plens: shard ${shard.index + 1} of ${shard.count}: ${positions.length} of ${dataset.pairs.length} pairs\n`);
-    const progress = new ProgressLine(positions.length * 2);
-    const stats = await scorePairs(
-      dataset.pairs,
-      positions,
-      scorer,
-      {
-        signal: controller.signal,
-        onPair: (index, pairScore) => scores.setScore(index, pairScore),
-        onNotice: (notice) => process.stderr.write(`plens: ${notice.message}\n`),
-        onProgress: (done) => progress.update(done),
-      },
-    );
-    progress.finish();
+    const progress = new ProgressLine();
+    const { table: scores, stats } = await scoreSource(source, scorer, {
+      signal: controller.signal,
+      shard,
+      onNotice: (notice) => process.stderr.write(`plens: ${notice.message}\n`),
+      onMalformed: (bad) => reportSkipped(source.file, bad),
+      onScored,
+      progress: (text, final) => progress.update(text, final),
+    });
+    if (shard) process.stderr.write(`plens: shard ${shard.index + 1} of ${shard.count}: ${shardPositions(scores.count, shard).length} of ${scores.count} pairs\n`);
     for (const endpoint of stats.endpoints ?? []) {
       const rate = endpoint.seconds > 0 ? `, ${Math.round(endpoint.items / endpoint.seconds)} items per request-second` : '';
       process.stderr.write(`plens: ${endpoint.url}: ${endpoint.items} items in ${endpoint.requests} requests${rate}, ${endpoint.errors} errors${endpoint.down ? `; down: ${endpoint.down}` : ''}\n`);
@@ -201,27 +208,42 @@ async function scoreAll(dataset: Dataset, values: ScoreFlags) {
 }
 
 async function score(file: string, values: ScoreFlags): Promise<void> {
-  const dataset = await loadDataset(file, { format: values.format });
-  reportSkipped(file, dataset);
-  const { scores, info, stats, seconds, baseline, shard } = await scoreAll(dataset, values);
+  // Before the dataset and the model are loaded: a bad --out should fail in a second, not after scoring.
+  if (values.out !== undefined) checkOutPath(values.out);
+  // First: a file none of whose lines fits should say so once, before the model loads.
+  const source = await openSource(file, values.format);
 
   const out = values.out ? createWriteStream(values.out) : process.stdout;
-  dataset.pairs.forEach((pair, index) => {
-    const pairScore = scores.score(index);
-    if (!pairScore) return;
-    const v = verdict(pair.label, pairScore);
-    const row = {
-      line: pair.line,
-      reward_a: v.rewardA,
-      reward_b: v.rewardB,
-      margin: v.margin,
-      prefers: v.prefers,
-      label: pair.label,
-      agrees: v.agrees,
-    };
-    out.write(JSON.stringify(row) + '\n');
+  // A write stream reports failures as an 'error' event, which would crash with a stack trace unheard.
+  let writeError: Error | undefined;
+  if (out !== process.stdout) out.on('error', (error) => (writeError ??= error));
+  // Rows are written as their batch is scored, in file order: nothing waits in memory for the end.
+  const { scores, info, stats, seconds, baseline, shard } = await scoreAll(source, values, async (batch, batchScores, table) => {
+    batch.forEach(({ index, pair }, k) => {
+      const pairScore = batchScores[k];
+      if (!pairScore) return;
+      const v = verdict(pair.label, pairScore, table.identical(index));
+      const row = {
+        line: pair.line,
+        reward_a: v.rewardA,
+        reward_b: v.rewardB,
+        margin: v.margin,
+        prefers: v.prefers,
+        label: pair.label,
+        agrees: v.agrees,
+        // The pair's content key: `review --scores` and `export --scores` check the scores belong to their dataset.
+        key: table.keys[index],
+      };
+      out.write(JSON.stringify(row) + '\n');
+    });
+    // Written faster than the disk takes them (cached scores): wait, rather than buffer the whole output. A failed
+    // stream rejects (its error is kept above) instead of never draining.
+    if (out.writableNeedDrain && !writeError) await once(out, 'drain').catch(() => undefined);
   });
-  if (out !== process.stdout) await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  if (out !== process.stdout) {
+    await new Promise<void>((resolve) => out.end(() => resolve()));
+    if (writeError) throw new Error(`cannot write ${values.out}: ${writeError.message}`);
+  }
 
   const summary = {
     ...summarize(scores),
@@ -250,12 +272,15 @@ async function score(file: string, values: ScoreFlags): Promise<void> {
 /** Joins the shards' score files into the unsharded run's file; missing or doubled pairs are errors. */
 async function mergeScores(file: string, scoreFiles: string[], values: { out?: string; format?: string }): Promise<void> {
   if (scoreFiles.length === 0) throw new UsageError(`merge-scores: give the shards' score files after <file>\n${USAGE}`);
-  const dataset = await loadDataset(file, { format: values.format });
-  const { lines, missing } = await mergeScoreFiles(scoreFiles, dataset.pairs.map((pair) => pair.line));
+  if (values.out !== undefined) checkOutPath(values.out);
+  // The pairs' lines, read front to back: the merge checks every one has a score, once.
+  const pairLines: number[] = [];
+  await readSource(await openSource(file, values.format), { onBatch: async (batch) => void pairLines.push(...batch.map(({ pair }) => pair.line)) });
+  const { lines, missing } = await mergeScoreFiles(scoreFiles, pairLines);
   if (missing.length > 0) {
     const shown = missing.slice(0, 10).join(', ');
     throw new Error(
-      `${missing.length} of ${dataset.pairs.length} pairs of ${file} have no score in these files (lines ${shown}${missing.length > 10 ? ', …' : ''}): ` +
+      `${missing.length} of ${pairLines.length} pairs of ${file} have no score in these files (lines ${shown}${missing.length > 10 ? ', …' : ''}): ` +
         'a shard is missing, or some of its pairs failed; run that shard again (what it scored before comes from the cache)',
     );
   }
@@ -265,31 +290,14 @@ async function mergeScores(file: string, scoreFiles: string[], values: { out?: s
   process.stderr.write(`plens: merged ${lines.length} pairs from ${scoreFiles.length} files\n`);
 }
 
-function reportSkipped(file: string, dataset: Dataset): void {
-  for (const bad of dataset.malformed) process.stderr.write(`${file}:${bad.line}: skipped: ${bad.error}\n`);
+function reportSkipped(file: string, bad: Malformed): void {
+  process.stderr.write(`${file}:${bad.line}: skipped: ${bad.error}\n`);
 }
 
-/** Reads `plens score` output back into `table`: rewards by record line (the summary line has no `line`). */
-async function readScores(file: string, dataset: Dataset, table: PairTable): Promise<void> {
-  const byLine = new Map<number, PairScore>();
-  (await readFile(file, 'utf8')).split('\n').forEach((text, i) => {
-    if (!text.trim()) return;
-    let row: { line?: unknown; reward_a?: unknown; reward_b?: unknown };
-    try {
-      row = JSON.parse(text);
-    } catch (error) {
-      throw new UsageError(`${file}:${i + 1}: invalid JSON: ${(error as Error).message}`);
-    }
-    if (row.line === undefined) return;
-    if (typeof row.line !== 'number' || typeof row.reward_a !== 'number' || typeof row.reward_b !== 'number') {
-      throw new UsageError(`${file}:${i + 1}: not a plens score line (needs numeric "line", "reward_a", "reward_b")`);
-    }
-    byLine.set(row.line, { rewardA: row.reward_a, rewardB: row.reward_b });
-  });
-  dataset.pairs.forEach((pair, index) => {
-    const pairScore = byLine.get(pair.line);
-    if (pairScore) table.setScore(index, pairScore);
-  });
+/** Reads `plens score` output back into `table`, once it is known to be the scores of this dataset's pairs. */
+async function readScores(file: string, dataset: string, table: PairTable): Promise<void> {
+  const scores = matchScores(await readScoreFile(file), dataset, table, (message) => process.stderr.write(`plens: ${message}\n`));
+  for (const [index, pairScore] of scores) table.setScore(index, pairScore);
 }
 
 interface ReviewFlags extends ScoreFlags {
@@ -299,12 +307,14 @@ interface ReviewFlags extends ScoreFlags {
 }
 
 async function review(file: string, values: ReviewFlags): Promise<void> {
-  const dataset = await loadDataset(file, { format: values.format });
-  reportSkipped(file, dataset);
+  // First: a file none of whose lines fits should say so once, not list every line it skipped.
+  const source = await openSource(file, values.format);
   let table: PairTable;
   let baseline = false;
-  if (values.scores) await readScores(values.scores, dataset, (table = PairTable.fromPairs(dataset.pairs, dataset.malformed)));
-  else ({ scores: table, baseline } = await scoreAll(dataset, values));
+  if (values.scores) {
+    ({ table } = await readSource(source, { table: true, onMalformed: (bad) => reportSkipped(file, bad) }));
+    await readScores(values.scores, file, table);
+  } else ({ scores: table, baseline } = await scoreAll(source, values));
   // The reviewer's corrections count, as they do in the editor's stats view: same state, same figures.
   const annotationsFile = values.annotations ?? sidecarPath(file);
   const annotations = values.annotations || existsSync(annotationsFile) ? await AnnotationLog.load(annotationsFile) : AnnotationLog.empty();
@@ -316,23 +326,30 @@ async function review(file: string, values: ReviewFlags): Promise<void> {
     fileLabel: (index) => table.fileLabel(index),
     modelPrefers: (index) => {
       const score = table.score(index);
-      return score === undefined ? undefined : verdict(null, score).prefers;
+      if (score === undefined || table.identical(index)) return undefined;
+      return verdict(null, score).prefers as Preference;
     },
     labels: annotations.labelsByAnnotator(),
   });
-  const top = topDisagreements(table, positiveInt(values.top, '--top') ?? 10, labelOf).map(({ index, margin }) => {
-    const pair = dataset.pairs[index];
-    const lastTurn = pair.prompt.at(-1)?.content ?? '';
-    const { prefers } = verdict(labelOf(index), table.score(index)!);
-    return { line: pair.line, margin, prefers, label: labelOf(index), prompt: lastTurn.slice(0, 200) };
+  const ranked = topDisagreements(table, positiveInt(values.top, '--top') ?? 10, labelOf);
+  // Their text is read again from the file: only the columns were kept.
+  const topPairs = await table.pairs(ranked.map(({ index }) => index));
+  const top = ranked.map(({ index, margin }, k) => {
+    const pair = topPairs[k];
+    const { prefers } = verdict(labelOf(index), table.score(index)!, table.identical(index));
+    // The whole conversation, as messages: the last turn alone ("Yes") says nothing of what was asked.
+    return { line: pair.line, margin, prefers, label: labelOf(index), prompt: pair.prompt };
   });
   const report = {
     file,
-    format: dataset.format.name,
+    format: source.format.name,
     pairs: stats.pairs,
     scored: stats.scored,
     agreement: stats.agreement,
     disagreements: stats.disagreements,
+    // Pairs whose responses are the same have no verdict: counted and listed apart, left out of agreement.
+    identical: stats.identical,
+    identical_lines: identicalLines(table),
     calibration: stats.calibration,
     margin_histogram: stats.marginHistogram,
     length: { human_prefers_longer: stats.length.humanPrefersLonger, model_prefers_longer: stats.length.modelPrefersLonger },
@@ -357,24 +374,27 @@ async function review(file: string, values: ReviewFlags): Promise<void> {
   process.stdout.write(JSON.stringify(report) + '\n');
 }
 
+/** File lines of the scored pairs with identical responses, the first hundred: enough to find them, bounded for huge files. */
+function identicalLines(table: PairTable, limit = 100): number[] {
+  const lines: number[] = [];
+  for (let index = 0; index < table.count && lines.length < limit; index++) {
+    if (table.identical(index) && table.score(index)) lines.push(table.line(index));
+  }
+  return lines;
+}
+
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
 /** Progress on stderr: rewritten in place on a terminal, a line every few seconds otherwise. */
 class ProgressLine {
   private lastWrite = 0;
-  constructor(private readonly total: number) {}
 
-  update(done: number): void {
+  update(text: string, final: boolean): void {
     const now = Date.now();
     const interval = process.stderr.isTTY ? 100 : 2000;
-    if (now - this.lastWrite < interval && done < this.total) return;
+    if (now - this.lastWrite < interval && !final) return;
     this.lastWrite = now;
-    const text = `scored ${done}/${this.total} responses (${Math.floor((100 * done) / this.total)}%)`;
-    process.stderr.write(process.stderr.isTTY ? `\r${text}` : `${text}\n`);
-  }
-
-  finish(): void {
-    if (process.stderr.isTTY) process.stderr.write('\n');
+    process.stderr.write(process.stderr.isTTY ? `\r${text}\x1b[K${final ? '\n' : ''}` : `${text}\n`);
   }
 }
 

@@ -5,7 +5,8 @@
  * a file of any size in the background and reads pairs on demand. Both split records with the same
  * byte scanner (./lineIndex), so they agree on every record and line number.
  */
-import { open, readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { isGzipFile, readChunks } from './byteSource';
 import { FORMATS, RecordError, UNPAIRED_FORMATS, formatByName, shapeOf, type PreferenceFormat } from './formats';
 import { IndexError, LineIndex, RecordScanner, scanBytes, type LineIndexOptions, type RawRecord } from './lineIndex';
 import type { Malformed, Pair, Preference } from './pair';
@@ -41,10 +42,25 @@ function parseRecord(raw: RawRecord): Parsed | Malformed {
     return { line: raw.line, error: `invalid JSON: ${(error as Error).message}` };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { line: raw.line, error: 'a record should be a JSON object' };
+    return { line: raw.line, error: `${NOT_AN_OBJECT}, not ${kindOf(value)}` };
   }
   return { line: raw.line, record: value as Record<string, unknown> };
 }
+
+const NOT_AN_OBJECT = 'a record should be a JSON object';
+
+/** What a JSON value is, for messages: "an array of arrays (nested 40 levels)", "a number", "null". */
+function kindOf(value: unknown): string {
+  if (!Array.isArray(value)) return value === null ? 'null' : `a${typeof value === 'object' ? 'n' : ''} ${JSON_TYPE[typeof value] ?? typeof value}`;
+  let depth = 1;
+  for (let inner: unknown = value[0]; Array.isArray(inner); inner = inner[0]) depth++;
+  if (depth > 2) return `an array nested ${depth} levels deep`;
+  if (depth === 2) return 'an array of arrays';
+  if (!value.length) return 'an empty array';
+  return value[0] === null ? 'an array of nulls' : `an array of ${JSON_TYPE[typeof value[0]] ?? typeof value[0]}s`;
+}
+
+const JSON_TYPE: Record<string, string> = { string: 'string', number: 'number', boolean: 'boolean', object: 'object' };
 
 function toPair({ line, record }: Parsed, format: PreferenceFormat): Pair | Malformed {
   try {
@@ -81,15 +97,28 @@ export function detectFormat(records: Record<string, unknown>[]): PreferenceForm
   return best;
 }
 
-/** The format named by the user, or the one detected from the first valid records. */
-function chooseFormat(sample: Record<string, unknown>[], records: number, name: string | undefined): PreferenceFormat {
-  if (sample.length === 0) {
-    throw new DatasetError(records === 0 ? 'the file has no records' : 'no record in the file is valid JSON');
-  }
+/**
+ * The format named by the user, or the one detected from the first valid records. `firstBad` is the
+ * first record that could not be read, to say why when none could.
+ */
+function chooseFormat(sample: Record<string, unknown>[], records: number, name: string | undefined, firstBad?: Malformed): PreferenceFormat {
+  if (sample.length === 0) throw new DatasetError(records === 0 ? 'the file has no records' : noRecordMessage(firstBad));
   if (!name) return detectFormat(sample);
   const forced = formatByName(name);
   if (!forced) throw new DatasetError(`unknown format "${name}"; known: ${FORMATS.map((f) => f.name).join(', ')}`);
   return forced;
+}
+
+/** Why not one record could be read: a file of valid JSON that holds no objects is not "invalid JSON". */
+function noRecordMessage(firstBad: Malformed | undefined): string {
+  const where = firstBad ? ` (line ${firstBad.line}: ${firstBad.error})` : '';
+  if (firstBad?.error.startsWith(NOT_AN_OBJECT)) {
+    return (
+      `the file is JSON but holds no records: ${firstBad.error.slice(NOT_AN_OBJECT.length + ', not '.length)} at line ${firstBad.line}, where a ` +
+      'preference record (a JSON object) should be; a preference file is JSON objects, one a line (JSONL), or one JSON array of them'
+    );
+  }
+  return `no record in the file is valid JSON${where}`;
 }
 
 /** Errors about the file's content name the file; others (I/O, cancellation) pass unchanged. */
@@ -115,7 +144,7 @@ function parseBytes(file: string, bytes: Buffer, options: { format?: string }): 
       else malformed.push(result);
     }
     const sample = parsed.slice(0, DETECTION_SAMPLE).map((p) => p.record);
-    const format = chooseFormat(sample, scanner.count, options.format);
+    const format = chooseFormat(sample, scanner.count, options.format, malformed[0]);
     const pairs: Pair[] = [];
     for (const record of parsed) {
       const result = toPair(record, format);
@@ -129,12 +158,17 @@ function parseBytes(file: string, bytes: Buffer, options: { format?: string }): 
   }
 }
 
-/** Reads a whole file into memory; for files of any size use {@link openDatasetIndex}. */
+/** Reads a whole file into memory (inflating a gzip-compressed one); for files of any size use {@link openDatasetIndex}. */
 export async function loadDataset(file: string, options: { format?: string } = {}): Promise<Dataset> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(file);
+    if (await isGzipFile(file)) {
+      const parts: Buffer[] = [];
+      for await (const { bytes: chunk } of readChunks(file, 1 << 20, (n) => Buffer.allocUnsafe(n))) parts.push(chunk);
+      bytes = Buffer.concat(parts);
+    } else bytes = await readFile(file);
   } catch (error) {
+    if (error instanceof IndexError) throw inFile(file, error);
     throw new DatasetError(`${file}: cannot read the file (${(error as Error).message})`);
   }
   return parseBytes(file, bytes, options);
@@ -217,6 +251,13 @@ export class DatasetIndex {
  * file cannot be read or holds no pairs.
  */
 export async function openDatasetIndex(file: string, options: DatasetIndexOptions = {}): Promise<DatasetIndex> {
+  // Offsets into compressed bytes mean nothing: say so rather than report the bytes as bad records.
+  if (await isGzipFile(file).catch(() => false)) {
+    throw new DatasetError(
+      `${file}: the file is gzip-compressed; the review editor reads it once decompressed (gunzip -k ${file}); ` +
+        'plens inspect, score, review and export read it as it is',
+    );
+  }
   let index: LineIndex;
   try {
     index = await LineIndex.open(file, options);
@@ -225,6 +266,7 @@ export async function openDatasetIndex(file: string, options: DatasetIndexOption
   }
   try {
     const sample: Record<string, unknown>[] = [];
+    let firstBad: Malformed | undefined;
     // Reads on past invalid records, as loadDataset does, until the sample is full or the file ends.
     for (let next = 0; sample.length < DETECTION_SAMPLE; ) {
       const available = await index.whenCount(next + DETECTION_SAMPLE);
@@ -233,14 +275,56 @@ export async function openDatasetIndex(file: string, options: DatasetIndexOption
       for (const raw of await index.readRecords(next, to)) {
         const parsed = parseRecord(raw);
         if ('record' in parsed) sample.push(parsed.record);
+        else firstBad ??= parsed;
       }
       next = to;
     }
-    const format = chooseFormat(sample.slice(0, DETECTION_SAMPLE), index.count, options.format);
+    const format = chooseFormat(sample.slice(0, DETECTION_SAMPLE), index.count, options.format, firstBad);
     return new DatasetIndex(file, format, index);
   } catch (error) {
     await index.close();
     throw inFile(file, error);
+  }
+}
+
+/**
+ * The format of a file read front to back (plain or gzip-compressed), from its first records as
+ * {@link openDatasetIndex} detects it, or the one named; reads only as far as the sample needs.
+ */
+export async function detectStreamFormat(file: string, options: { format?: string; signal?: AbortSignal } = {}): Promise<PreferenceFormat> {
+  try {
+    await stat(file);
+  } catch (error) {
+    throw new DatasetError(`${file}: cannot read the file (${(error as Error).message})`);
+  }
+  const scanner = new RecordScanner();
+  const window = new ByteWindow();
+  const sample: Record<string, unknown>[] = [];
+  let firstBad: Malformed | undefined;
+  const chunks = readChunks(file, 256 << 10, (n) => Buffer.allocUnsafeSlow(n), options.signal);
+  try {
+    let next = 0;
+    for (let done = false; !done && sample.length < DETECTION_SAMPLE; ) {
+      const result = await chunks.next();
+      done = result.done === true;
+      if (result.done) scanner.finish();
+      else {
+        scanner.push(result.value.bytes);
+        window.append(result.value.bytes);
+      }
+      for (; next < scanner.count && sample.length < DETECTION_SAMPLE; next++) {
+        const [start, end] = scanner.span(next);
+        const parsed = parseRecord(scanner.decode(next, window.bytes(start, end)));
+        if ('record' in parsed) sample.push(parsed.record);
+        else firstBad ??= parsed;
+      }
+      if (next > 0) window.discardBefore(scanner.span(next - 1)[1]);
+    }
+    return chooseFormat(sample, scanner.count, options.format, firstBad);
+  } catch (error) {
+    throw inFile(file, error);
+  } finally {
+    await chunks.return(undefined);
   }
 }
 
@@ -262,6 +346,7 @@ export type StreamedRecord =
 
 const STREAM_CHUNK = 1 << 20;
 
+
 /**
  * Reads a whole file once, front to back, for rewriting it (export, applying labels in place):
  * every record with its pair, its text and where its bytes are. It uses the same scanner as the
@@ -271,6 +356,11 @@ const STREAM_CHUNK = 1 << 20;
 export class DatasetStream implements AsyncIterable<StreamedRecord> {
   private readonly scanner = new RecordScanner();
   private firstLineEnding: '\n' | '\r\n' | undefined;
+  /** Where the text of the last record read ends (records of any kind): bytes from here on are kept for the layout. */
+  private textEnd = 0;
+  private headBytes: Buffer | undefined;
+  private separatorBytes: Buffer | undefined;
+  private tailBytes: Buffer | undefined;
 
   constructor(
     readonly file: string,
@@ -283,53 +373,94 @@ export class DatasetStream implements AsyncIterable<StreamedRecord> {
     return this.scanner.mode === 'array' ? 'array' : 'jsonl';
   }
 
+  // The bytes around the records, so that a copy can keep them.
+
+  /** Everything before the first record (a BOM, an array's `[` and indentation); known once it has been read. */
+  get head(): Buffer | undefined {
+    return this.headBytes;
+  }
+
+  /** What separates the first two records (an array's `,\n  ` or `,`); known once the second has been read. */
+  get separator(): Buffer | undefined {
+    return this.separatorBytes;
+  }
+
+  /** Everything after the last record (`\n]\n`, or nothing where the file ends without a newline); known at the end. */
+  get tail(): Buffer | undefined {
+    return this.tailBytes;
+  }
+
+  /** Whether the file is a JSON array that ends before its `]` (known once the whole file has been read). */
+  get truncated(): boolean {
+    return this.scanner.truncated;
+  }
+
   /** The line ending after the first readable record, so that a copy can keep the file's. */
   get lineEnding(): '\n' | '\r\n' {
     return this.firstLineEnding ?? '\n';
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<StreamedRecord> {
-    let handle;
+    let size: number;
     try {
-      handle = await open(this.file, 'r');
+      size = (await stat(this.file)).size;
     } catch (error) {
       throw new DatasetError(`${this.file}: cannot read the file (${(error as Error).message})`);
     }
+    const chunkSize = this.options.chunkSize ?? STREAM_CHUNK;
+    const window = new ByteWindow();
+    // The window keeps chunks until the records in them are read, then hands them back for reuse:
+    // a fresh buffer per read would leave the garbage collector hundreds of megabytes behind.
+    // Never a slice of Node's shared pool, which must not be written to once given back.
+    const chunks = readChunks(this.file, chunkSize, (n) => window.spare(n) ?? Buffer.allocUnsafeSlow(n), this.options.signal);
     try {
-      const { size } = await handle.stat();
-      const chunkSize = this.options.chunkSize ?? STREAM_CHUNK;
-      const window = new ByteWindow();
       let next = 0;
-      for (let position = 0; ; ) {
+      for (let position = 0, fileBytes = 0; ; ) {
         this.options.signal?.throwIfAborted();
-        // The window keeps chunks until the records in them are read, then hands them back for reuse:
-        // a fresh buffer per read would leave the garbage collector hundreds of megabytes behind.
-        // Never a slice of Node's shared pool, which must not be written to once given back.
-        const chunk = window.spare(chunkSize) ?? Buffer.allocUnsafeSlow(chunkSize);
-        const { bytesRead } = await handle.read(chunk, 0, chunkSize, position);
-        if (bytesRead === 0) this.scanner.finish();
+        const result = await chunks.next();
+        if (result.done) this.scanner.finish();
         else {
-          const bytes = chunk.subarray(0, bytesRead);
+          const { bytes } = result.value;
           this.scanner.push(bytes);
           window.append(bytes);
-          position += bytesRead;
+          position += bytes.length;
+          fileBytes = result.value.fileBytes;
         }
         // Every record the scanner has found is complete: it adds one only when the record has ended.
         for (; next < this.scanner.count; next++) yield this.read(next, window);
-        if (next > 0) window.discardBefore(this.scanner.span(next - 1)[1]);
-        this.options.onProgress?.({ bytesIndexed: position, totalBytes: size, records: this.scanner.count });
-        if (bytesRead === 0) return;
+        // Kept from the end of the last record's text: the separator and the tail are read from there.
+        window.discardBefore(this.textEnd);
+        this.options.onProgress?.({ bytesIndexed: result.done ? size : fileBytes, totalBytes: size, records: this.scanner.count });
+        if (result.done) {
+          this.tailBytes = Buffer.from(window.bytes(this.textEnd, position));
+          return;
+        }
       }
     } catch (error) {
       throw inFile(this.file, error);
     } finally {
-      await handle.close();
+      await chunks.return(undefined);
     }
+  }
+
+  /** Takes the head before record 0 and the separator before record 1, and moves the text end on (records of any kind). */
+  private noteLayout(i: number, spanStart: number, bytes: Buffer, window: ByteWindow): void {
+    let start = 0;
+    while (start < bytes.length && isJsonSpace(bytes[start])) start++;
+    if (bytes[start] === 0xef && bytes[start + 1] === 0xbb && bytes[start + 2] === 0xbf) start += 3;
+    let end = bytes.length;
+    const inArray = this.scanner.mode === 'array';
+    while (end > start && (isJsonSpace(bytes[end - 1]) || (inArray && bytes[end - 1] === 0x2c))) end--;
+    // Copies: the window's buffers are read into again.
+    if (i === 0) this.headBytes = Buffer.from(window.bytes(0, spanStart + start));
+    else if (i === 1) this.separatorBytes = Buffer.from(window.bytes(this.textEnd, spanStart + start));
+    this.textEnd = spanStart + end;
   }
 
   private read(i: number, window: ByteWindow): StreamedRecord {
     const [spanStart, spanEnd] = this.scanner.span(i);
     const bytes = window.bytes(spanStart, spanEnd);
+    if (i !== this.scanner.cutRecord) this.noteLayout(i, spanStart, bytes, window);
     const raw = this.scanner.decode(i, bytes);
     if ('error' in raw) return { index: i, malformed: { line: raw.line, error: raw.error } };
     const parsed = parseRecord(raw);
@@ -387,8 +518,9 @@ class ByteWindow {
     while (this.chunks.length && this.start + this.chunks[0].length <= offset) {
       const chunk = this.chunks.shift()!;
       this.start += chunk.length;
-      // Chunks are views of read buffers of their own (the last may be shorter): the whole buffer is reusable.
-      this.free.push(Buffer.from(chunk.buffer));
+      // Chunks are views of read buffers of their own (the last may be shorter): the whole buffer is
+      // reusable. A few are enough; inflated chunks (zlib's) are never asked back, and must not pile up.
+      if (this.free.length < 4) this.free.push(Buffer.from(chunk.buffer));
     }
   }
 }

@@ -10,11 +10,12 @@ import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { syncDirectory } from './atomicWrite';
 import { PairKeyer, type Annotation, type AnnotationField, type AnnotationLog, type ReviewLabel } from './annotations';
-import { DatasetStream, openDatasetIndex, type StreamedRecord } from './dataset';
+import { isGzipFile } from './byteSource';
+import { DatasetStream, detectStreamFormat, type StreamedRecord } from './dataset';
 import { RecordError, type PreferenceFormat } from './formats';
 import type { IndexProgress } from './lineIndex';
 import type { Message, Pair, Preference } from './pair';
-import { verdict, type PairScore } from './verdict';
+import { identicalResponses, verdict, type PairScore } from './verdict';
 
 export const EXPORT_TARGETS = ['same', 'trl-conversational', 'trl-standard'] as const;
 export type ExportTarget = (typeof EXPORT_TARGETS)[number];
@@ -103,12 +104,14 @@ export async function exportDataset(file: string, out: string, options: ExportOp
     if (drop.has('unreviewed-disagreements') && !review.annotation?.reviewed) {
       const score = options.scoreOf!(ordinal, entry.pair);
       if (!score) report.unscored!++;
-      else if (verdict(asPreference(review.label), score).agrees === false) return 'unreviewed-disagreements';
+      // Identical responses are no disagreement, whatever their rewards: such a pair stays.
+      else if (verdict(asPreference(review.label), score, identicalResponses(entry.pair)).agrees === false) return 'unreviewed-disagreements';
     }
     return undefined;
   };
 
   const output = await AtomicOutput.create(out);
+  const writer = new RecordWriter(output, stream, options.to, containerOf(out));
   try {
     let ordinal = 0;
     for await (const entry of stream) {
@@ -128,13 +131,11 @@ export async function exportDataset(file: string, out: string, options: ExportOp
         count(report.dropped, written.reason);
         continue;
       }
-      const { text } = written;
-      if (stream.container === 'jsonl') await output.write(text + stream.lineEnding);
-      else await output.write(`${report.written === 0 ? '[\n' : ',\n'}${indentationOf(text)}${text}`);
+      await writer.record(written.text);
       report.written++;
       if (review.relabel) report.relabelled++;
     }
-    if (stream.container === 'array') await output.write(report.written ? '\n]\n' : '[]\n');
+    await writer.finish();
     await output.commit();
   } catch (error) {
     await output.abort();
@@ -151,6 +152,10 @@ export async function exportDataset(file: string, out: string, options: ExportOp
  */
 export async function applyInPlace(file: string, annotations: AnnotationLog, options: InPlaceOptions): Promise<InPlaceReport> {
   const format = await detectFormat(file, options.format);
+  // Record offsets are offsets in the inflated text: replacing bytes of the compressed file would ruin it.
+  if (await isGzipFile(file)) {
+    throw new ExportError(`${file} is gzip-compressed and cannot be changed in place; export a copy with --out instead`);
+  }
   const before = await stat(file);
   const report: InPlaceReport = { format: format.name, relabelled: 0, unapplied: {}, rekeyed: 0 };
   const oldKeys = new PairKeyer();
@@ -333,6 +338,93 @@ function stringify(value: unknown, item: string, key: string): string {
   return JSON.stringify(value);
 }
 
+/** The container the name `out` asks for (`.jsonl` / `.ndjson`: JSONL, `.json`: a JSON array), if it asks. */
+export function containerOf(out: string): 'jsonl' | 'array' | undefined {
+  const extension = path.extname(out).toLowerCase();
+  return extension === '.jsonl' || extension === '.ndjson' ? 'jsonl' : extension === '.json' ? 'array' : undefined;
+}
+
+/**
+ * Writes the exported records in the container the output's name asks for, else the input's. A copy
+ * in the input's own format and container keeps the bytes around its records — BOM, the array's
+ * brackets, indentation and separators, the final newline or its absence — so that an export that
+ * changes nothing is the file itself, byte for byte. Records going from an array to JSONL are put on
+ * one line each, their text otherwise untouched.
+ */
+class RecordWriter {
+  private written = 0;
+  private container: 'jsonl' | 'array' | undefined;
+  private keepLayout = false;
+
+  constructor(
+    private readonly output: AtomicOutput,
+    private readonly stream: DatasetStream,
+    private readonly to: ExportTarget,
+    private readonly wanted: 'jsonl' | 'array' | undefined,
+  ) {}
+
+  async record(text: string): Promise<void> {
+    // Decided at the first record: the input's container is known once a record has been read.
+    if (this.container === undefined) {
+      this.container = this.wanted ?? this.stream.container;
+      this.keepLayout = this.to === 'same' && this.container === this.stream.container;
+    }
+    if (this.container === 'jsonl') {
+      const line = text.includes('\n') ? compactJson(text) : text;
+      if (!this.keepLayout) await this.output.write(line + this.stream.lineEnding);
+      else await this.output.write(this.written === 0 ? Buffer.concat([this.head(), Buffer.from(line)]) : this.stream.lineEnding + line);
+    } else if (this.keepLayout) {
+      const separator = this.written === 0 ? this.head() : (this.stream.separator ?? Buffer.from(',' + this.stream.lineEnding));
+      await this.output.write(Buffer.concat([separator, Buffer.from(text)]));
+    } else {
+      await this.output.write(`${this.written === 0 ? '[\n' : ',\n'}${indentationOf(text)}${text}`);
+    }
+    this.written++;
+  }
+
+  async finish(): Promise<void> {
+    const newline = this.stream.lineEnding;
+    const container = this.container ?? this.wanted ?? this.stream.container;
+    if (container === 'jsonl') {
+      // Each line of the generic copy ended with its newline; a kept layout ends as the source does.
+      if (this.keepLayout && this.written > 0) await this.output.write(this.stream.tail!);
+      return;
+    }
+    if (this.written === 0) await this.output.write(`[]${newline}`);
+    // A truncated source has no end of its own to copy: the array is closed as a new one would be.
+    else if (this.keepLayout && !this.stream.truncated) await this.output.write(this.stream.tail!);
+    else await this.output.write(`${newline}]${newline}`);
+  }
+
+  /** The source's bytes before its first record (a BOM, `[` and indentation). */
+  private head(): Buffer {
+    return this.stream.head ?? Buffer.alloc(0);
+  }
+}
+
+/**
+ * JSON text on one line: whitespace outside strings removed, everything else kept as written (number
+ * literals, escapes, key order), which a parse and stringify would not promise. Newlines inside
+ * strings are always escaped in JSON, so the result has none.
+ */
+export function compactJson(text: string): string {
+  let result = '';
+  let inString = false;
+  let from = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === ' ' || c === '\n' || c === '\r' || c === '\t') {
+      result += text.slice(from, i);
+      from = i + 1;
+    }
+  }
+  return result + text.slice(from);
+}
+
 /** A pretty-printed record's first line takes the indentation its closing line has, as in the source array. */
 function indentationOf(text: string): string {
   const lastLine = text.lastIndexOf('\n');
@@ -376,10 +468,9 @@ function moveAnnotations(log: AnnotationLog, moves: readonly KeyMove[], by: stri
 }
 
 async function detectFormat(file: string, format: string | undefined): Promise<PreferenceFormat> {
-  // Detection as the editor does it, from the first records; the rest of the file is read by the stream.
-  const index = await openDatasetIndex(file, { format });
-  await index.close();
-  return index.format;
+  // Detection as the editor does it, from the first records; the rest of the file is read by the
+  // stream. Read front to back, so a gzip-compressed file is detected too.
+  return detectStreamFormat(file, { format });
 }
 
 /** Whether two paths name one file (a symbolic or hard link is the same file). */

@@ -109,6 +109,12 @@ export class RecordScanner {
   private closed = false;
   private elementStart = -1;
   private elementLine = 0;
+  /**
+   * The record standing for the cut, when a JSON array ends before its `]` (an interrupted download):
+   * the element the file ends inside, or an empty one where the next would start. Every complete
+   * element before it is read as usual; this one is reported, so the cut is never silent.
+   */
+  private cut: { record: number; inside: boolean } | undefined;
   /** Next newline at or after the scan position in the current chunk (chunk length: none), or -1: unknown. */
   private nextNewline = -1;
 
@@ -130,14 +136,33 @@ export class RecordScanner {
     else if (this.mode === 'array') this.scanArray(chunk, pos, base);
   }
 
-  /** Ends the input; throws {@link IndexError} when a JSON array is not closed. */
+  /** The record standing for the cut of a truncated JSON array (see {@link truncated}), or -1. */
+  get cutRecord(): number {
+    return this.cut?.record ?? -1;
+  }
+
+  /** Whether the input was a JSON array that ends before its closing `]`. */
+  get truncated(): boolean {
+    return this.cut !== undefined;
+  }
+
+  /** Ends the input. A JSON array that is not closed keeps its complete elements and gets a record reporting the cut. */
   finish(): void {
     if (this.mode === 'unknown' && this.bomLength > 0 && this.bomLength < 3) {
       // A file of nothing but the start of a BOM: one (unreadable) record, reported rather than lost.
       [this.mode, this.lineHasContent] = ['jsonl', true];
     }
     if (this.mode === 'jsonl' && this.lineHasContent) this.addRecord(this.lineStart, this.line, this.bytesSeen);
-    if (this.mode === 'array' && !this.closed) throw new IndexError('the JSON array is not closed: the file looks truncated');
+    if (this.mode === 'array' && !this.closed && this.cut === undefined) {
+      // Inside a string or a nested value, the last element is cut; at the array's own level it is
+      // whole (only objects are records, and an object ends with its brace) and the cut comes after it.
+      const inside = this.elementStart >= 0 && (this.inString || this.depth > 1);
+      if (this.elementStart >= 0 && !inside) this.endElement(this.bytesSeen);
+      if (inside) this.addRecord(this.elementStart, this.elementLine, this.bytesSeen);
+      else this.addRecord(this.bytesSeen, this.line, this.bytesSeen);
+      this.elementStart = -1;
+      this.cut = { record: this.count - 1, inside };
+    }
   }
 
   /** Byte range of record `i`, whitespace (and, in an array, the separating comma) included. */
@@ -152,6 +177,14 @@ export class RecordScanner {
 
   /** Decodes record `i` from the bytes of its {@link span}. */
   decode(i: number, bytes: Uint8Array): RawRecord {
+    if (i === this.cut?.record) {
+      const where = this.cut.inside ? 'ends inside this record' : 'ends here';
+      return {
+        index: i,
+        line: this.lineOf(i),
+        error: `the file ${where}, before the JSON array's closing "]": it looks cut short (an interrupted download or copy?); the ${i} records before it are read`,
+      };
+    }
     return decodeRecord(bytes, i, this.lineOf(i), this.mode === 'array');
   }
 

@@ -7,7 +7,7 @@
 import { PairKeyer } from './annotations';
 import type { DatasetIndex } from './dataset';
 import type { Malformed, Message, Pair, Preference } from './pair';
-import type { PairScore } from './verdict';
+import { identicalResponses, type PairScore } from './verdict';
 
 const LABELS: readonly Preference[] = [null, 'a', 'b', 'tie'];
 const textLength = (messages: readonly Message[]) => messages.reduce((n, m) => n + m.content.length, 0);
@@ -38,6 +38,7 @@ export class PairTable {
   private readonly labels = new Column(new Int8Array(1024));
   private readonly lengthA = new Column(new Int32Array(1024));
   private readonly lengthB = new Column(new Int32Array(1024));
+  private readonly same = new Column(new Int8Array(1024));
   private readonly rewardA = new Column(new Float64Array(1024).fill(NaN), NaN);
   private readonly rewardB = new Column(new Float64Array(1024).fill(NaN), NaN);
   private scoredCount = 0;
@@ -58,6 +59,19 @@ export class PairTable {
     table.malformed.push(...malformed);
     table.complete = true;
     return table;
+  }
+
+  /**
+   * An empty table that its owner fills with {@link append} while reading the file front to back
+   * (the CLI, a compressed file); `read` gives the text of pairs back by record index, again from the file.
+   */
+  static streamed(read: RecordReader): PairTable {
+    return new PairTable(read);
+  }
+
+  /** Adds record `recordIndex`'s pair at the end of a {@link streamed} table. */
+  append(recordIndex: number, pair: Pair): void {
+    this.add(recordIndex, pair);
   }
 
   /**
@@ -91,12 +105,13 @@ export class PairTable {
 
   private add(recordIndex: number, pair: Pair): void {
     const i = this.size;
-    for (const column of [this.record, this.lines, this.labels, this.lengthA, this.lengthB, this.rewardA, this.rewardB]) column.ensure(i + 1);
+    for (const column of [this.record, this.lines, this.labels, this.lengthA, this.lengthB, this.same, this.rewardA, this.rewardB]) column.ensure(i + 1);
     this.record.data[i] = recordIndex;
     this.lines.data[i] = pair.line;
     this.labels.data[i] = LABELS.indexOf(pair.label);
     this.lengthA.data[i] = textLength(pair.a);
     this.lengthB.data[i] = textLength(pair.b);
+    this.same.data[i] = identicalResponses(pair) ? 1 : 0;
     this.keys.push(this.keyer.next(pair));
     this.size++;
   }
@@ -118,6 +133,11 @@ export class PairTable {
   /** Characters in response A and B. */
   lengths(i: number): [number, number] {
     return [this.lengthA.data[i], this.lengthB.data[i]];
+  }
+
+  /** Whether the two responses are identical: such a pair has no verdict to agree or disagree with. */
+  identical(i: number): boolean {
+    return this.same.data[i] === 1;
   }
 
   score(i: number): PairScore | undefined {

@@ -57,7 +57,7 @@ export class ReviewState {
   private matches(index: number, filter: RowFilter): boolean {
     const agrees = () => {
       const score = this.table.score(index);
-      return score === undefined ? undefined : verdict(this.label(index), score).agrees;
+      return score === undefined ? undefined : verdict(this.label(index), score, this.table.identical(index)).agrees;
     };
     switch (filter) {
       case 'all':
@@ -206,7 +206,7 @@ export class ReviewState {
       if (this.hidden(index)) return { ...row, label: null, blind: true };
       const score = this.table.score(index);
       if (score) {
-        const { margin, prefers, agrees } = verdict(this.label(index), score);
+        const { margin, prefers, agrees } = verdict(this.label(index), score, this.table.identical(index));
         row.score = { margin, prefers, agrees };
       }
       return row;
@@ -226,7 +226,7 @@ export class ReviewState {
         return { ...row, label: null, blind: { swapped: parseInt(this.table.keys[index].slice(0, 2), 16) % 2 === 1 } };
       }
       const score = this.table.score(index);
-      return { ...row, score: score && verdict(this.label(index), score) };
+      return { ...row, score: score && verdict(this.label(index), score, this.table.identical(index)) };
     });
   }
 

@@ -80,9 +80,9 @@ export function datasetStats({ pairs, labelOf = (i) => pairs.fileLabel(i), annot
     }
     const score = pairs.score(index);
     if (!score) continue;
-    const v = verdict(label, score);
+    const v = verdict(label, score, pairs.identical?.(index));
     margins.push(v.margin);
-    if (lengthA !== lengthB && v.prefers !== 'tie') {
+    if (lengthA !== lengthB && (v.prefers === 'a' || v.prefers === 'b')) {
       modelLengthPairs++;
       if ((v.prefers === 'a') === lengthA > lengthB) longerPreferred++;
     }
@@ -129,7 +129,7 @@ export function topDisagreements(
   for (let index = 0; index < pairs.count; index++) {
     const score = pairs.score(index);
     if (!score) continue;
-    const v = verdict(labelOf(index), score);
+    const v = verdict(labelOf(index), score, pairs.identical?.(index));
     if (v.agrees === false) found.push({ index, margin: v.margin });
   }
   return found.sort((x, y) => Math.abs(y.margin) - Math.abs(x.margin) || x.index - y.index).slice(0, count);

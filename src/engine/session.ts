@@ -55,6 +55,19 @@ function describe(provider: string, message: string): string {
   return `${provider} unavailable: ${message.trim()}${hint ? ` (${hint})` : ''}`;
 }
 
+/**
+ * Whether the provider failed only because its libraries are not on this machine (onnxruntime cannot
+ * load its CUDA provider library, or that library cannot load the CUDA runtime), as opposed to being
+ * installed and failing. On most machines CUDA simply is not there, and trying it is a formality.
+ */
+export function notInstalled(message: string): boolean {
+  return /Failed to load (shared )?library|cannot open shared object|LoadLibrary failed|libcudart|libcublas|libcudnn|error code 126/i.test(message);
+}
+
+/** The one-line note for an automatic choice that found no accelerator installed: no error text, a pointer to it. */
+const notInstalledNote = (provider: string) =>
+  `no ${provider.toUpperCase()} libraries on this machine (choose the device "${provider}" to see why, or install GPU support)`;
+
 export async function createSession(modelPath: string, device: Device = 'auto', threads = cpuThreads(), runtimeDir?: string): Promise<CreatedSession> {
   const ort = onnxRuntime(runtimeDir);
   // Provider probing logs native errors to stderr (the extension host's log); the failures are
@@ -64,6 +77,8 @@ export async function createSession(modelPath: string, device: Device = 'auto', 
   // (dml/coreml elsewhere): the session would run on CPU while we reported the accelerator.
   const available = new Set(ort.listSupportedBackends().map((backend) => backend.name));
   const reasons: string[] = [];
+  /** Errors of providers that are installed and failed: the real cause of a model that will not load. */
+  const failures: string[] = [];
   let lastError: unknown;
   for (const provider of providerOrder(device)) {
     if (!available.has(provider)) {
@@ -79,10 +94,19 @@ export async function createSession(modelPath: string, device: Device = 'auto', 
       return { session, device: provider, fallbackReason: reasons.length > 0 ? reasons.join('; ') : undefined };
     } catch (error) {
       lastError = error;
-      reasons.push(describe(provider, error instanceof Error ? error.message : String(error)));
+      const message = error instanceof Error ? error.message : String(error);
+      // Asked for nothing in particular, a machine without CUDA gets a short note, not CUDA's error
+      // text; asked for the device, the user gets all of it.
+      if (device === 'auto' && provider !== 'cpu' && notInstalled(message)) reasons.push(notInstalledNote(provider));
+      else {
+        reasons.push(describe(provider, message));
+        failures.push(provider === 'cpu' ? message.trim() : describe(provider, message));
+      }
     }
   }
-  throw new Error(`Cannot load ${modelPath}: ${reasons.join('; ')}`, { cause: lastError });
+  // The model's own error first (a broken model.onnx fails on the CPU too): the accelerators' come after.
+  const cause = failures.length ? failures.reverse().join('; ') : reasons.join('; ');
+  throw new Error(`Cannot load ${modelPath}: ${cause}`, { cause: lastError });
 }
 
 /**

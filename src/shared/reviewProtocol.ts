@@ -6,12 +6,13 @@
 import type { Annotation, AnnotationField, AnnotationValue, ReviewLabel } from '../core/annotations';
 import type { Message, Preference } from '../core/pair';
 import type { DatasetStats } from '../core/stats';
+import type { ModelPreference } from '../core/verdict';
 
 export interface RowScore {
   rewardA: number;
   rewardB: number;
   margin: number;
-  prefers: Preference;
+  prefers: ModelPreference;
   agrees: boolean | null;
 }
 
@@ -47,7 +48,7 @@ export interface RowSummary {
   reviewed?: boolean;
   noted?: boolean;
   /** Absent while unscored, and in blind mode until the reviewer decides. */
-  score?: { margin: number; prefers: Preference; agrees: boolean | null };
+  score?: { margin: number; prefers: ModelPreference; agrees: boolean | null };
   blind?: boolean;
   /** The start of the last prompt turn, whitespace collapsed. */
   preview: string;

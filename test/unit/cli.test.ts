@@ -75,20 +75,23 @@ describe('plens score', () => {
       [1, 2, 5, 7],
     );
     for (const row of rows) {
-      assert.deepEqual(Object.keys(row), ['line', 'reward_a', 'reward_b', 'margin', 'prefers', 'label', 'agrees']);
+      assert.deepEqual(Object.keys(row), ['line', 'reward_a', 'reward_b', 'margin', 'prefers', 'label', 'agrees', 'key']);
       assert.equal(row.margin, row.reward_a - row.reward_b);
+      if (row.line === 5) continue;
       assert.equal(row.prefers, row.margin > 0 ? 'a' : row.margin < 0 ? 'b' : 'tie');
       assert.equal(row.agrees, row.prefers === row.label);
     }
-    // Line 5 has identical responses: equal rewards, a tie, which disagrees with the "chosen" label.
+    // Line 5 has identical responses: a verdict of its own, neither agreeing nor disagreeing with the label.
     assert.equal(rows[2].reward_a, rows[2].reward_b);
-    assert.equal(rows[2].prefers, 'tie');
+    assert.equal(rows[2].prefers, 'identical');
+    assert.equal(rows[2].agrees, null);
 
     const summary = JSON.parse(run.stdout.trim());
     assert.equal(summary.pairs, 4);
     assert.equal(summary.scored, 4);
+    assert.equal(summary.identical, 1);
     assert.equal(summary.disagreements, rows.filter((r) => r.agrees === false).length);
-    assert.equal(summary.agreement, rows.filter((r) => r.agrees).length / 4);
+    assert.equal(summary.agreement, rows.filter((r) => r.agrees).length / 3);
     assert.equal(summary.device, 'cpu');
     assert.ok(summary.tokens_per_second > 0);
     assert.equal(summary.cached, 0);
@@ -136,7 +139,10 @@ describe('plens review', () => {
     const report = JSON.parse(run.stdout);
     assert.equal(report.agreement, summary.agreement);
     assert.equal(report.disagreements, summary.disagreements);
-    assert.equal(report.calibration.reduce((n: number, b: { pairs: number }) => n + b.pairs, 0), 4);
+    // The pair with identical responses (line 5) is scored but in no calibration bin: it has no verdict.
+    assert.equal(report.calibration.reduce((n: number, b: { pairs: number }) => n + b.pairs, 0), 3);
+    assert.equal(report.identical, 1);
+    assert.deepEqual(report.identical_lines, [5]);
     assert.equal(report.margin_histogram.reduce((n: number, b: { count: number }) => n + b.count, 0), 4);
     assert.equal(report.top_disagreements.length, 1);
     const rows = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));

@@ -215,8 +215,27 @@ describe('JSON array scanning', () => {
     }
   });
 
-  it('reports a truncated array and content after the array', () => {
-    assert.throws(() => scanBytes(Buffer.from('[{"a":1},{"a"')), /the JSON array is not closed/);
+  it('reads the complete elements of a truncated array and reports the cut as a record', () => {
+    const decoded = (text: string) => {
+      const bytes = Buffer.from(text);
+      const scanner = scanBytes(bytes);
+      assert.equal(scanner.truncated, true, text);
+      return Array.from({ length: scanner.count }, (_, i) => scanner.decode(i, bytes.subarray(...scanner.span(i))));
+    };
+    // Cut inside the second element, after a comma, and after a whole element with no comma.
+    for (const [text, cutLine, inside] of [
+      ['[{"a":1},\n{"a"', 2, true],
+      ['[{"a":1},\n{"a":"x\\', 2, true],
+      ['[{"a":1},\n', 2, false],
+      ['[{"a":1}', 1, false],
+    ] as const) {
+      const records = decoded(text);
+      assert.deepEqual(records.slice(0, -1), [{ index: 0, line: 1, text: '{"a":1}' }], text);
+      const cut = records.at(-1)!;
+      assert.equal(cut.line, cutLine, text);
+      assert.ok('error' in cut && cut.error.includes(inside ? 'ends inside this record' : 'ends here') && /cut short/.test(cut.error), text);
+    }
+    assert.equal(scanBytes(Buffer.from('[{"a":1}]')).truncated, false);
     assert.throws(() => scanBytes(Buffer.from('[1,2]\n{"a":1}\n')), /line 2: unexpected content after the JSON array/);
   });
 });
@@ -385,13 +404,17 @@ describe('openDatasetIndex', () => {
     }
   });
 
-  it('rejects a truncated array through done, naming the file', async () => {
+  it('indexes the complete records of a truncated array and reports the cut', async () => {
     const records = Array.from({ length: 300 }, () => '{"input":"i","output_1":"a","output_2":"b","label":1}');
     const file = tempFile(`[${records.join(',\n')}, {"inp`);
     const index = await openDatasetIndex(file, { chunkSize: 256 });
     try {
       assert.equal(index.format.name, 'llmbar');
-      await assert.rejects(index.done, (error: Error) => error instanceof DatasetError && /\.jsonl: the JSON array is not closed/.test(error.message));
+      assert.equal(await index.done, 301);
+      const entries = await index.pairs(0, 301);
+      assert.equal(entries.filter((e) => 'pair' in e).length, 300);
+      const cut = entries[300];
+      assert.ok('malformed' in cut && cut.malformed.line === 300 && /ends inside this record.*cut short/.test(cut.malformed.error));
     } finally {
       await index.close();
     }

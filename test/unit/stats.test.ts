@@ -20,7 +20,7 @@ const pair = (a: string, b: string, label: Pair['label'] = 'a'): Pair => ({
 });
 
 describe('datasetStats', () => {
-  const pairs = [pair('long answer', 'no'), pair('x', 'longer'), pair('same', 'same'), pair('aa', 'b', null)];
+  const pairs = [pair('long answer', 'no'), pair('x', 'longer'), pair('same', 'sane'), pair('aa', 'b', null)];
   const scores = new Map<number, PairScore>([
     [0, { rewardA: 3, rewardB: 0 }], // confident, agrees; model prefers the longer
     [1, { rewardA: 0.1, rewardB: 0 }], // unsure, agrees; model prefers the shorter
@@ -55,6 +55,22 @@ describe('datasetStats', () => {
     });
     assert.equal(stats.disagreements, 0);
     assert.deepEqual(stats.review, { reviewed: 1, relabelled: 1, bothBad: 1, flagged: 1, notes: 1 });
+  });
+
+  it('leaves a pair with identical responses out of agreement, calibration and the disagreements, and counts it', () => {
+    const withTwin = [...pairs, pair('twin', 'twin')];
+    const twinScores = new Map(scores).set(4, { rewardA: 0, rewardB: 5 });
+    const table = scoredTable(withTwin, twinScores);
+    const stats = datasetStats({ pairs: table });
+    assert.equal(stats.scored, 4);
+    assert.equal(stats.identical, 1);
+    assert.equal(stats.disagreements, 1);
+    assert.equal(stats.agreement, 2 / 3);
+    assert.equal(stats.calibration.reduce((n, b) => n + b.pairs, 0), 3);
+    assert.deepEqual(
+      topDisagreements(table, 5).map((r) => r.index),
+      [2],
+    );
   });
 
   it('a symmetric margin histogram holds every score', () => {

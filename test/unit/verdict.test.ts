@@ -28,9 +28,9 @@ describe('verdict', () => {
 
   it('agreement counts only scored, labelled pairs', () => {
     const table = PairTable.fromPairs([pair('a'), pair('b'), pair(null), pair('a')]);
-    assert.deepEqual(summarize(table), { pairs: 4, scored: 0, agreement: null, disagreements: 0 });
+    assert.deepEqual(summarize(table), { pairs: 4, scored: 0, agreement: null, disagreements: 0, identical: 0 });
     for (const index of [0, 1, 2]) table.setScore(index, { rewardA: 1, rewardB: 0 });
-    assert.deepEqual(summarize(table), { pairs: 4, scored: 3, agreement: 0.5, disagreements: 1 });
+    assert.deepEqual(summarize(table), { pairs: 4, scored: 3, agreement: 0.5, disagreements: 1, identical: 0 });
   });
 });
 

@@ -1,0 +1,312 @@
+// The rough edges a new user hit with plens (issue 11), each run as a user runs it: the built CLI in a child process.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pairKeys } from '../../src/core/annotations';
+import { loadDataset } from '../../src/core/dataset';
+import { cliPath as cli, runPlens, type PlensRun as Run } from '../support/plens';
+
+const repoRoot = path.resolve(__dirname, '..', '..');
+const fixture = (name: string) => path.join(repoRoot, 'test', 'fixtures', 'formats', name);
+
+let runs = 0;
+function plens(...args: string[]): Promise<Run> {
+  // A cache of our own: never the user's, and no run answered from an earlier test's scores.
+  return runPlens(args, { ...process.env, XDG_CACHE_HOME: path.join(dir, 'cache', String(runs++)) });
+}
+
+let dir: string;
+before(async () => {
+  assert.ok(existsSync(cli), `${cli} is missing: run \`npm run build\` first`);
+  dir = await mkdtemp(path.join(os.tmpdir(), 'plens-edges-'));
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+describe('--out that cannot be written', () => {
+  it('score fails at once with the path named, before the model is loaded', async () => {
+    const folder = path.join(dir, 'a-folder');
+    await mkdir(folder);
+    for (const [out, reason] of [
+      [path.join(dir, 'no-such-dir', 's.jsonl'), /--out .*no-such-dir.*s\.jsonl: the folder .*no-such-dir does not exist/],
+      [folder, /--out .*a-folder is a folder; give a file path/],
+    ] as const) {
+      const run = await plens('score', fixture('hh-rlhf.jsonl'), '--out', out);
+      assert.equal(run.code, 1, run.stderr);
+      assert.equal(run.stdout, '');
+      assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+      assert.match(run.stderr, reason);
+      // Nothing about the model: the check runs before it loads.
+      assert.doesNotMatch(run.stderr, /baseline|running on|Unhandled/);
+    }
+  });
+
+  it('export fails the same way', async () => {
+    const run = await plens('export', fixture('hh-rlhf.jsonl'), '--out', path.join(dir, 'missing', 'x.jsonl'));
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /^plens: --out .*missing.*x\.jsonl: the folder .*missing does not exist/m);
+  });
+});
+
+describe('a file no record of which can be read', () => {
+  it('--format that fits no line: score, review and inspect exit non-zero and say what to do', async () => {
+    for (const command of ['score', 'review', 'inspect']) {
+      const run = await plens(command, fixture('hh-rlhf.jsonl'), '--format', 'llmbar');
+      assert.equal(run.code, 1, `${command}: ${run.stderr}`);
+      assert.equal(run.stdout, '', command);
+      assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+      assert.match(run.stderr, /hh-rlhf\.jsonl: none of its 6 records fits --format llmbar \(line 1: does not fit llmbar: .*it has the shape of hh-rlhf\); leave out --format/);
+    }
+  });
+
+  it('valid JSON that holds no records is described, not called invalid JSON', async () => {
+    for (const [text, reason] of [
+      ['[1,2]', /JSON but holds no records: a number at line 1/],
+      ['null\n', /JSON but holds no records: null at line 1/],
+      ['[' + '['.repeat(5000) + ']'.repeat(5000) + ']', /JSON but holds no records: an array nested 5000 levels deep at line 1/],
+      ['[[{"prompt":"p","chosen":"c","rejected":"r"}]]', /JSON but holds no records: an array of objects at line 1/],
+    ] as const) {
+      const file = path.join(dir, `doc-${runs}.json`);
+      await writeFile(file, text);
+      const run = await plens('inspect', file);
+      assert.equal(run.code, 1, text.slice(0, 20));
+      assert.match(run.stderr, reason);
+      assert.doesNotMatch(run.stderr, /not valid JSON/);
+    }
+  });
+});
+
+describe('a JSON array cut short', () => {
+  it('inspect and score read its complete records and report the cut with its line', async () => {
+    const [record] = JSON.parse(await readFile(fixture('llmbar.json'), 'utf8'));
+    const elements = Array.from({ length: 24 }, (_, i) => '  ' + JSON.stringify({ ...record, input: `question ${i}` }));
+    const whole = `[\n${elements.join(',\n')}\n]\n`;
+    // Cut in the middle of the 24th element, as an interrupted download leaves it.
+    const file = path.join(dir, 'cut.json');
+    await writeFile(file, whole.slice(0, whole.indexOf('question 23') + 4));
+    const run = await plens('inspect', file);
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout);
+    assert.equal(report.pairs, 23);
+    assert.equal(report.malformed.length, 1);
+    assert.equal(report.malformed[0].line, 25);
+    assert.match(report.malformed[0].error, /ends inside this record.*cut short/);
+    const scored = await plens('score', file);
+    assert.equal(scored.code, 0, scored.stderr);
+    assert.match(scored.stderr, /cut\.json:25: skipped: the file ends inside this record/);
+    assert.equal(JSON.parse(scored.stdout.trim().split('\n').at(-1)!).scored, 23);
+  });
+});
+
+describe('pairs whose two responses are identical', () => {
+  // hh-rlhf.jsonl: pairs on lines 1, 2, 5 and 7; line 5's chosen and rejected are the same text.
+  // A model that sees position can still give them different rewards: here B "wins" every pair.
+  const scoreRows = [1, 2, 5, 7].map((line) => ({ line, reward_a: 0, reward_b: 1 }));
+
+  it('score gives them the verdict "identical", outside agreement', async () => {
+    const out = path.join(dir, 'identical-scores.jsonl');
+    const run = await plens('score', fixture('hh-rlhf.jsonl'), '--out', out);
+    assert.equal(run.code, 0, run.stderr);
+    const rows = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const five = rows.find((r) => r.line === 5);
+    assert.equal(five.prefers, 'identical');
+    assert.equal(five.agrees, null);
+    const summary = JSON.parse(run.stdout.trim());
+    assert.equal(summary.identical, 1);
+    assert.equal(summary.agreement, rows.filter((r) => r.agrees === true).length / 3);
+  });
+
+  it('review counts and lists them, and never as a disagreement, whatever their rewards', async () => {
+    const scores = path.join(dir, 'position-biased.jsonl');
+    await writeFile(scores, scoreRows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const run = await plens('review', fixture('hh-rlhf.jsonl'), '--scores', scores);
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout);
+    assert.equal(report.scored, 4);
+    assert.equal(report.identical, 1);
+    assert.deepEqual(report.identical_lines, [5]);
+    assert.equal(report.disagreements, 3);
+    assert.equal(report.agreement, 0);
+    assert.deepEqual(report.top_disagreements.map((d: { line: number }) => d.line).sort(), [1, 2, 7]);
+  });
+
+  it('export --drop unreviewed-disagreements keeps them', async () => {
+    const scores = path.join(dir, 'position-biased-export.jsonl');
+    await writeFile(scores, scoreRows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const out = path.join(dir, 'kept.jsonl');
+    const run = await plens('export', fixture('hh-rlhf.jsonl'), '--out', out, '--annotations', await emptySidecar(), '--drop', 'unreviewed-disagreements', '--scores', scores);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout).dropped, { malformed: 2, 'unreviewed-disagreements': 3 });
+    assert.equal((await readFile(out, 'utf8')).trim().split('\n').length, 1);
+  });
+});
+
+async function emptySidecar(): Promise<string> {
+  const file = path.join(dir, `empty-${runs++}.plens-annotations.jsonl`);
+  await writeFile(file, '{"plens":"annotations","version":1}\n');
+  return file;
+}
+
+describe('review top_disagreements', () => {
+  it('gives the whole conversation as the prompt, not only the last human turn', async () => {
+    const scores = path.join(dir, 'multi-turn.jsonl');
+    // Line 2 is a three-turn conversation; the model prefers the rejected response there.
+    await writeFile(scores, JSON.stringify({ line: 2, reward_a: 0, reward_b: 2 }) + '\n');
+    const run = await plens('review', fixture('hh-rlhf.jsonl'), '--scores', scores);
+    assert.equal(run.code, 0, run.stderr);
+    const [top] = JSON.parse(run.stdout).top_disagreements;
+    assert.equal(top.line, 2);
+    assert.deepEqual(top.prompt, [
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: 'Hello! How can I help?' },
+      { role: 'user', content: 'Tell me a joke.' },
+    ]);
+  });
+});
+
+describe('--scores that belong to another dataset', () => {
+  let scores: string;
+  before(async () => {
+    scores = path.join(dir, 'hh-scores.jsonl');
+    const run = await plens('score', fixture('hh-rlhf.jsonl'), '--out', scores);
+    assert.equal(run.code, 0, run.stderr);
+  });
+
+  it('each score line carries the content key of the pair it scored', async () => {
+    const rows = (await readFile(scores, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const dataset = await loadDataset(fixture('hh-rlhf.jsonl'));
+    assert.deepEqual(
+      rows.map((r) => r.key),
+      pairKeys(dataset.pairs),
+    );
+  });
+
+  it('review refuses the scores of another file, of an edited copy, and the dataset itself', async () => {
+    // Another file of the same format whose pairs sit on the same lines.
+    const other = path.join(dir, 'other.jsonl');
+    const edited = path.join(dir, 'edited.jsonl');
+    const original = await readFile(fixture('hh-rlhf.jsonl'), 'utf8');
+    await writeFile(other, original.replaceAll('pinata', 'kite').replaceAll('joke', 'story').replaceAll('Same?', 'Why?').replaceAll('Human: ', 'Human: Well, '));
+    await writeFile(edited, original.replace('papier-mache', 'paper'));
+    for (const [dataset, scoresFile, reason] of [
+      [other, scores, /hh-scores\.jsonl:1 scored another pair than the one on line 1 of .*other\.jsonl \(and 3 more\): these scores are of another file/],
+      [edited, scores, /hh-scores\.jsonl:1 scored another pair than the one on line 1 of .*edited\.jsonl: these scores are of another file or of an older version/],
+      [fixture('hh-rlhf.jsonl'), fixture('hh-rlhf.jsonl'), /hh-rlhf\.jsonl:1: not a plens score line .*has chosen, rejected.*not the dataset/],
+      [fixture('pandalm.json'), scores, /hh-scores\.jsonl:\d scored another pair than the one on line \d of .*pandalm\.json/],
+    ] as const) {
+      const run = await plens('review', dataset, '--scores', scoresFile);
+      assert.equal(run.code, 1, `${dataset}: ${run.stdout}`);
+      assert.equal(run.stdout, '');
+      assert.match(run.stderr, reason);
+    }
+  });
+
+  it('export --scores refuses them too, writing nothing', async () => {
+    const other = path.join(dir, 'other-export.jsonl');
+    await writeFile(other, (await readFile(fixture('hh-rlhf.jsonl'), 'utf8')).replaceAll('pinata', 'kite'));
+    const out = path.join(dir, 'not-written.jsonl');
+    const run = await plens('export', other, '--out', out, '--annotations', await emptySidecar(), '--drop', 'unreviewed-disagreements', '--scores', scores);
+    assert.equal(run.code, 1, run.stdout);
+    assert.match(run.stderr, /hh-scores\.jsonl:1 scored another pair than the one on line 1 of .*other-export\.jsonl/);
+    assert.equal(existsSync(out), false);
+  });
+
+  it('a score file from before the keys still loads, matched by line, with a warning', async () => {
+    const old = path.join(dir, 'old-scores.jsonl');
+    const rows = (await readFile(scores, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    await writeFile(old, rows.map(({ key: _key, ...row }) => JSON.stringify(row)).join('\n') + '\n');
+    const withKeys = JSON.parse((await plens('review', fixture('hh-rlhf.jsonl'), '--scores', scores)).stdout);
+    const run = await plens('review', fixture('hh-rlhf.jsonl'), '--scores', old);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /old-scores\.jsonl was written by an older plens, without the pairs' content keys: .*matched by line only/);
+    const report = JSON.parse(run.stdout);
+    assert.equal(report.scored, 4);
+    assert.equal(report.agreement, withKeys.agreement);
+    // Without keys, lines that hold no pair of the dataset still give another file away.
+    const elsewhere = await plens('review', fixture('pandalm.json'), '--scores', old);
+    assert.equal(elsewhere.code, 1);
+    assert.match(elsewhere.stderr, /old-scores\.jsonl:\d scores line \d, which is no pair of .*pandalm\.json/);
+  });
+});
+
+describe('export of a JSON array', () => {
+  const shared = path.resolve(repoRoot, '..', 'shared', 'data');
+  const sharedArrays = ['pandalm-testset-v1/testset-v1.json', 'llmbar/LLMBar/Natural/dataset.json', 'llama-factory-dpo-demo/dpo_en_demo.json']
+    .map((name) => path.join(shared, name))
+    .filter((file) => existsSync(file));
+
+  it('--to same with no annotations is the file itself, byte for byte: BOM, one-line array, no final newline', async () => {
+    const [a, b] = JSON.parse(await readFile(fixture('llmbar.json'), 'utf8'));
+    const oneLine = path.join(dir, 'one-line.json');
+    await writeFile(oneLine, '\ufeff' + JSON.stringify([a, b, { ...a, input: 'again' }]));
+    const pretty = path.join(dir, 'pretty-crlf.json');
+    await writeFile(pretty, '\ufeff[\r\n    ' + [a, b].map((r) => JSON.stringify(r, null, 4).replaceAll('\n', '\r\n    ')).join(',\r\n    ') + '\r\n]\r\n');
+    // JSONL keeps its BOM and its missing final newline too.
+    const lines = path.join(dir, 'bom-no-newline.jsonl');
+    await writeFile(lines, '\ufeff' + (await readFile(fixture('trl-standard-explicit.jsonl'), 'utf8')).trimEnd());
+    const hh = path.join(shared, 'hh-rlhf-helpful-base-test/test.jsonl');
+    for (const file of [oneLine, pretty, fixture('pandalm.json'), lines, ...sharedArrays, ...(existsSync(hh) ? [hh] : [])]) {
+      const out = path.join(dir, `copy-${runs}${path.extname(file)}`);
+      const run = await plens('export', file, '--out', out, '--annotations', await emptySidecar());
+      assert.equal(run.code, 0, run.stderr);
+      assert.ok((await readFile(out)).equals(await readFile(file)), `${file}: the copy differs`);
+    }
+  });
+
+  it('the output follows the --out extension: an array to .jsonl writes JSONL, JSONL to .json writes an array', async () => {
+    for (const file of [fixture('pandalm.json'), ...sharedArrays]) {
+      const out = path.join(dir, `as-lines-${runs}.jsonl`);
+      const run = await plens('export', file, '--out', out, '--annotations', await emptySidecar());
+      assert.equal(run.code, 0, run.stderr);
+      const lines = (await readFile(out, 'utf8')).split('\n');
+      assert.equal(lines.pop(), '');
+      const source = await loadDataset(file);
+      assert.equal(lines.length, source.pairs.length);
+      // Each line is the record as it was, only put on one line.
+      assert.deepEqual(
+        lines.map((l) => JSON.parse(l)),
+        JSON.parse((await readFile(file, 'utf8')).replace(/^\ufeff/, '')),
+      );
+      const reread = await loadDataset(out);
+      assert.deepEqual(reread.pairs.map(({ line: _l, ...p }) => p), source.pairs.map(({ line: _l, ...p }) => p));
+    }
+    const out = path.join(dir, 'as-array.json');
+    const run = await plens('export', fixture('trl-standard-explicit.jsonl'), '--out', out, '--annotations', await emptySidecar());
+    assert.equal(run.code, 0, run.stderr);
+    const records = JSON.parse(await readFile(out, 'utf8'));
+    assert.ok(Array.isArray(records));
+    assert.equal(records.length, (await loadDataset(fixture('trl-standard-explicit.jsonl'))).pairs.length);
+  });
+});
+
+describe('the device, on a machine without CUDA', () => {
+  it('the default device falls back to the CPU with one short note, not CUDA\'s error text', async (t) => {
+    const run = await plens('score', fixture('pandalm.json'));
+    assert.equal(run.code, 0, run.stderr);
+    const summary = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
+    if (summary.device !== 'cpu') return t.skip(`scoring ran on ${summary.device}: nothing to fall back from`);
+    if (!(process.platform === 'linux' && process.arch === 'x64')) return t.skip('auto only tries CUDA on linux x64');
+    const forced = await plens('score', fixture('pandalm.json'), '--device', 'cuda');
+    // Only where CUDA is simply not installed; a CUDA that is installed and fails still says why.
+    if (!/Failed to load shared library|cannot open shared object/i.test(forced.stderr)) return t.skip('CUDA is installed here and fails otherwise');
+    assert.doesNotMatch(run.stderr, /Failed to load|OrtSessionOptions|cuda unavailable/);
+    const note = run.stderr.split('\n').filter((line) => /running on cpu/.test(line));
+    assert.equal(note.length, 1, run.stderr);
+    assert.ok(note[0].length < 120, note[0]);
+    // Asked for by name, CUDA's whole story is told.
+    assert.match(forced.stderr, /running on cpu: cuda unavailable: .*Failed to load shared library/);
+  });
+
+  it('a broken model.onnx shows its own error first', async () => {
+    const baseline = path.join(repoRoot, 'dist', 'models', 'baseline');
+    const broken = path.join(dir, 'broken-model');
+    await cp(baseline, broken, { recursive: true });
+    await writeFile(path.join(broken, 'model.onnx'), (await readFile(path.join(baseline, 'model.onnx'))).subarray(0, 1000));
+    const run = await plens('score', fixture('pandalm.json'), '--model', broken);
+    assert.equal(run.code, 1);
+    assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+    assert.match(run.stderr, /^plens: Cannot load .*broken-model\/model\.onnx: Load model from .* failed:Protobuf parsing failed/);
+  });
+});
