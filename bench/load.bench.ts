@@ -15,7 +15,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Pair } from '../src/core/pair';
-import { scorePairs, type PairScore } from '../src/core/verdict';
+import type { PairScore } from '../src/core/verdict';
+import { scorePairs } from '../src/engine/scorePairs';
 import { createScorer } from '../src/engine/createScorer';
 import type { Scorer } from '../src/engine/scorer';
 

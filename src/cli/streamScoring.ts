@@ -7,7 +7,8 @@ import type { ScoreNotice, Scorer, ScoreStats } from '../engine/scorer';
 import type { IndexProgress } from '../core/lineIndex';
 import type { Malformed } from '../core/pair';
 import type { PairTable } from '../core/pairTable';
-import { scorePairs, type PairScore } from '../core/verdict';
+import type { PairScore } from '../core/verdict';
+import { scorePairs } from '../engine/scorePairs';
 import type { Shard } from './shards';
 import { readSource, type DatasetSource, type PairInFile, type ReadResult } from './streamedDataset';
 

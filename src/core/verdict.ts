@@ -3,7 +3,6 @@
  * the review editor so both report the same numbers for the same scores.
  */
 import type { Pair, Preference } from './pair';
-import type { ScoreNotice, Scorer, ScoreStats } from '../engine/scorer';
 
 export interface PairScore {
   rewardA: number;
@@ -78,45 +77,4 @@ export function summarize(pairs: ScoredPairs, labelOf: (index: number) => Prefer
     if (agrees) agreed++;
   }
   return { pairs: pairs.count, scored, agreement: labelled ? agreed / labelled : null, disagreements: labelled - agreed, identical };
-}
-
-/**
- * Scores both responses of every pair, reporting each pair as soon as both of its rewards are in.
- * Pair `i`'s responses are scored as items `2i` (a) and `2i + 1` (b).
- */
-export async function scorePairs(
-  pairs: readonly Pair[],
-  indices: readonly number[],
-  scorer: Scorer,
-  options: {
-    signal?: AbortSignal;
-    onPair: (index: number, score: PairScore) => void;
-    onProgress?: (done: number, total: number) => void;
-    /** Things the user should know while scoring goes on, e.g. the worker crashed and restarted. */
-    onNotice?: (notice: ScoreNotice) => void;
-  },
-): Promise<ScoreStats> {
-  const items = indices.flatMap((index) => [
-    { id: 2 * index, prompt: pairs[index].prompt, response: pairs[index].a },
-    { id: 2 * index + 1, prompt: pairs[index].prompt, response: pairs[index].b },
-  ]);
-  const halves = new Map<number, number>();
-  return scorer.score(items, {
-    signal: options.signal,
-    onProgress: options.onProgress,
-    onNotice: options.onNotice,
-    onResults: (results) => {
-      for (const { id, reward } of results) {
-        const index = Math.floor(id / 2);
-        const sibling = id % 2 === 0 ? id + 1 : id - 1;
-        const other = halves.get(sibling);
-        if (other === undefined) {
-          halves.set(id, reward);
-          continue;
-        }
-        halves.delete(sibling);
-        options.onPair(index, id % 2 === 0 ? { rewardA: reward, rewardB: other } : { rewardA: other, rewardB: reward });
-      }
-    },
-  });
 }

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import type { Pair } from '../../src/core/pair';
 import { PairTable } from '../../src/core/pairTable';
 import { ReviewState } from '../../src/core/reviewState';
-import { scorePairs, summarize, verdict, type PairScore } from '../../src/core/verdict';
+import { summarize, verdict, type PairScore } from '../../src/core/verdict';
+import { scorePairs } from '../../src/engine/scorePairs';
 import type { ScoreItem, Scorer, ScoreOptions } from '../../src/engine/scorer';
 
 const pair = (label: Pair['label'], line = 1): Pair => ({
