@@ -49,6 +49,16 @@ export function activate(context: vscode.ExtensionContext): void {
       else await context.secrets.delete(REMOTE_TOKEN_SECRET);
       scorers.reset();
     }),
+    vscode.commands.registerCommand('preferenceLens.setAnnotator', async () => {
+      // Who labels from now on, in every open review: several people can share one machine.
+      const name = await vscode.window.showInputBox({
+        title: 'Annotator name',
+        prompt: 'Labels you make are recorded under this name (your git user name when empty).',
+        value: annotator(),
+        validateInput: (value) => (value.trim().length > 100 ? 'At most 100 characters' : undefined),
+      });
+      if (name !== undefined) await vscode.workspace.getConfiguration(SECTION).update('annotator', name.trim(), vscode.ConfigurationTarget.Global);
+    }),
     vscode.commands.registerCommand('preferenceLens.cancelScoring', () => reviews.active?.cancelScoring()),
     vscode.commands.registerCommand('preferenceLens.rescore', () => reviews.active?.rescore()),
     vscode.commands.registerCommand('preferenceLens.exportDataset', () => exportFromEditor(reviews.active)),

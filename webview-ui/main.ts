@@ -361,9 +361,9 @@ function annotate(index: number, field: AnnotationField, value: AnnotationValue 
   post({ type: 'annotate', index, field, value });
 }
 
-/** Sets the reviewer's label (the same one again clears it), marks the pair reviewed, and moves on. */
+/** Sets the reviewer's own label (the same one again clears it), marks the pair reviewed, and moves on. */
 function setLabel(row: PairRow, label: ReviewLabel): void {
-  const same = row.annotation?.label === label;
+  const same = row.mine === label;
   annotate(row.index, 'label', same ? null : label);
   if (same) return;
   if (!row.annotation?.reviewed) annotate(row.index, 'reviewed', true);
@@ -413,7 +413,7 @@ function runAction(action: ReviewAction, fromQueue = false): void {
       if (pair.score?.prefers && pair.score.prefers !== 'identical') setLabel(pair, pair.score.prefers);
       return;
     case 'keepLabel':
-      if (pair.annotation?.label) annotate(pair.index, 'label', null);
+      if (pair.mine) annotate(pair.index, 'label', null);
       if (!pair.annotation?.reviewed) annotate(pair.index, 'reviewed', true);
       return advance();
     case 'flag':
@@ -587,6 +587,7 @@ function renderQueryBar(): HTMLElement {
     numberInput('margin-max', '≤', query.marginMax, (marginMax) => setQuery({ marginMax })),
     bulk,
     button(`Blind: ${status?.blind ? 'on' : 'off'} (${keyHint('blind')})`, toggleBlind, 'blind'),
+    status?.annotator ? el('span', { class: 'annotator', 'data-testid': 'annotator', title: 'Labels are recorded under this name (preferenceLens.annotator, else your git user name)' }, `Annotating as ${status.annotator}`) : null,
     button(`Text: ${raw ? 'as written' : 'markdown'} (${keyHint('raw')})`, toggleRaw, 'raw-toggle'),
   );
 }
@@ -670,6 +671,7 @@ window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
       // The whole file is read now: the snapshot's list of skipped records can be complete.
       if (before?.loading && !message.status.loading) post({ type: 'ready' });
       status = message.status;
+      if (before && before.annotator !== status.annotator) renderToolbar();
       if (before && before.blind !== status.blind) {
         forgetPairs();
         invalidateList();

@@ -4,6 +4,7 @@
  * a table beside it with the same numbers for screen readers and copying.
  */
 import type { CalibrationBin, DatasetStats, HistogramBin } from '../src/core/stats';
+import type { TeamReport } from '../src/core/team';
 import { el, svg } from './dom';
 
 const pct = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)}%`);
@@ -79,6 +80,42 @@ function table(caption: string, head: string[], rows: string[][], testId: string
   );
 }
 
+const fixed = (x: number | null) => (x === null ? '—' : x.toFixed(3));
+
+/** Each annotator's progress and agreement, and how far they agree: the figures `plens review` prints. */
+function teamSection(team: TeamReport): HTMLElement {
+  const { interAnnotator: inter } = team;
+  return el(
+    'section',
+    { class: 'team', 'data-testid': 'team' },
+    el('h3', {}, 'Annotators'),
+    table(
+      'Annotators',
+      ['annotator', 'labelled', 'agrees with the file', 'agrees with the model'],
+      team.annotators.map((a) => [a.name, String(a.labelled), pct(a.agreementWithFile), pct(a.agreementWithModel)]),
+      'annotators-table',
+    ),
+    el(
+      'p',
+      {},
+      figure('team-multiply-labelled', String(inter.unitsMultiplyLabelled)),
+      ' pairs labelled by two or more; they agree on ',
+      figure('team-percent-agreement', pct(inter.percentAgreement)),
+      " of label pairs; Krippendorff's α ",
+      figure('team-alpha', fixed(inter.krippendorffAlpha)),
+      '.',
+    ),
+    inter.pairwise.length
+      ? table(
+          "Cohen's κ between annotators",
+          ['annotators', 'pairs both labelled', 'agreement', 'κ'],
+          inter.pairwise.map((p) => [`${p.a} · ${p.b}`, String(p.units), pct(p.percentAgreement), fixed(p.cohenKappa)]),
+          'kappa-table',
+        )
+      : null,
+  );
+}
+
 export function renderStats(stats: DatasetStats | undefined): HTMLElement {
   if (!stats) return el('section', { class: 'stats-panel', 'aria-busy': 'true' }, 'Computing statistics…');
   const labelled = stats.calibration.reduce((n, b) => n + b.pairs, 0);
@@ -147,5 +184,6 @@ export function renderStats(stats: DatasetStats | undefined): HTMLElement {
         el('figcaption', {}, 'Margins (reward A − reward B) of scored pairs'),
       ),
     ),
+    stats.team ? teamSection(stats.team) : null,
   );
 }

@@ -107,6 +107,11 @@ function parseEvent(text: string, where: string): AnnotationEvent {
 
 export class AnnotationLog {
   private readonly state = new Map<string, Annotation>();
+  /**
+   * Each annotator's current label per pair, with the order it was set in: the pair's label is the
+   * most recently set of them, so one annotator clearing theirs (an undo) uncovers a colleague's.
+   */
+  private readonly labels = new Map<string, Map<string, { label: ReviewLabel; order: number }>>();
   /** Changes made since the last save, in order. */
   private pending: AnnotationEvent[] = [];
   private changes = 0;
@@ -120,16 +125,19 @@ export class AnnotationLog {
    * events of the whole log: what agreement is computed on. A label set back to nothing is absent.
    */
   labelsByAnnotator(): Map<string, Map<string, ReviewLabel>> {
-    const labels = new Map<string, Map<string, ReviewLabel>>();
-    for (const event of [...this.saved, ...this.pending]) {
-      if (event.field !== 'label') continue;
-      const byAnnotator = labels.get(event.key) ?? new Map<string, ReviewLabel>();
-      if (event.to === null || event.to === undefined) byAnnotator.delete(event.by);
-      else byAnnotator.set(event.by, event.to as ReviewLabel);
-      if (byAnnotator.size) labels.set(event.key, byAnnotator);
-      else labels.delete(event.key);
-    }
-    return labels;
+    return new Map([...this.labels.keys()].map((key) => [key, new Map(this.labelsOf(key))]));
+  }
+
+  /** Pair `key`'s labels, one per annotator, in the order they were set (the last is the pair's label). */
+  labelsOf(key: string): Array<[string, ReviewLabel]> {
+    const byAnnotator = this.labels.get(key);
+    if (!byAnnotator) return [];
+    return [...byAnnotator].sort(([, x], [, y]) => x.order - y.order).map(([by, { label }]) => [by, label]);
+  }
+
+  /** `by`'s own current label of pair `key`, whatever colleagues set. */
+  labelOf(key: string, by: string): ReviewLabel | undefined {
+    return this.labels.get(key)?.get(by)?.label;
   }
 
   static empty(): AnnotationLog {
@@ -189,6 +197,7 @@ export class AnnotationLog {
     if (foreign.length || lost.length) {
       // Refold in file order so the state is what the next load will see.
       this.state.clear();
+      this.labels.clear();
       for (const event of events) this.fold(event);
     }
     return foreign.length;
@@ -202,7 +211,16 @@ export class AnnotationLog {
   private fold(event: AnnotationEvent): void {
     this.changes++;
     const annotation = { ...this.state.get(event.key) };
-    if (event.to === null || event.to === undefined) delete annotation[event.field];
+    if (event.field === 'label') {
+      const byAnnotator = this.labels.get(event.key) ?? new Map<string, { label: ReviewLabel; order: number }>();
+      if (event.to === null || event.to === undefined) byAnnotator.delete(event.by);
+      else byAnnotator.set(event.by, { label: event.to as ReviewLabel, order: this.changes });
+      if (byAnnotator.size) this.labels.set(event.key, byAnnotator);
+      else this.labels.delete(event.key);
+      const latest = [...byAnnotator.values()].reduce<{ label: ReviewLabel; order: number } | undefined>((best, entry) => (best && best.order > entry.order ? best : entry), undefined);
+      if (latest) annotation.label = latest.label;
+      else delete annotation.label;
+    } else if (event.to === null || event.to === undefined) delete annotation[event.field];
     else (annotation as Record<string, unknown>)[event.field] = event.to;
     if (Object.keys(annotation).length) this.state.set(event.key, annotation);
     else this.state.delete(event.key);

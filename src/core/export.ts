@@ -189,7 +189,14 @@ export async function applyInPlace(file: string, annotations: AnnotationLog, opt
       // swapped pair keeps its key when its responses are identical, but its label still turns.
       const newKey = newKeys.next(pair);
       if (newKey !== key || swapped) {
-        moves.push({ from: key, to: newKey, line: pair.line, annotation: swapped ? swapSides(review.annotation) : review.annotation });
+        const labels = annotations.labelsOf(key);
+        moves.push({
+          from: key,
+          to: newKey,
+          line: pair.line,
+          annotation: swapped ? swapSides(review.annotation) : review.annotation,
+          labels: swapped ? labels.map(([by, label]) => [by, swapLabel(label)]) : labels,
+        });
       }
     }
     if (report.relabelled === 0) {
@@ -437,13 +444,17 @@ interface KeyMove {
   line: number;
   /** The annotation under `from` before anything moved, its label turned to the new sides. */
   annotation: Annotation | undefined;
+  /** Each annotator's label under `from` before anything moved (turned likewise), in the order they were set. */
+  labels: Array<[string, ReviewLabel]>;
 }
 
 const FIELDS: readonly AnnotationField[] = ['label', 'flagged', 'note', 'reviewed'];
 
+const swapLabel = (label: ReviewLabel): ReviewLabel => (label === 'a' ? 'b' : label === 'b' ? 'a' : label);
+
 function swapSides(annotation: Annotation | undefined): Annotation | undefined {
   const label = annotation?.label;
-  return label === 'a' || label === 'b' ? { ...annotation, label: label === 'a' ? 'b' : 'a' } : annotation;
+  return label === 'a' || label === 'b' ? { ...annotation, label: swapLabel(label) } : annotation;
 }
 
 /**
@@ -451,19 +462,28 @@ function swapSides(annotation: Annotation | undefined): Annotation | undefined {
  * sides were exchanged) and clears old keys no pair has any more (a pair appended later with that content would otherwise inherit them). Moves were
  * taken before any was made, so chains (k#1 → k, k#2 → k#1) come out right. Returns how many
  * annotations moved to another key.
+ *
+ * Labels move annotator by annotator, each under its annotator's name and in the order they were
+ * set, so everyone's label stays theirs (agreement figures are computed from them) and the pair's
+ * label is the same one after the move.
  */
 function moveAnnotations(log: AnnotationLog, moves: readonly KeyMove[], by: string): number {
   const at = new Date().toISOString();
-  const setTo = (key: string, line: number, annotation: Annotation | undefined) => {
+  const setTo = (key: string, line: number, annotation: Annotation | undefined, labels: Array<[string, ReviewLabel]>) => {
     const current = log.get(key);
     for (const field of FIELDS) {
+      if (field === 'label') continue;
       const [from, to] = [current?.[field] ?? null, annotation?.[field] ?? null];
       if (from !== to) log.record({ key, line, field, from, to, by, at });
     }
+    const currentLabels = log.labelsOf(key);
+    if (JSON.stringify(currentLabels) === JSON.stringify(labels)) return;
+    for (const [annotator, label] of currentLabels) log.record({ key, line, field: 'label', from: label, to: null, by: annotator, at });
+    for (const [annotator, label] of labels) log.record({ key, line, field: 'label', from: null, to: label, by: annotator, at });
   };
   const targets = new Set(moves.map((move) => move.to));
-  for (const move of moves) setTo(move.to, move.line, move.annotation);
-  for (const move of moves) if (!targets.has(move.from)) setTo(move.from, move.line, undefined);
+  for (const move of moves) setTo(move.to, move.line, move.annotation, move.labels);
+  for (const move of moves) if (!targets.has(move.from)) setTo(move.from, move.line, undefined, []);
   return moves.filter((move) => move.annotation && move.from !== move.to).length;
 }
 

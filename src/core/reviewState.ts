@@ -3,11 +3,12 @@
  * reviewer's annotations, and how scoring is going. Authoritative state lives here, in the host; the
  * webview asks for pages and receives status.
  */
-import { AnnotationLog, type Annotation } from './annotations';
+import { AnnotationLog, type Annotation, type ReviewLabel } from './annotations';
 import type { Preference } from './pair';
 import type { PairTable } from './pairTable';
 import { datasetStats, type DatasetStats } from './stats';
 import { summarize, verdict } from './verdict';
+import { teamReport } from './team';
 import {
   DEFAULT_QUERY,
   isPlainQuery,
@@ -30,6 +31,8 @@ export class ReviewState {
   model: ReviewStatus['model'];
   /** Blind review: scores and file labels are withheld from rows the reviewer has not decided. */
   blind = false;
+  /** Whose labels this review records; shown in the header. */
+  annotator: string | undefined;
   /** The last text search: its matches stay valid until the table grows. */
   private searched?: { text: string; count: number; matches: Set<number> };
   /**
@@ -182,8 +185,22 @@ export class ReviewState {
   }
 
   /** Whether blind mode withholds this pair's scores and file label (until the reviewer decides). */
+  /** The label the current annotator gave pair `index` (without an annotator: the pair's label). */
+  mine(index: number): ReviewLabel | undefined {
+    return this.annotator === undefined ? this.annotation(index)?.label ?? undefined : this.annotations.labelOf(this.table.keys[index], this.annotator);
+  }
+
+  /** Blind review withholds what could anchor a decision — scores, the file's label, colleagues' labels — until you decide. */
   private hidden(index: number): boolean {
-    return this.blind && !this.annotation(index)?.label;
+    return this.blind && !this.mine(index);
+  }
+
+  /** The annotation as this annotator may see it: in blind review, a colleague's label stays hidden until you decide. */
+  private visibleAnnotation(index: number): Annotation | undefined {
+    const annotation = this.annotation(index);
+    if (!annotation?.label || !this.hidden(index)) return annotation;
+    const { label: _hidden, ...rest } = annotation;
+    return Object.keys(rest).length ? rest : undefined;
   }
 
   /** List rows `offset`… of the query's list, and the list's length. */
@@ -191,7 +208,7 @@ export class ReviewState {
     const { total, indices } = await this.window(offset, count, query);
     const pairs = await this.table.pairs(indices);
     const rows = indices.map((index, k): RowSummary => {
-      const annotation = this.annotation(index);
+      const annotation = this.visibleAnnotation(index);
       const lastTurn = pairs[k].prompt.at(-1)?.content ?? '';
       const row: RowSummary = {
         index,
@@ -199,7 +216,9 @@ export class ReviewState {
         label: this.table.fileLabel(index),
         preview: lastTurn.slice(0, 4 * PREVIEW_CHARS).replace(/\s+/g, ' ').trim().slice(0, PREVIEW_CHARS),
       };
-      if (annotation?.label) row.yours = annotation.label;
+      // "you:" is yours: a colleague's label is not shown as one.
+      const mine = this.mine(index);
+      if (mine) row.yours = mine;
       if (annotation?.flagged) row.flagged = true;
       if (annotation?.reviewed) row.reviewed = true;
       if (annotation?.note) row.noted = true;
@@ -219,8 +238,9 @@ export class ReviewState {
     const indices = [...new Set(requested)].filter((i) => Number.isInteger(i) && i >= 0 && i < this.table.count).slice(0, MAX_ROWS_PER_REQUEST);
     const pairs = await this.table.pairs(indices);
     return indices.map((index, k): PairRow => {
-      const annotation = this.annotation(index);
-      const row: PairRow = { index, ...pairs[k], annotation };
+      const annotation = this.visibleAnnotation(index);
+      const mine = this.mine(index);
+      const row: PairRow = { index, ...pairs[k], annotation, ...(mine ? { mine } : {}) };
       if (this.hidden(index)) {
         // Nothing that could anchor the decision: no scores, no file label; sides shuffled per pair.
         return { ...row, label: null, blind: { swapped: parseInt(this.table.keys[index].slice(0, 2), 16) % 2 === 1 } };
@@ -239,13 +259,28 @@ export class ReviewState {
       malformed: this.table.malformed.length,
       reviewed,
       blind: this.blind,
+      ...(this.annotator ? { annotator: this.annotator } : {}),
       scoring: { ...this.scoring },
       model: this.model,
     };
   }
 
   stats(): DatasetStats {
-    return datasetStats({ pairs: this.table, labelOf: (index) => this.label(index), annotationOf: (index) => this.annotation(index) });
+    const labels = this.annotations.labelsByAnnotator();
+    // The team figures are those plens review prints, from each annotator's own labels.
+    const team =
+      labels.size === 0
+        ? undefined
+        : teamReport({
+            keys: this.table.keys,
+            fileLabel: (index) => this.table.fileLabel(index),
+            modelPrefers: (index) => {
+              const score = this.table.score(index);
+              return score === undefined || this.table.identical(index) ? undefined : (verdict(null, score).prefers as Preference);
+            },
+            labels,
+          });
+    return { ...datasetStats({ pairs: this.table, labelOf: (index) => this.label(index), annotationOf: (index) => this.annotation(index) }), ...(team ? { team } : {}) };
   }
 
   setScoring(state: ScoringState, error?: string): void {

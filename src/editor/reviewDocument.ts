@@ -81,6 +81,10 @@ export class ReviewDocument implements vscode.CustomDocument {
       this.tableGrew,
       vscode.workspace.onDidChangeConfiguration((event) => {
         if (event.affectsConfiguration('preferenceLens.blindMode')) this.setBlind(readSettings().blindMode);
+        if (event.affectsConfiguration('preferenceLens.annotator')) {
+          this.state.annotator = delegate.annotator();
+          this.changed();
+        }
       }),
     );
     this.watchFiles();
@@ -115,6 +119,7 @@ export class ReviewDocument implements vscode.CustomDocument {
     this.state = new ReviewState(table, previous?.annotations ?? this.initialAnnotations);
     this.state.model = previous?.model;
     this.state.blind = previous?.blind ?? readSettings().blindMode;
+    this.state.annotator = this.delegate.annotator();
     void done.then(
       () => this.reportMalformed(),
       (error: Error) => void vscode.window.showErrorMessage(`Preference Lens stopped reading ${this.fileName}: ${error.message}`),
@@ -149,13 +154,15 @@ export class ReviewDocument implements vscode.CustomDocument {
    * already have the value are left out, so undo restores exactly what each pair had.
    */
   annotateMany(indices: readonly number[], field: AnnotationField, value: AnnotationValue | null, label: string): number {
-    const changes = indices
-      .map((index) => ({ index, from: this.state.annotation(index)?.[field] ?? null }))
-      .filter((change) => change.from !== value);
+    // Undo and redo stay this annotator's, whoever the setting names by then.
+    const by = this.delegate.annotator();
+    const { annotations, table } = this.state;
+    // A label is each annotator's own: a colleague's label of the pair is not ours to keep or undo.
+    const current = (index: number) => (field === 'label' ? annotations.labelOf(table.keys[index], by) : this.state.annotation(index)?.[field]) ?? null;
+    const changes = indices.map((index) => ({ index, from: current(index) })).filter((change) => change.from !== value);
     if (changes.length === 0) return 0;
     const record = (direction: 'do' | 'undo') => {
       const at = new Date().toISOString();
-      const by = this.delegate.annotator();
       for (const { index, from } of changes) {
         const [fromValue, toValue] = direction === 'do' ? [from, value] : [value, from];
         // Undo and redo are recorded as changes of their own: the log says what happened, in order.

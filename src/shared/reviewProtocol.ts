@@ -28,6 +28,8 @@ export interface PairRow {
   label: Preference;
   /** The reviewer's annotations, when there are any; a reviewer's label overrides `label`. */
   annotation?: Annotation;
+  /** This annotator's own label, when they gave one (the annotation's label may be a colleague's). */
+  mine?: ReviewLabel;
   score?: RowScore;
   /**
    * Blind mode: scores and the file's label are withheld until the reviewer decides, and `swapped`
@@ -94,6 +96,8 @@ export interface ReviewStatus {
   reviewed: number;
   /** Blind review is on (see {@link PairRow.blind}). */
   blind: boolean;
+  /** Whose labels this editor records (the annotator setting, else the git user). */
+  annotator?: string;
   scored: number;
   agreement: number | null;
   disagreements: number;

@@ -72,6 +72,8 @@ export interface VsCode {
    * `opensPickWith`: the command shows a quick pick; returns once its row with that label shows.
    */
   runCommand(title: string, opensPickWith?: string): Promise<void>;
+  /** Runs a command that asks for text in an input box titled `inputTitle`, enters `value` and accepts it. */
+  runCommandWithInput(title: string, inputTitle: string, value: string): Promise<void>;
   /** Opens a workspace file through Quick Open (Ctrl+P) by its name. */
   quickOpen(fileName: string): Promise<void>;
   /** In an open quick pick (one a command showed), types `text` and accepts the row labelled `label`. */
@@ -176,7 +178,7 @@ function makeVsCode(page: Page, browser: Browser, firstServer: CodeServer, optio
    * `next`, the command shows another quick pick in the same widget, so it stays open: wait for that
    * one's row labelled `next` instead.
    */
-  async function pick(text: string, label: string, next?: string): Promise<void> {
+  async function pick(text: string, label: string, next?: string | { inputTitle: string }): Promise<void> {
     const box = quickInput.locator('input');
     await box.waitFor({ state: 'visible' });
     await box.fill(text);
@@ -188,6 +190,7 @@ function makeVsCode(page: Page, browser: Browser, firstServer: CodeServer, optio
     await row.waitFor({ state: 'visible', timeout: 30_000 });
     await page.keyboard.press('Enter');
     if (next === undefined) await quickInput.waitFor({ state: 'hidden' });
+    else if (typeof next === 'object') await quickInput.locator('.quick-input-title', { hasText: next.inputTitle }).waitFor({ state: 'visible', timeout: 30_000 });
     else await quickInput.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(next)}$`) }).first().waitFor({ state: 'visible', timeout: 30_000 });
   }
 
@@ -221,6 +224,15 @@ function makeVsCode(page: Page, browser: Browser, firstServer: CodeServer, optio
     }
   }
 
+  async function runCommandWithInput(title: string, inputTitle: string, value: string): Promise<void> {
+    await focusWorkbench(page);
+    await page.keyboard.press('F1');
+    await pick(`>${title}`, title, { inputTitle });
+    await quickInput.locator('input').fill(value);
+    await page.keyboard.press('Enter');
+    await quickInput.waitFor({ state: 'hidden' });
+  }
+
   return {
     page,
     get server() {
@@ -228,6 +240,7 @@ function makeVsCode(page: Page, browser: Browser, firstServer: CodeServer, optio
     },
     dialogs,
     runCommand,
+    runCommandWithInput,
     pickQuickInput: (text, label) => pick(text, label),
     async reloadWindow() {
       const reloaded = page.waitForEvent('framenavigated', { predicate: (frame) => frame === page.mainFrame(), timeout: 60_000 });

@@ -91,3 +91,23 @@ describe('annotations in git', () => {
     assertBothSets(new Map([...(await AnnotationLog.load(sidecar)).labelsByAnnotator()].filter(([key]) => key !== 'k5')));
   });
 });
+
+describe('several annotators on one pair', () => {
+  it("the pair's label is the latest one set; clearing yours uncovers a colleague's; each keeps their own", () => {
+    const log = AnnotationLog.empty();
+    const event = (by: string, from: ReviewLabel | null, to: ReviewLabel | null) => log.record({ key: 'k', line: 1, field: 'label', from, to, by, at: '2026-01-01T00:00:00.000Z' });
+    event('alice', null, 'a');
+    event('bob', null, 'b');
+    assert.equal(log.get('k')?.label, 'b');
+    assert.equal(log.labelOf('k', 'alice'), 'a');
+    assert.deepEqual(log.labelsOf('k'), [['alice', 'a'], ['bob', 'b']]);
+    event('alice', 'a', 'tie');
+    assert.equal(log.get('k')?.label, 'tie');
+    assert.deepEqual(log.labelsOf('k'), [['bob', 'b'], ['alice', 'tie']]);
+    // Alice undoes: Bob's label is the pair's again, not nothing.
+    event('alice', 'tie', null);
+    assert.equal(log.get('k')?.label, 'b');
+    event('bob', 'b', null);
+    assert.equal(log.get('k'), undefined);
+  });
+});

@@ -387,7 +387,16 @@ describe('applying labels in place', () => {
     const report = await applyInPlace(file, log, { by: 'applier' });
     assert.deepEqual(report, { format: 'hh-rlhf', relabelled: 1, unapplied: {}, rekeyed: 2 });
     // k#1 → the swapped key (label, note), k#2 → k#1 (clears label and note, sets reviewed), k#2 cleared.
-    assert.equal(log.pendingChanges.filter((event) => event.by === 'applier').length, 6);
+    // Labels move under their annotator's name, so they stay theirs; the rest under the applier's.
+    assert.equal(log.pendingChanges.filter((event) => event.by === 'applier').length, 4);
+    assert.deepEqual(
+      log.pendingChanges.filter((event) => event.field === 'label').map(({ by, from, to }) => [by, from, to]),
+      [
+        ['test', null, 'b'], // set up above
+        ['test', null, 'a'],
+        ['test', 'b', null],
+      ],
+    );
     await log.save(sidecar);
 
     const reread = await loadDataset(file);

@@ -1,0 +1,118 @@
+/**
+ * Two annotators on one dataset in a real VS Code (issue 15): Alice labels pairs 1–6 from the
+ * keyboard, the annotator setting is switched to Bob without a reload, Bob labels pairs 3–8 (agreeing
+ * on some, not on others), the review is saved, and the statistics view shows both annotators and
+ * their agreement — κ, α, percent agreement, each one's agreement with the file — equal to what
+ * `plens review` prints for the saved file. The sidecar holds each label under its annotator.
+ *
+ * Uses only the 40-pair fixture in test/fixtures.
+ */
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { repoRoot } from './codeServer';
+import { findVsix, launchVsCode, pollUntil, reportFailure } from './harness';
+import { press, showsPair, waitForView } from './reviewView';
+import { foldSidecar, saveReview } from './sidecar';
+import { runPlens } from '../support/plens';
+
+const FIXTURE = path.join(repoRoot, 'test/fixtures/hh-rlhf-sample.jsonl');
+const DATASET = 'sample.jsonl';
+const SETTINGS = {
+  'preferenceLens.annotator': 'alice',
+  'preferenceLens.scoreOnOpen': false,
+  'files.autoSave': 'off',
+};
+
+/** The team figures as plens review prints them, written the way the statistics view writes them. */
+interface CliTeam {
+  annotators: Array<{ name: string; labelled: number; agreement_with_file: number | null; agreement_with_model: number | null }>;
+  inter_annotator: { pairs_multiply_labelled: number; percent_agreement: number | null; krippendorff_alpha: number | null; pairwise: Array<{ a: string; b: string; pairs: number; percent_agreement: number | null; cohen_kappa: number | null }> };
+}
+const pct = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)}%`);
+const fixed = (x: number | null) => (x === null ? '—' : x.toFixed(3));
+function displayed(cli: CliTeam) {
+  return {
+    annotators: cli.annotators.map((a) => [a.name, String(a.labelled), pct(a.agreement_with_file), pct(a.agreement_with_model)]),
+    multiply: String(cli.inter_annotator.pairs_multiply_labelled),
+    percent: pct(cli.inter_annotator.percent_agreement),
+    alpha: fixed(cli.inter_annotator.krippendorff_alpha),
+    kappa: cli.inter_annotator.pairwise.map((p) => [`${p.a} · ${p.b}`, String(p.pairs), pct(p.percent_agreement), fixed(p.cohen_kappa)]),
+  };
+}
+const READ_TEAM = `(() => {
+  const rows = (id) => Array.from(document.querySelectorAll('[data-testid="' + id + '"] tbody tr')).map((row) => Array.from(row.cells).map((cell) => cell.textContent.trim()));
+  const one = (id) => (document.querySelector('[data-testid="' + id + '"]') || { textContent: 'missing ' + id }).textContent.trim();
+  return { annotators: rows('annotators-table'), multiply: one('team-multiply-labelled'), percent: one('team-percent-agreement'), alpha: one('team-alpha'), kappa: rows('kappa-table') };
+})()`;
+
+test('two annotators label overlapping pairs; the statistics view shows their agreement as plens review does', { timeout: 8 * 60_000 }, async () => {
+  const workspace = mkdtempSync(path.join(os.tmpdir(), 'plens-e2e-team-'));
+  const dataset = path.join(workspace, DATASET);
+  copyFileSync(FIXTURE, dataset);
+  const vscode = await launchVsCode({ workspace, vsix: findVsix(), name: 'team', settings: SETTINGS });
+  try {
+    await vscode.quickOpen(DATASET);
+    await vscode.runCommand('Preference Lens: Open Review');
+    await vscode.waitForWebviewTexts('[data-testid="pair-count"]', (t) => t[0] === '40');
+    await vscode.waitForWebviewTexts('[data-testid="annotator"]', (t) => t[0] === 'Annotating as alice');
+
+    // Alice: pairs 1–6 as A, B, A, tie, A, B (each label key moves to the next pair).
+    await vscode.focusWebview('.pair[data-index="0"] .pair-id');
+    await waitForView(vscode, 'pair 1 focused', (v) => v.focused === 0);
+    const alice: Array<[string, 'a' | 'b' | 'tie']> = [['1', 'a'], ['2', 'b'], ['1', 'a'], ['3', 'tie'], ['1', 'a'], ['2', 'b']];
+    for (const [i, [key, label]] of alice.entries()) {
+      await press(vscode, key, `alice: pair ${i + 1} = ${label}`, (v) => showsPair(i, { label, flagged: false, reviewed: true })(v) && v.focused === i + 1);
+    }
+
+    // Bob takes over in the same window: the setting changes through its command, no reload.
+    await vscode.runCommandWithInput('Preference Lens: Set Annotator Name…', 'Annotator name', 'bob');
+    await vscode.waitForWebviewTexts('[data-testid="annotator"]', (t) => t[0] === 'Annotating as bob');
+    // Bob: pairs 3–8 as A (agrees), B (tie before), A (agrees), A (B before), B, A.
+    // Back to pair 3 from the keyboard: the focused pair is still Alice's next one, pair 7.
+    await vscode.focusWebview('.pair[data-index="6"] .pair-id');
+    for (let i = 5; i >= 2; i--) await press(vscode, 'k', `pair ${i + 1} focused`, (v) => v.focused === i);
+    const bob: Array<[string, 'a' | 'b']> = [['1', 'a'], ['2', 'b'], ['1', 'a'], ['1', 'a'], ['2', 'b'], ['1', 'a']];
+    for (const [k, [key, label]] of bob.entries()) {
+      const i = k + 2;
+      await press(vscode, key, `bob: pair ${i + 1} = ${label}`, (v) => showsPair(i, { label, flagged: false, reviewed: true })(v) && v.focused === i + 1);
+    }
+
+    const sidecar = `${dataset}.plens-annotations.jsonl`;
+    await saveReview(vscode, DATASET, sidecar, 'the team review');
+    const { events } = foldSidecar(sidecar);
+    const labelsBy = (name: string) => events.filter((e) => e.field === 'label' && e.by === name).map((e) => [e.line, e.to]);
+    assert.deepEqual(labelsBy('alice'), alice.map(([, label], i) => [i + 1, label]), 'alice’s labels under her name');
+    // Bob's agreeing labels are recorded too: a colleague's label of a pair is not his.
+    assert.deepEqual(labelsBy('bob'), bob.map(([, label], k) => [k + 3, label]), 'bob’s labels under his name');
+
+    const run = await runPlens(['review', dataset, '--model', path.join(repoRoot, 'dist/models/baseline'), '--no-cache']);
+    assert.equal(run.code, 0, run.stderr);
+    const cli = JSON.parse(run.stdout) as CliTeam;
+    assert.deepEqual(cli.annotators.map((a) => [a.name, a.labelled]), [['alice', 6], ['bob', 6]]);
+    assert.equal(cli.inter_annotator.pairs_multiply_labelled, 4);
+    assert.equal(cli.inter_annotator.pairwise[0].pairs, 4);
+    const expected = displayed(cli);
+
+    // The editor scores with the same bundled model, so agreement with the model matches too.
+    await vscode.runCommand('Preference Lens: Score Again');
+    await vscode.waitForWebviewTexts('[data-testid="scored-count"]', (t) => t[0] === '40', { timeoutMs: 120_000, failOn: '[role="alert"]' });
+    const toggle = '[data-testid="toggle-stats"]';
+    await (await vscode.webviewFrame(toggle)).locator(toggle).click();
+    await vscode.waitForWebviewTexts('[data-testid="team"]', (t) => t.length === 1);
+    const shown = await pollUntil(vscode, 'the team figures', () => vscode.evalInWebview<ReturnType<typeof displayed>>('[data-testid="team"]', READ_TEAM), (v) => JSON.stringify(v) === JSON.stringify(expected), { timeoutMs: 20_000 }).catch(() =>
+      vscode.evalInWebview<ReturnType<typeof displayed>>('[data-testid="team"]', READ_TEAM),
+    );
+    await vscode.evalInWebview('[data-testid="team"]', `document.querySelector('[data-testid="team"]').scrollIntoView({ block: 'start' })`);
+    await vscode.screenshot('team-stats');
+    assert.deepEqual(shown, expected, 'the statistics view and plens review show different team figures');
+  } catch (error) {
+    await reportFailure(vscode, 'team');
+    throw error;
+  } finally {
+    await vscode.stop();
+    rmSync(workspace, { recursive: true, force: true });
+  }
+});
