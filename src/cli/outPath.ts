@@ -2,7 +2,8 @@
  * Checks an output path before any work is done: a typo in --out should cost a second, not a model
  * load and a scoring run that end in a stack trace from the write stream.
  */
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, createWriteStream, statSync, type WriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 /** An output path that cannot be written; the message names the path and says what to do. */
@@ -32,5 +33,42 @@ function statOrUndefined(file: string) {
     return statSync(file);
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * An output written beside its target under a temporary name and renamed over it only when complete:
+ * a run that fails or is cancelled (a model that will not load, Ctrl-C) leaves an earlier file at
+ * that path as it was, rather than cut short or empty.
+ */
+export class PendingOutput {
+  readonly stream: WriteStream;
+  private readonly temporary: string;
+  private error: Error | undefined;
+
+  constructor(readonly target: string) {
+    this.temporary = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.tmp`);
+    this.stream = createWriteStream(this.temporary);
+    // A write stream reports failures as an 'error' event, which would crash with a stack trace unheard.
+    this.stream.on('error', (error) => (this.error ??= error));
+  }
+
+  /** Whether writing has failed (the reason comes out of {@link commit}). */
+  get failed(): boolean {
+    return this.error !== undefined;
+  }
+
+  async commit(): Promise<void> {
+    await new Promise<void>((resolve) => this.stream.end(() => resolve()));
+    if (this.error) {
+      await this.abort();
+      throw new OutPathError(`cannot write ${this.target}: ${this.error.message}`);
+    }
+    await rename(this.temporary, this.target);
+  }
+
+  async abort(): Promise<void> {
+    if (!this.stream.destroyed) this.stream.destroy();
+    await rm(this.temporary, { force: true });
   }
 }

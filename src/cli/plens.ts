@@ -3,7 +3,6 @@
  * contract other tools rely on (see the README); progress and warnings go to stderr.
  */
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,7 +20,7 @@ import { createScorer, isEndpoint, isHubModel, isRemoteProtocol } from '../engin
 import { describeRecommendations } from '../engine/recommendedModels';
 import { MODEL_VARIANTS, TEMPLATE_CHOICES, type ModelVariant, type TemplateChoice } from '../engine/workerProtocol';
 import { EXPORT_OPTIONS, EXPORT_USAGE, exportCommand } from './exportCommand';
-import { checkOutPath } from './outPath';
+import { checkOutPath, PendingOutput } from './outPath';
 import { requirePairs } from './requirePairs';
 import { matchScores, readScoreFile } from './scoreFile';
 import { openSource, readSource, type DatasetSource } from './streamedDataset';
@@ -159,6 +158,10 @@ async function scoreAll(source: DatasetSource, values: ScoreFlags, onScored?: St
     logitIndex: logit === undefined ? undefined : Number(logit),
     // A batch job has the machine to itself: every core (the editor leaves one for the UI).
     threads: os.availableParallelism(),
+    // Tokenizing makes short-lived garbage at a high rate: a small nursery keeps the worker's heap, the
+    // bulk of the CLI's memory, from growing between collections (no old-generation cap: a large
+    // model's build must not run out of heap).
+    resourceLimits: { maxYoungGenerationSizeMb: 8 },
     onLoadProgress: ({ done, total }) => {
       process.stderr.write(`\rplens: building the model's graph: step ${done} of ${total}${done === total ? '\n' : ''}`);
     },
@@ -213,12 +216,11 @@ async function score(file: string, values: ScoreFlags): Promise<void> {
   // First: a file none of whose lines fits should say so once, before the model loads.
   const source = await openSource(file, values.format);
 
-  const out = values.out ? createWriteStream(values.out) : process.stdout;
-  // A write stream reports failures as an 'error' event, which would crash with a stack trace unheard.
-  let writeError: Error | undefined;
-  if (out !== process.stdout) out.on('error', (error) => (writeError ??= error));
+  // Written under a temporary name and renamed once complete: a failed run leaves an earlier --out file as it was.
+  const pending = values.out === undefined ? undefined : new PendingOutput(values.out);
+  const out = pending?.stream ?? process.stdout;
   // Rows are written as their batch is scored, in file order: nothing waits in memory for the end.
-  const { scores, info, stats, seconds, baseline, shard } = await scoreAll(source, values, async (batch, batchScores, table) => {
+  const scoring = scoreAll(source, values, async (batch, batchScores, table) => {
     batch.forEach(({ index, pair }, k) => {
       const pairScore = batchScores[k];
       if (!pairScore) return;
@@ -238,12 +240,13 @@ async function score(file: string, values: ScoreFlags): Promise<void> {
     });
     // Written faster than the disk takes them (cached scores): wait, rather than buffer the whole output. A failed
     // stream rejects (its error is kept above) instead of never draining.
-    if (out.writableNeedDrain && !writeError) await once(out, 'drain').catch(() => undefined);
+    if (out.writableNeedDrain && !pending?.failed) await once(out, 'drain').catch(() => undefined);
   });
-  if (out !== process.stdout) {
-    await new Promise<void>((resolve) => out.end(() => resolve()));
-    if (writeError) throw new Error(`cannot write ${values.out}: ${writeError.message}`);
-  }
+  const { scores, info, stats, seconds, baseline, shard } = await scoring.catch(async (error: unknown) => {
+    await pending?.abort();
+    throw error;
+  });
+  await pending?.commit();
 
   const summary = {
     ...summarize(scores),

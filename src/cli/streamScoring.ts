@@ -18,7 +18,11 @@ export interface StreamScoringOptions {
   onMalformed?: (bad: Malformed) => void;
   /** Each batch once scored, in file order, with the scores its pairs got (unscored pairs: undefined). */
   onScored?: (batch: readonly PairInFile[], scores: readonly (PairScore | undefined)[], table: PairTable) => Promise<void> | void;
-  /** Pairs per batch (default 4096: long enough to keep the model's batches full, short enough to hold). */
+  /**
+   * Pairs per batch. Default 256: 512 responses, two of the engine's length-sorting windows
+   * (WINDOW_ITEMS), so the model's batches stay full; larger batches only make the worker's heap
+   * grow between collections (4096 pairs: 455 MB peak on 200 MiB, against 280 MB for 256 on 60 MiB).
+   */
   batchSize?: number;
   progress?: (text: string, final: boolean) => void;
   /** Score only this shard's share: the pairs whose position in the file is `index` modulo `count`. */
@@ -39,6 +43,7 @@ export async function scoreSource(source: DatasetSource, scorer: Scorer, options
     signal: options.signal,
     onMalformed: options.onMalformed,
     onBatch: async (batch, table, progress) => {
+      const pairsRead = batch[batch.length - 1].index + 1;
       const scores: (PairScore | undefined)[] = new Array(batch.length);
       const { shard } = options;
       const mine = batch.flatMap((b, i) => (shard === undefined || b.index % shard.count === shard.index ? [i] : []));
@@ -53,12 +58,12 @@ export async function scoreSource(source: DatasetSource, scorer: Scorer, options
             scores[i] = score;
             table.setScore(batch[i].index, score);
           },
-          onProgress: (done) => options.progress?.(progressText(pairsScored + Math.floor(done / 2), progress, started), false),
+          onProgress: (done) => options.progress?.(progressText(pairsScored + Math.floor(done / 2), pairsRead, progress, started), false),
         },
       );
       add(stats, batchStats);
       pairsScored += mine.length;
-      options.progress?.(progressText(pairsScored, progress, started), false);
+      options.progress?.(progressText(pairsScored, pairsRead, progress, started), false);
       await options.onScored?.(batch, scores, table);
     },
   });
@@ -92,12 +97,17 @@ function add(total: ScoreStats, batch: ScoreStats): void {
   }
 }
 
-/** "scored 12000 pairs (31% of the file, about 4 min left)": the share of the file read is what is known of the whole. */
-function progressText(pairs: number, progress: IndexProgress, started: number): string {
+/**
+ * "scored 12000 pairs of about 41000 (29%, about 4 min left)". The total is not known before the end
+ * of the file: it is estimated from the pairs read so far and the share of the file they took.
+ */
+function progressText(scored: number, read: number, progress: IndexProgress, started: number): string {
   const share = progress.totalBytes ? Math.min(1, progress.bytesIndexed / progress.totalBytes) : 0;
+  const total = share > 0 ? Math.max(read, Math.round(read / share)) : read;
+  const done = total ? scored / total : 0;
   const elapsed = (performance.now() - started) / 1000;
-  const left = share > 0.01 && elapsed > 2 ? `, about ${formatDuration((elapsed * (1 - share)) / share)} left` : '';
-  return `scored ${pairs} pairs (${Math.floor(100 * share)}% of the file${left})`;
+  const left = done > 0.01 && elapsed > 2 ? `, about ${formatDuration((elapsed * (1 - done)) / done)} left` : '';
+  return `scored ${scored} pairs of ${share >= 1 ? '' : 'about '}${total} (${Math.floor(100 * done)}%${left})`;
 }
 
 function formatDuration(seconds: number): string {

@@ -63,7 +63,7 @@ export async function readSource(source: DatasetSource, options: ReadOptions = {
   const table = PairTable.streamed((records) => readRecords(source, records, options.signal));
   const labels: LabelCounts = { a: 0, b: 0, tie: 0, none: 0 };
   const malformed: Malformed[] = [];
-  const batchSize = options.batchSize ?? 4096;
+  const batchSize = options.batchSize ?? 256;
   let batch: PairInFile[] = [];
   let progress: IndexProgress = { bytesIndexed: 0, totalBytes: 0, records: 0 };
   let pairs = 0;

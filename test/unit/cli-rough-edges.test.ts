@@ -1,7 +1,7 @@
 // The rough edges a new user hit with plens (issue 11), each run as a user runs it: the built CLI in a child process.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -41,6 +41,15 @@ describe('--out that cannot be written', () => {
       // Nothing about the model: the check runs before it loads.
       assert.doesNotMatch(run.stderr, /baseline|running on|Unhandled/);
     }
+  });
+
+  it('a run that fails leaves an earlier --out file as it was, and no temporary file', async () => {
+    const out = path.join(dir, 'earlier-scores.jsonl');
+    await writeFile(out, 'earlier scores\n');
+    const run = await plens('score', fixture('hh-rlhf.jsonl'), '--out', out, '--model', path.join(dir, 'a-folder'));
+    assert.equal(run.code, 1);
+    assert.equal(await readFile(out, 'utf8'), 'earlier scores\n');
+    assert.deepEqual((await readdir(dir)).filter((name) => name.endsWith('.tmp')), []);
   });
 
   it('export fails the same way', async () => {
