@@ -21,6 +21,7 @@ import {
   type RowSummary,
   type WebviewToHost,
 } from '../src/shared/reviewProtocol';
+import { CHECK_FILTERS, renderCheckCounts } from './checks';
 import { el } from './dom';
 import { keyHint, keysOf, setKeymap } from './keys';
 import { PairList } from './pairList';
@@ -506,6 +507,7 @@ function renderHeaderElement(): HTMLElement {
       stat(s.model?.bundled ? 'Baseline differs' : 'Disagreements', 'disagreement-count', String(s.disagreements)),
       stat('Reviewed', 'reviewed-count', String(s.reviewed)),
     ),
+    renderCheckCounts(s.checks, (check) => setQuery({ check })),
     reading,
     progress,
     model,
@@ -581,6 +583,7 @@ function renderQueryBar(): HTMLElement {
     button(`Review queue (${keyHint('queue')})`, () => setQuery({ filter: 'disagreements', sort: 'confidence' }), 'queue'),
     select('filter', 'Show', FILTERS, query.filter, (filter) => setQuery({ filter })),
     select('sort', 'Sort', SORTS, query.sort, (sort) => setQuery({ sort })),
+    select('check', 'Check', CHECK_FILTERS, query.check ?? '', (check) => setQuery({ check: check || undefined })),
     search,
     numberInput('margin-min', 'Margin ≥', query.marginMin, (marginMin) => setQuery({ marginMin })),
     numberInput('margin-max', '≤', query.marginMax, (marginMax) => setQuery({ marginMax })),

@@ -6,6 +6,7 @@
 import type { Message, Preference } from '../src/core/pair';
 import type { AnnotationField, AnnotationValue, ReviewLabel } from '../src/core/annotations';
 import type { PairRow } from '../src/shared/reviewProtocol';
+import { checkBadges } from './checks';
 import { el } from './dom';
 import { keyHint } from './keys';
 import { renderMarkdown } from './markdown';
@@ -168,6 +169,7 @@ export function renderPair(context: PairViewContext, row: PairRow, position: num
           ? null
           : el('span', { class: 'margin pending' }, 'not scored yet'),
       badge,
+      ...checkBadges(row.checks),
     ),
     el(
       'details',

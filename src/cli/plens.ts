@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { AnnotationLog, sidecarPath } from '../core/annotations';
 import { countLabels, loadDataset, type Dataset } from '../core/dataset';
+import { checksReport } from '../core/noiseChecks';
 import { PairTable } from '../core/pairTable';
 import { ReviewState } from '../core/reviewState';
 import { topDisagreements } from '../core/stats';
@@ -332,6 +333,8 @@ async function review(file: string, values: ReviewFlags): Promise<void> {
       notes: stats.review.notes,
     },
     top_disagreements: top,
+    // Model-free label-noise checks (src/core/noiseChecks.ts): pairs involved and their lines.
+    checks: checksReport(table.checks, (index) => table.line(index)),
     // The bundled baseline is no reward model: whoever reads the report must know its "disagreements" are not findings.
     ...(baseline ? { baseline: { note: 'scored by the bundled baseline, not a reward model: its disagreements are not evidence of label errors' } } : {}),
   };

@@ -6,6 +6,7 @@
  */
 import { PairKeyer } from './annotations';
 import type { DatasetIndex } from './dataset';
+import { NoiseChecks } from './noiseChecks';
 import type { Malformed, Message, Pair, Preference } from './pair';
 import type { PairScore } from './verdict';
 
@@ -45,6 +46,8 @@ export class PairTable {
   private readonly keyer = new PairKeyer();
   /** Content key of each pair: annotations are stored against it. */
   readonly keys: string[] = [];
+  /** Model-free label-noise checks, computed as pairs are added (./noiseChecks). */
+  readonly checks = new NoiseChecks();
   readonly malformed: Malformed[] = [];
   /** False while a large file is still being read in the background. */
   complete = false;
@@ -98,6 +101,7 @@ export class PairTable {
     this.lengthA.data[i] = textLength(pair.a);
     this.lengthB.data[i] = textLength(pair.b);
     this.keys.push(this.keyer.next(pair));
+    this.checks.add(i, pair);
     this.size++;
   }
 

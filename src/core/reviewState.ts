@@ -126,6 +126,7 @@ export class ReviewState {
     const indices: number[] = [];
     for (let i = 0; i < this.table.count; i++) {
       if (!this.matches(i, query.filter) || (matches && !matches.has(i))) continue;
+      if (query.check && !this.table.checks.has(i, query.check)) continue;
       if (bounded) {
         const m = margin(i);
         if (m === undefined || (query.marginMin !== undefined && m < query.marginMin) || (query.marginMax !== undefined && m > query.marginMax)) continue;
@@ -203,6 +204,8 @@ export class ReviewState {
       if (annotation?.flagged) row.flagged = true;
       if (annotation?.reviewed) row.reviewed = true;
       if (annotation?.note) row.noted = true;
+      const checks = this.table.checks.of(index);
+      if (checks.length) row.checks = checks;
       if (this.hidden(index)) return { ...row, label: null, blind: true };
       const score = this.table.score(index);
       if (score) {
@@ -221,6 +224,8 @@ export class ReviewState {
     return indices.map((index, k): PairRow => {
       const annotation = this.annotation(index);
       const row: PairRow = { index, ...pairs[k], annotation };
+      const checks = this.table.checks.of(index);
+      if (checks.length) row.checks = checks;
       if (this.hidden(index)) {
         // Nothing that could anchor the decision: no scores, no file label; sides shuffled per pair.
         return { ...row, label: null, blind: { swapped: parseInt(this.table.keys[index].slice(0, 2), 16) % 2 === 1 } };
@@ -239,6 +244,7 @@ export class ReviewState {
       malformed: this.table.malformed.length,
       reviewed,
       blind: this.blind,
+      checks: this.table.checks.summary(),
       scoring: { ...this.scoring },
       model: this.model,
     };

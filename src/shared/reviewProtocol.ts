@@ -5,6 +5,7 @@
  */
 import type { Annotation, AnnotationField, AnnotationValue, ReviewLabel } from '../core/annotations';
 import type { Message, Preference } from '../core/pair';
+import type { CheckName } from '../core/checkNames';
 import type { DatasetStats } from '../core/stats';
 
 export interface RowScore {
@@ -33,6 +34,8 @@ export interface PairRow {
    * says the sides are shown B first (chosen per pair at random, to counter position bias).
    */
   blind?: { swapped: boolean };
+  /** The model-free label-noise checks the pair fails (src/core/noiseChecks.ts). */
+  checks?: CheckName[];
 }
 
 /** One line of the pair list: enough to scan and sort by eye; the text is a short preview. */
@@ -49,6 +52,8 @@ export interface RowSummary {
   /** Absent while unscored, and in blind mode until the reviewer decides. */
   score?: { margin: number; prefers: Preference; agrees: boolean | null };
   blind?: boolean;
+  /** The model-free label-noise checks the pair fails. */
+  checks?: CheckName[];
   /** The start of the last prompt turn, whitespace collapsed. */
   preview: string;
 }
@@ -68,13 +73,15 @@ export interface RowQuery {
   /** Margin range (reward A − reward B), inclusive; a bound excludes unscored pairs. */
   marginMin?: number;
   marginMax?: number;
+  /** Only the pairs a model-free noise check flags. */
+  check?: CheckName;
 }
 
 export const DEFAULT_QUERY: RowQuery = { filter: 'all', sort: 'file' };
 
 /** Every pair in file order: the list is the table itself, and grows while a large file is read. */
 export const isPlainQuery = (query: RowQuery): boolean =>
-  query.filter === 'all' && query.sort === 'file' && !query.search && query.marginMin === undefined && query.marginMax === undefined;
+  query.filter === 'all' && query.sort === 'file' && !query.search && query.marginMin === undefined && query.marginMax === undefined && !query.check;
 
 export type BulkAction =
   | { field: 'flagged'; value: true | null }
@@ -96,6 +103,8 @@ export interface ReviewStatus {
   scored: number;
   agreement: number | null;
   disagreements: number;
+  /** Pairs each model-free noise check flags (so far, while the file is read). */
+  checks?: Record<CheckName, number>;
   scoring: {
     state: ScoringState;
     done: number;
