@@ -529,6 +529,7 @@ const FILTERS: [RowFilter, string][] = [
   ['flagged', 'Flagged'],
   ['reviewed', 'Reviewed'],
   ['unreviewed', 'Not reviewed'],
+  ['length-only', 'Preferred only for length'],
 ];
 
 const SORTS: [RowSort, string][] = [
@@ -537,6 +538,7 @@ const SORTS: [RowSort, string][] = [
   ['margin', 'Margin ↑'],
   ['margin-desc', 'Margin ↓'],
   ['length-difference', 'Length difference ↓'],
+  ['length-controlled', 'Length-controlled doubt ↓'],
 ];
 
 const BULK: [string, string, BulkAction][] = [

@@ -168,6 +168,13 @@ export function renderPair(context: PairViewContext, row: PairRow, position: num
         : row.blind
           ? null
           : el('span', { class: 'margin pending' }, 'not scored yet'),
+      score?.lengthControlledMargin !== undefined
+        ? el(
+            'span',
+            { class: 'margin', 'data-testid': 'length-controlled-margin', title: 'The margin with the length effect fitted on this file taken out (Theil–Sen fit on ln length ratio)' },
+            `Length-controlled ${fmtSigned(score.lengthControlledMargin)}`,
+          )
+        : null,
       badge,
       ...checkBadges(row.checks),
     ),

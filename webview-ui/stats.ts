@@ -79,6 +79,29 @@ function table(caption: string, head: string[], rows: string[][], testId: string
   );
 }
 
+/** How much of the agreement length explains (src/core/lengthControl.ts; `plens review` prints the same). */
+function lengthControlParagraph(stats: DatasetStats): HTMLElement | null {
+  const lc = stats.lengthControl;
+  if (!lc || lc.slope === null) return null;
+  return el(
+    'p',
+    { 'data-testid': 'length-control' },
+    'Length control (Theil–Sen fit of margin on ln length ratio, slope ',
+    figure('length-slope', lc.slope.toFixed(3)),
+    '): agreement ',
+    figure('length-agreement-raw', pct(lc.agreement)),
+    ' raw, ',
+    figure('length-agreement-controlled', pct(lc.agreementLengthControlled)),
+    ' with length taken out, ',
+    figure('length-agreement-only', pct(lc.agreementLengthOnly)),
+    ' from length alone; length explains ',
+    figure('length-explained', pct(lc.explainedByLength)),
+    ' of the agreement above chance. ',
+    figure('length-only-count', String(lc.preferredOnlyForLength)),
+    ' pairs are preferred only for their length.',
+  );
+}
+
 export function renderStats(stats: DatasetStats | undefined): HTMLElement {
   if (!stats) return el('section', { class: 'stats-panel', 'aria-busy': 'true' }, 'Computing statistics…');
   const labelled = stats.calibration.reduce((n, b) => n + b.pairs, 0);
@@ -108,6 +131,7 @@ export function renderStats(stats: DatasetStats | undefined): HTMLElement {
         figure('model-prefers-longer', pct(stats.length.modelPrefersLonger)),
         '.',
       ),
+      lengthControlParagraph(stats),
       el(
         'p',
         { 'data-testid': 'review-progress' },

@@ -333,6 +333,7 @@ async function review(file: string, values: ReviewFlags): Promise<void> {
       notes: stats.review.notes,
     },
     top_disagreements: top,
+    length_control: await lengthControlReport(state),
     // Model-free label-noise checks (src/core/noiseChecks.ts): pairs involved and their lines.
     checks: checksReport(table.checks, (index) => table.line(index)),
     // The bundled baseline is no reward model: whoever reads the report must know its "disagreements" are not findings.
@@ -342,6 +343,23 @@ async function review(file: string, values: ReviewFlags): Promise<void> {
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
+
+/** The length-controlled figures (src/core/lengthControl.ts), as the stats view shows them, with the "preferred only for length" pairs. */
+async function lengthControlReport(state: ReviewState) {
+  const lc = state.stats().lengthControl!;
+  const lines = (await state.select({ filter: 'length-only', sort: 'file' })).map((index) => state.table.line(index));
+  return {
+    method: lc.method,
+    slope: lc.slope,
+    intercept: lc.intercept,
+    pairs: lc.pairs,
+    agreement: lc.agreement,
+    agreement_length_controlled: lc.agreementLengthControlled,
+    agreement_length_only: lc.agreementLengthOnly,
+    explained_by_length: lc.explainedByLength,
+    preferred_only_for_length: { count: lines.length, lines },
+  };
+}
 
 /** Progress on stderr: rewritten in place on a terminal, a line every few seconds otherwise. */
 class ProgressLine {

@@ -5,6 +5,7 @@
  */
 import { AnnotationLog, type Annotation } from './annotations';
 import type { Preference } from './pair';
+import { fitLengthEffect, lengthControlledMargin, lengthControlStats, preferredOnlyForLength, type LengthFit } from './lengthControl';
 import type { PairTable } from './pairTable';
 import { datasetStats, type DatasetStats } from './stats';
 import { summarize, verdict } from './verdict';
@@ -38,10 +39,24 @@ export class ReviewState {
    */
   private selected?: { fingerprint: string; annotationsLog: AnnotationLog; indices: number[] };
 
+  /** The length effect fitted on the scores as they stand (./lengthControl). */
+  private fitted?: { count: number; scoreVersion: number; fit: LengthFit | null };
+
   constructor(
     readonly table: PairTable,
     public annotations: AnnotationLog = AnnotationLog.empty(),
   ) {}
+
+  lengthFit(): LengthFit | null {
+    const { count, scoreVersion } = this.table;
+    if (this.fitted?.count !== count || this.fitted.scoreVersion !== scoreVersion) this.fitted = { count, scoreVersion, fit: fitLengthEffect(this.table) };
+    return this.fitted.fit;
+  }
+
+  /** The margin with the fitted length effect taken out; undefined while unscored. */
+  lengthControlledMargin(index: number): number | undefined {
+    return lengthControlledMargin(this.lengthFit(), this.table.score(index), this.table.lengths(index));
+  }
 
   annotation(index: number): Annotation | undefined {
     return this.annotations.get(this.table.keys[index]);
@@ -76,6 +91,8 @@ export class ReviewState {
         return this.annotation(index)?.reviewed === true;
       case 'unreviewed':
         return !this.annotation(index)?.reviewed;
+      case 'length-only':
+        return preferredOnlyForLength(this.lengthFit(), this.table.score(index), this.table.lengths(index));
     }
   }
 
@@ -161,6 +178,14 @@ export class ReviewState {
           return m === undefined ? undefined : -m;
         });
         break;
+      case 'length-controlled':
+        by((i) => {
+          // The label-signed length-controlled margin: most negative = the label most contradicted.
+          const label = this.label(i);
+          const m = this.lengthControlledMargin(i);
+          return m === undefined || (label !== 'a' && label !== 'b') ? undefined : label === 'a' ? m : -m;
+        });
+        break;
       case 'length-difference':
         by((i) => {
           const [a, b] = this.table.lengths(i);
@@ -231,7 +256,7 @@ export class ReviewState {
         return { ...row, label: null, blind: { swapped: parseInt(this.table.keys[index].slice(0, 2), 16) % 2 === 1 } };
       }
       const score = this.table.score(index);
-      return { ...row, score: score && verdict(this.label(index), score) };
+      return { ...row, score: score && { ...verdict(this.label(index), score), lengthControlledMargin: this.lengthControlledMargin(index) } };
     });
   }
 
@@ -251,7 +276,11 @@ export class ReviewState {
   }
 
   stats(): DatasetStats {
-    return datasetStats({ pairs: this.table, labelOf: (index) => this.label(index), annotationOf: (index) => this.annotation(index) });
+    const labelOf = (index: number) => this.label(index);
+    return {
+      ...datasetStats({ pairs: this.table, labelOf, annotationOf: (index) => this.annotation(index) }),
+      lengthControl: lengthControlStats(this.table, labelOf, this.lengthFit()),
+    };
   }
 
   setScoring(state: ScoringState, error?: string): void {

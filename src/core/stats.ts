@@ -4,6 +4,7 @@
  * The CLI (`plens review`) and the stats view print the same figures from this one function.
  */
 import type { Annotation } from './annotations';
+import type { LengthControlStats } from './lengthControl';
 import type { Preference } from './pair';
 import { summarize, verdict, type AgreementSummary, type ScoredPairs } from './verdict';
 
@@ -35,6 +36,8 @@ export interface DatasetStats extends AgreementSummary {
     modelPrefersLonger: number | null;
   };
   review: { reviewed: number; relabelled: number; bothBad: number; flagged: number; notes: number };
+  /** How much of the agreement length explains (set by ReviewState, see ./lengthControl). */
+  lengthControl?: LengthControlStats;
 }
 
 const CALIBRATION_EDGES = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0];

@@ -14,6 +14,8 @@ export interface RowScore {
   margin: number;
   prefers: Preference;
   agrees: boolean | null;
+  /** The margin with the length effect fitted on the file taken out (src/core/lengthControl.ts). */
+  lengthControlledMargin?: number;
 }
 
 /** One pair as the webview shows it. */
@@ -59,10 +61,14 @@ export interface RowSummary {
 }
 
 /** Which pairs the list shows. */
-export type RowFilter = 'all' | 'disagreements' | 'agreements' | 'unlabelled' | 'ties' | 'flagged' | 'reviewed' | 'unreviewed';
+export type RowFilter = 'all' | 'disagreements' | 'agreements' | 'unlabelled' | 'ties' | 'flagged' | 'reviewed' | 'unreviewed'
+  /** The model prefers the longer response only because it is longer (src/core/lengthControl.ts). */
+  | 'length-only';
 
 /** Row orders; `confidence` puts the disagreements the model is surest about first (the review queue). */
-export type RowSort = 'file' | 'confidence' | 'margin' | 'margin-desc' | 'length-difference';
+export type RowSort = 'file' | 'confidence' | 'margin' | 'margin-desc' | 'length-difference'
+  /** Labelled pairs whose length-controlled margin contradicts the label most, first. */
+  | 'length-controlled';
 
 /** Which pairs the list shows and in what order; the parts combine. */
 export interface RowQuery {
