@@ -385,7 +385,7 @@ function runAction(action: ReviewAction, fromQueue = false): void {
     pageUp: () => setFocus(focus - list.pageRows),
     first: () => setFocus(0),
     last: () => setFocus(total - 1),
-    queue: () => setQuery({ filter: 'disagreements', sort: 'confidence' }),
+    queue: () => setQuery(REVIEW_QUEUE),
     search: () => app.querySelector<HTMLInputElement>('[data-testid="search"]')?.focus(),
     blind: toggleBlind,
     raw: toggleRaw,
@@ -520,6 +520,9 @@ function renderHeader(): void {
   headerSlot.replaceChildren(renderHeaderElement());
 }
 
+/** The review queue: the disagreements, likeliest label errors first by the noise score (src/core/noiseScore.ts). */
+const REVIEW_QUEUE: Partial<RowQuery> = { filter: 'disagreements', sort: 'noise' };
+
 const FILTERS: [RowFilter, string][] = [
   ['all', 'All pairs'],
   ['disagreements', 'Disagreements'],
@@ -539,6 +542,7 @@ const SORTS: [RowSort, string][] = [
   ['margin-desc', 'Margin ↓'],
   ['length-difference', 'Length difference ↓'],
   ['length-controlled', 'Length-controlled doubt ↓'],
+  ['noise', 'Noise score ↓'],
 ];
 
 const BULK: [string, string, BulkAction][] = [
@@ -582,7 +586,7 @@ function renderQueryBar(): HTMLElement {
   return el(
     'div',
     { class: 'toolbar', role: 'search' },
-    button(`Review queue (${keyHint('queue')})`, () => setQuery({ filter: 'disagreements', sort: 'confidence' }), 'queue'),
+    button(`Review queue (${keyHint('queue')})`, () => setQuery(REVIEW_QUEUE), 'queue'),
     select('filter', 'Show', FILTERS, query.filter, (filter) => setQuery({ filter })),
     select('sort', 'Sort', SORTS, query.sort, (sort) => setQuery({ sort })),
     select('check', 'Check', CHECK_FILTERS, query.check ?? '', (check) => setQuery({ check: check || undefined })),

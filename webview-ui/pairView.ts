@@ -132,6 +132,19 @@ function renderAnnotationBar(context: PairViewContext, row: PairRow): HTMLElemen
   );
 }
 
+/** The probability the label is wrong (src/core/noiseScore.ts), its parts on hover. */
+function noiseBadge(noise: NonNullable<PairRow['noise']>): HTMLElement {
+  const parts = [
+    ...(noise.model === undefined ? [] : [`model (calibrated, length-controlled): ${(100 * noise.model).toFixed(0)}%`]),
+    ...noise.checks.map((c) => `${c.check.replace(/_/g, ' ')}: ${(100 * c.prior).toFixed(0)}%`),
+  ];
+  return el(
+    'span',
+    { class: 'margin', 'data-testid': 'noise-score', title: `P(label wrong), combined by noisy-OR from ${parts.join('; ') || 'no evidence'}` },
+    `Noise ${(100 * noise.score).toFixed(0)}%`,
+  );
+}
+
 /** The whole pair. `position` is its place in the list (1-based in the text), `total` the list's length. */
 export function renderPair(context: PairViewContext, row: PairRow, position: number, total: number): HTMLElement {
   const score = row.score;
@@ -176,6 +189,7 @@ export function renderPair(context: PairViewContext, row: PairRow, position: num
           )
         : null,
       badge,
+      row.noise ? noiseBadge(row.noise) : null,
       ...checkBadges(row.checks),
     ),
     el(

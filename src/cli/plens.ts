@@ -11,6 +11,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { AnnotationLog, sidecarPath } from '../core/annotations';
 import { countLabels, loadDataset, type Dataset } from '../core/dataset';
 import { checksReport } from '../core/noiseChecks';
+import { NOISE_METHOD } from '../core/noiseScore';
 import { PairTable } from '../core/pairTable';
 import { ReviewState } from '../core/reviewState';
 import { topDisagreements } from '../core/stats';
@@ -334,6 +335,7 @@ async function review(file: string, values: ReviewFlags): Promise<void> {
     },
     top_disagreements: top,
     length_control: await lengthControlReport(state),
+    noise: await noiseReport(state, positiveInt(values.top, '--top') ?? 10),
     // Model-free label-noise checks (src/core/noiseChecks.ts): pairs involved and their lines.
     checks: checksReport(table.checks, (index) => table.line(index)),
     // The bundled baseline is no reward model: whoever reads the report must know its "disagreements" are not findings.
@@ -343,6 +345,22 @@ async function review(file: string, values: ReviewFlags): Promise<void> {
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
+
+/**
+ * The noise score (src/core/noiseScore.ts): the review queue as the editor orders it (disagreements,
+ * likeliest label errors first), its first `top` entries with their evidence, and how many pairs are
+ * more likely mislabelled than not.
+ */
+async function noiseReport(state: ReviewState, top: number) {
+  const noise = state.noise();
+  let suspects = 0;
+  for (let i = 0; i < state.table.count; i++) if (noise.evidence(i).score >= 0.5) suspects++;
+  const queue = (await state.select({ filter: 'disagreements', sort: 'noise' })).slice(0, top).map((index) => {
+    const { score, model, checks } = noise.evidence(index);
+    return { line: state.table.line(index), score, model: model ?? null, checks: checks.map((c) => c.check) };
+  });
+  return { method: NOISE_METHOD, beta: noise.beta, suspects, queue };
+}
 
 /** The length-controlled figures (src/core/lengthControl.ts), as the stats view shows them, with the "preferred only for length" pairs. */
 async function lengthControlReport(state: ReviewState) {

@@ -49,6 +49,9 @@ const BIT: Record<CheckName, number> = {
   empty_responses: 8,
   diverging_transcripts: 16,
 };
+/** Which side is empty (for the noise score: an empty chosen response is worse than an empty rejected one). */
+const EMPTY_A = 32;
+const EMPTY_B = 64;
 
 /** FNV-1a over a string's UTF-16 code units, then a final avalanche (murmur3's fmix32). */
 function hashString(text: string, seed = 0x811c9dc5): number {
@@ -199,7 +202,10 @@ export class NoiseChecks {
     const bKey = digest(pair.b);
     const identical = aKey === bKey;
     if (identical) this.mark(index, 'identical_responses');
-    if (isBlank(pair.a) || isBlank(pair.b)) this.mark(index, 'empty_responses');
+    if (isBlank(pair.a) || isBlank(pair.b)) {
+      this.mark(index, 'empty_responses');
+      this.flags[index] |= (isBlank(pair.a) ? EMPTY_A : 0) | (isBlank(pair.b) ? EMPTY_B : 0);
+    }
     if (pair.a.length > 1 || pair.b.length > 1) this.mark(index, 'diverging_transcripts');
 
     const aFirst = aKey <= bKey;
@@ -286,6 +292,11 @@ export class NoiseChecks {
 
   has(index: number, check: CheckName): boolean {
     return (this.flags[index] & BIT[check]) !== 0;
+  }
+
+  /** Which responses of pair `index` are empty or whitespace only. */
+  emptySides(index: number): { a: boolean; b: boolean } {
+    return { a: (this.flags[index] & EMPTY_A) !== 0, b: (this.flags[index] & EMPTY_B) !== 0 };
   }
 
   /** The checks pair `index` fails, in CHECK_NAMES order. */

@@ -6,6 +6,7 @@
 import { AnnotationLog, type Annotation } from './annotations';
 import type { Preference } from './pair';
 import { fitLengthEffect, lengthControlledMargin, lengthControlStats, preferredOnlyForLength, type LengthFit } from './lengthControl';
+import { noiseModel, type NoiseModel } from './noiseScore';
 import type { PairTable } from './pairTable';
 import { datasetStats, type DatasetStats } from './stats';
 import { summarize, verdict } from './verdict';
@@ -46,6 +47,17 @@ export class ReviewState {
     readonly table: PairTable,
     public annotations: AnnotationLog = AnnotationLog.empty(),
   ) {}
+
+  private noiseFitted?: { key: string; log: AnnotationLog; model: NoiseModel };
+
+  /** The noise score's model (./noiseScore), refitted when pairs, scores or labels change. */
+  noise(): NoiseModel {
+    const key = `${this.table.count}/${this.table.scoreVersion}/${this.annotations.version}`;
+    if (this.noiseFitted?.key !== key || this.noiseFitted.log !== this.annotations) {
+      this.noiseFitted = { key, log: this.annotations, model: noiseModel(this.table, this.table.checks, (index) => this.label(index), this.lengthFit()) };
+    }
+    return this.noiseFitted.model;
+  }
 
   lengthFit(): LengthFit | null {
     const { count, scoreVersion } = this.table;
@@ -186,6 +198,11 @@ export class ReviewState {
           return m === undefined || (label !== 'a' && label !== 'b') ? undefined : label === 'a' ? m : -m;
         });
         break;
+      case 'noise': {
+        const noise = this.noise();
+        by((i) => -noise.evidence(i).score);
+        break;
+      }
       case 'length-difference':
         by((i) => {
           const [a, b] = this.table.lengths(i);
@@ -256,7 +273,7 @@ export class ReviewState {
         return { ...row, label: null, blind: { swapped: parseInt(this.table.keys[index].slice(0, 2), 16) % 2 === 1 } };
       }
       const score = this.table.score(index);
-      return { ...row, score: score && { ...verdict(this.label(index), score), lengthControlledMargin: this.lengthControlledMargin(index) } };
+      return { ...row, score: score && { ...verdict(this.label(index), score), lengthControlledMargin: this.lengthControlledMargin(index) }, noise: this.noise().evidence(index) };
     });
   }
 

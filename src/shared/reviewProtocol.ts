@@ -6,6 +6,7 @@
 import type { Annotation, AnnotationField, AnnotationValue, ReviewLabel } from '../core/annotations';
 import type { Message, Preference } from '../core/pair';
 import type { CheckName } from '../core/checkNames';
+import type { NoiseEvidence } from '../core/noiseScore';
 import type { DatasetStats } from '../core/stats';
 
 export interface RowScore {
@@ -38,6 +39,8 @@ export interface PairRow {
   blind?: { swapped: boolean };
   /** The model-free label-noise checks the pair fails (src/core/noiseChecks.ts). */
   checks?: CheckName[];
+  /** The probability its label is wrong, and its parts (src/core/noiseScore.ts); withheld in blind mode. */
+  noise?: NoiseEvidence;
 }
 
 /** One line of the pair list: enough to scan and sort by eye; the text is a short preview. */
@@ -68,7 +71,9 @@ export type RowFilter = 'all' | 'disagreements' | 'agreements' | 'unlabelled' | 
 /** Row orders; `confidence` puts the disagreements the model is surest about first (the review queue). */
 export type RowSort = 'file' | 'confidence' | 'margin' | 'margin-desc' | 'length-difference'
   /** Labelled pairs whose length-controlled margin contradicts the label most, first. */
-  | 'length-controlled';
+  | 'length-controlled'
+  /** The noise score (src/core/noiseScore.ts), highest first: the review queue's order. */
+  | 'noise';
 
 /** Which pairs the list shows and in what order; the parts combine. */
 export interface RowQuery {
