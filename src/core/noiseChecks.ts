@@ -24,7 +24,6 @@
  * order is clearly better than the other (so a pair whose two responses are alike is not matched
  * at random). Memory: about 200 bytes a pair (sketches and 10 band entries).
  */
-import { createHash } from 'node:crypto';
 import { CHECK_NAMES, type CheckName } from './checkNames';
 import type { Message, Pair, Preference } from './pair';
 
@@ -53,16 +52,7 @@ const BIT: Record<CheckName, number> = {
 const EMPTY_A = 32;
 const EMPTY_B = 64;
 
-/** FNV-1a over a string's UTF-16 code units, then a final avalanche (murmur3's fmix32). */
-function hashString(text: string, seed = 0x811c9dc5): number {
-  let h = seed;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return fmix(h);
-}
-
+/** murmur3's fmix32: spreads every input bit over the output (hashes' low and high bits alike). */
 function fmix(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
@@ -81,21 +71,63 @@ export function normalizedWords(text: string): string[] {
     .filter((w) => w.length > 0);
 }
 
+const WORD_CHAR = /^[\p{L}\p{N}]$/u;
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * The hashes of a text's normalised words (the same words as normalizedWords), scanned in place
+ * without building strings: text with non-ASCII characters is NFKC-normalised and lower-cased first
+ * (one native call each), ASCII is lower-cased and classified by code, and only the rare non-ASCII
+ * character (a curly apostrophe, an accented letter) is classified by a Unicode regex.
+ */
+function wordHashes(text: string): number[] {
+  const t = NON_ASCII.test(text) ? text.normalize('NFKC').toLowerCase() : text;
+  const hashes: number[] = [];
+  let h = 0x811c9dc5;
+  let inWord = false;
+  for (let i = 0; i < t.length; i++) {
+    let c = t.charCodeAt(i);
+    let units = 1;
+    let word: boolean;
+    if (c < 128) {
+      if (c >= 65 && c <= 90) c += 32;
+      word = (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
+    } else {
+      const point = t.codePointAt(i)!;
+      units = point > 0xffff ? 2 : 1;
+      word = WORD_CHAR.test(String.fromCodePoint(point));
+    }
+    if (word) {
+      if (!inWord) h = 0x811c9dc5;
+      inWord = true;
+      for (let k = 0; k < units; k++) {
+        h ^= k === 0 ? c : t.charCodeAt(i + k);
+        h = Math.imul(h, 0x01000193);
+      }
+    } else if (inWord) {
+      hashes.push(fmix(h));
+      inWord = false;
+    }
+    i += units - 1;
+  }
+  if (inWord) hashes.push(fmix(h));
+  return hashes;
+}
+
 /** One-permutation MinHash of a text's word shingles, not densified (empty bins are EMPTY_BIN). */
 export function sketch(messages: readonly Message[], into = new Uint16Array(SKETCH_BINS)): Uint16Array {
   into.fill(EMPTY_BIN);
-  const words = normalizedWords(messages.map((m) => m.content).join(' '));
-  const wordHashes = words.map((w) => hashString(w));
-  const add = (h: number) => {
+  const words = wordHashes(messages.length === 1 ? messages[0].content : messages.map((m) => m.content).join(' '));
+  // A text shorter than a shingle is one shingle of all its words.
+  const shingles = words.length === 0 ? 0 : Math.max(1, words.length - SHINGLE_WORDS + 1);
+  const width = Math.min(SHINGLE_WORDS, words.length);
+  for (let i = 0; i < shingles; i++) {
+    let h = 7;
+    for (let k = 0; k < width; k++) h = Math.imul(h ^ words[i + k], 0x9e3779b1);
+    h = fmix(h);
     const bin = h >>> 27; // top 5 bits: SKETCH_BINS = 32 bins
     const value = Math.min((h >>> 11) & 0xffff, EMPTY_BIN - 1);
     if (value < into[bin]) into[bin] = value;
-  };
-  if (wordHashes.length > 0 && wordHashes.length < SHINGLE_WORDS) add(fmix(wordHashes.reduce((h, w) => Math.imul(h ^ w, 0x9e3779b1), 7)));
-  for (let i = 0; i + SHINGLE_WORDS <= wordHashes.length; i++) {
-    let h = 7;
-    for (let k = 0; k < SHINGLE_WORDS; k++) h = Math.imul(h ^ wordHashes[i + k], 0x9e3779b1);
-    add(fmix(h));
   }
   return into;
 }
@@ -125,7 +157,30 @@ export function similarity(x: ArrayLike<number>, y: ArrayLike<number>): number {
   return equal / dx.length;
 }
 
-const digest = (value: unknown) => createHash('sha1').update(JSON.stringify(value)).digest('base64').slice(0, 16);
+/**
+ * A 64-bit content key of messages (two 32-bit FNV-style hashes with different multipliers, roles
+ * and contents separated): exact-duplicate keys collide with probability about n²/2⁶⁵, under one in
+ * ten million for a million pairs, at a fraction of a cryptographic hash's cost.
+ */
+function digest(messages: readonly Message[]): string {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x2f1a4b3c;
+  const mix = (text: string) => {
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 0x01000193);
+      h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+    }
+    // A code after each string, so that ["ab", "c"] and ["a", "bc"] hash apart.
+    h1 = Math.imul(h1 ^ 0xdfff, 0x01000193);
+    h2 = Math.imul(h2 ^ 0xdfff, 0x5bd1e995);
+  };
+  for (const m of messages) {
+    mix(m.role);
+    mix(m.content);
+  }
+  return `${fmix(h1).toString(36)}.${fmix(h2 ^ messages.length).toString(36)}`;
+}
 const isBlank = (messages: readonly Message[]) => messages.every((m) => m.content.trim() === '');
 
 /**
@@ -200,7 +255,8 @@ export class NoiseChecks {
     this.size++;
     const aKey = digest(pair.a);
     const bKey = digest(pair.b);
-    const identical = aKey === bKey;
+    // Equal keys are checked on the text: the identical-responses check stays exact.
+    const identical = aKey === bKey && pair.a.length === pair.b.length && pair.a.every((m, k) => m.role === pair.b[k].role && m.content === pair.b[k].content);
     if (identical) this.mark(index, 'identical_responses');
     if (isBlank(pair.a) || isBlank(pair.b)) {
       this.mark(index, 'empty_responses');
@@ -212,7 +268,7 @@ export class NoiseChecks {
     // A label between two identical responses has nothing to conflict about: its own check covers it.
     this.preference[index] = identical ? -1 : preferenceCode(pair.label, aFirst);
     this.sideLabels[index] = pair.label === null ? 0 : pair.label === 'a' ? 1 : pair.label === 'b' ? 2 : 3;
-    const exactKey = `${digest(pair.prompt)}${aFirst ? aKey + bKey : bKey + aKey}`;
+    const exactKey = `${digest(pair.prompt)}|${aFirst ? `${aKey}|${bKey}` : `${bKey}|${aKey}`}`;
     this.exactKeys.push(exactKey);
     if (!identical) this.addExact(index, exactKey);
 
@@ -241,9 +297,14 @@ export class NoiseChecks {
     return this.sketches.subarray(base, base + SKETCH_BINS);
   }
 
+  /** The sketch of the whole pair: the bin-wise minimum of its parts' (a MinHash of the union). */
   private union(index: number): Uint16Array {
     const out = new Uint16Array(SKETCH_BINS);
-    for (let bin = 0; bin < SKETCH_BINS; bin++) out[bin] = Math.min(this.part(index, 0)[bin], this.part(index, 1)[bin], this.part(index, 2)[bin]);
+    const sketches = this.sketches;
+    const base = index * 3 * SKETCH_BINS;
+    for (let bin = 0; bin < SKETCH_BINS; bin++) {
+      out[bin] = Math.min(sketches[base + bin], sketches[base + SKETCH_BINS + bin], sketches[base + 2 * SKETCH_BINS + bin]);
+    }
     return out;
   }
 

@@ -94,6 +94,10 @@ describe('noise checks on hand-made pairs', () => {
     const x = sketch(turn(LONG_A));
     assert.equal(similarity(x, sketch(turn(LONG_A.toUpperCase().replace(/\./g, ' !')))), 1);
     assert.ok(similarity(x, sketch(turn(LONG_B))) < 0.2);
+    // Non-ASCII text: case, accents kept, NFKC (the "ﬁ" ligature is "fi"), curly apostrophes split words.
+    const accented = 'The CAFÉ’s déjà-vu ﬁle is naïve, said the résumé of Ça Va';
+    assert.equal(similarity(sketch(turn(accented)), sketch(turn("the café's DÉJÀ vu file is NAÏVE said the résumé of ça va"))), 1);
+    assert.ok(similarity(sketch(turn(accented)), sketch(turn('The cafe s deja vu file is naive said the resume of ca va'))) < 0.5, 'accents are not dropped');
   });
 });
 
