@@ -3,7 +3,7 @@
  * then found again the way a user finds it, with `plens score` (the bundled baseline) and `plens
  * review` on the noisy file:
  *
- *   npm run build && node --import tsx bench/label-noise.bench.ts [--data <hh-rlhf.jsonl>] [--seed 1] [--model <dir>]
+ *   npm run build && node --import tsx bench/label-noise.bench.ts [--data <hh-rlhf.jsonl>] [--seed 1] [--model <dir>]...
  *
  * Injected: 10% of the labels flipped (chosen and rejected swapped), 50 duplicates with the sides
  * swapped (so their labels conflict with the original's), 20 identical-response pairs (a pair's
@@ -20,8 +20,9 @@
  *   pairs (JSON parse and normalisation), which the index does anyway;
  * - precision@100 of the flipped labels for each queue: |margin| among the disagreements (the
  *   old queue), the length-controlled margin, the noise score (the review queue: disagreements by
- *   noise score), and a random order; also precision@100 counting any injected noise. Model
- *   consensus needs several models: one (the baseline) is available, so it is not measured.
+ *   noise score), and a random order; also precision@100 counting any injected noise. With several
+ *   --model, also the models' consensus (mean standardised margin) and "every model disagrees";
+ *   the project bundles one real-ish model (the baseline) and a demo that is no reward model.
  * The bundled baseline is a bag-of-tokens model barely better than "prefer the longer response"
  * (models/baseline/REPORT.md): its queues say little about a real reward model's.
  */
@@ -35,6 +36,8 @@ import { mulberry32 } from '../src/core/lengthControl';
 import { CHECK_NAMES, NoiseChecks, type CheckName } from '../src/core/noiseChecks';
 import { PairTable } from '../src/core/pairTable';
 import { ReviewState } from '../src/core/reviewState';
+import { consensusMargins, consensusReport } from '../src/core/modelConsensus';
+import { readModelColumns } from '../src/cli/severalModels';
 import { median, previousRun, printTable, saveRun, type Row } from './engine-report';
 
 const BENCH = 'label-noise';
@@ -124,9 +127,10 @@ async function main(): Promise<void> {
     options: {
       data: { type: 'string', default: path.resolve(repoRoot, '..', 'shared', 'data', 'hh-rlhf-helpful-base-test', 'test.jsonl') },
       seed: { type: 'string', default: '1' },
-      model: { type: 'string' },
+      model: { type: 'string', multiple: true },
     },
   });
+  const models = values.model ?? [];
   const seed = Number(values.seed);
   const clean = readFileSync(values.data!, 'utf8')
     .split('\n')
@@ -148,8 +152,8 @@ async function main(): Promise<void> {
     // ---- scores and the review, as a user runs them.
     const scores = path.join(dir, 'scores.jsonl');
     const cache = ['--cache-dir', path.join(dir, 'cache')];
-    process.stderr.write(`scoring ${records.length} pairs with ${values.model ?? 'the bundled baseline'}…\n`);
-    const scoreSummary = JSON.parse((await run(['score', noisy, '--out', scores, ...cache, ...(values.model ? ['--model', values.model] : [])])).trim());
+    process.stderr.write(`scoring ${records.length} pairs with ${models.join(', ') || 'the bundled baseline'}…\n`);
+    const scoreSummary = JSON.parse((await run(['score', noisy, '--out', scores, ...cache, ...models.flatMap((m) => ['--model', m])])).trim());
     const review = JSON.parse(await run(['review', noisy, '--scores', scores, '--top', '100000']));
 
     const rows: Row[] = [
@@ -211,6 +215,8 @@ async function main(): Promise<void> {
     }
     if (dataset.pairs.some((p, i) => p.line !== i + 1)) throw new Error('expected one pair per line');
     const state = new ReviewState(table);
+    const columns = readModelColumns(readFileSync(scores, 'utf8'), dataset);
+    if (columns) state.otherModels = columns.slice(1);
     const flipped = linesOf('flipped');
     const anyNoise = linesOf('flipped', 'swapped-duplicate', 'identical', 'near-duplicate');
     const precisionAt = (indices: number[], wanted: Set<number>, k = 100) => indices.slice(0, k).filter((i) => wanted.has(table.line(i))).length / Math.min(k, indices.length);
@@ -226,19 +232,29 @@ async function main(): Promise<void> {
       ['noise score (review queue)', await state.select({ filter: 'disagreements', sort: 'noise' })],
       ['random', shuffled],
     ];
+    if (columns) {
+      // The consensus queue: labelled pairs the mean standardised margin contradicts, most strongly first.
+      const consensus = consensusMargins(columns, table.count);
+      const signed = (i: number) => (table.fileLabel(i) === 'a' ? consensus[i]! : -consensus[i]!);
+      const contradicted = consensus.flatMap((m, i) => (m !== undefined && (table.fileLabel(i) === 'a' || table.fileLabel(i) === 'b') && signed(i) < 0 ? [i] : []));
+      queues.splice(3, 0, ['consensus of the models', contradicted.sort((x, y) => signed(x) - signed(y) || x - y)]);
+      const every = consensusReport(columns, table.count, (i) => table.fileLabel(i)).everyModelDisagrees;
+      queues.splice(4, 0, ['every model disagrees (file order)', every]);
+    }
     const randomFlips = precisionAt(shuffled, flipped);
     for (const [name, indices] of queues) {
       rows.push({ metric: `precision@100 flipped: ${name}`, value: precisionAt(indices, flipped), baseline: name === 'random' ? undefined : randomFlips });
     }
     for (const [name, indices] of queues) rows.push({ metric: `precision@100 any injected noise: ${name}`, value: precisionAt(indices, anyNoise), baseline: name === 'random' ? undefined : precisionAt(shuffled, anyNoise) });
-    rows.push({ metric: 'precision@100: consensus of the models', value: 'n/a: one model' });
+    if (!columns) rows.push({ metric: 'precision@100: consensus of the models', value: 'n/a: one model (give several --model)' });
     rows.push({ metric: 'model agreement (noisy file)', value: review.agreement });
     rows.push({ metric: 'length explains of the agreement above chance', value: review.length_control.explained_by_length ?? 'n/a' });
     rows.push({ metric: 'noise: pairs with P(label wrong) ≥ 0.5', value: review.noise.suspects });
 
     const previous = previousRun(BENCH);
-    printTable(`Label noise on ${path.basename(values.data!)} (seed ${seed}; model ${scoreSummary.model}${scoreSummary.baseline ? ', the bundled baseline' : ''})`, rows, previous, 'random queue');
-    process.stdout.write(`saved ${saveRun(BENCH, { data: values.data, seed, model: scoreSummary.model }, rows)}\n`);
+    const modelNames = scoreSummary.models ? scoreSummary.models.map((m: { name: string }) => m.name).join(' + ') : scoreSummary.model;
+    printTable(`Label noise on ${path.basename(values.data!)} (seed ${seed}; model ${modelNames}${scoreSummary.baseline ? ', the bundled baseline' : ''})`, rows, previous, 'random queue');
+    process.stdout.write(`saved ${saveRun(BENCH, { data: values.data, seed, model: modelNames }, rows)}\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -22,6 +22,8 @@ import { describeRecommendations } from '../engine/recommendedModels';
 import { MODEL_VARIANTS, TEMPLATE_CHOICES, type ModelVariant, type TemplateChoice } from '../shared/workerProtocol';
 import { EXPORT_OPTIONS, EXPORT_USAGE, exportCommand } from './exportCommand';
 import { mergeScoreFiles, parseShard, shardPositions } from './shards';
+import { asColumns, modelsReport, readModelColumns, scoreEach, writeSeveral } from './severalModels';
+import { consensusReport, type ModelColumn } from '../core/modelConsensus';
 
 const USAGE = `usage:
   plens inspect <file> [--format <name>]
@@ -32,6 +34,7 @@ const USAGE = `usage:
                      [--shard <i/n>]
   plens merge-scores <file> <shard scores>... [--out <file>] [--format <name>]
   plens review <file> [--scores <file> | --model <dir> ...] [--annotations <file>] [--top <n>] [--format <name>]
+  (score and review take several --model flags: every model scores the file; see the README)
 ${EXPORT_USAGE}
 
 --model takes a Hugging Face model folder (config.json + safetensors, as downloaded), a Hub id (org/name; downloaded
@@ -246,6 +249,18 @@ async function score(file: string, values: ScoreFlags): Promise<void> {
   process.stdout.write(JSON.stringify(summary) + '\n');
 }
 
+/** `plens score` with several --model flags: every model's columns in one file (./severalModels). */
+async function scoreSeveral(file: string, values: ScoreFlags, models: string[]): Promise<void> {
+  if (values.shard) throw new UsageError('--shard takes one --model');
+  const dataset = await loadDataset(file, { format: values.format });
+  reportSkipped(file, dataset);
+  const runs = await scoreEach(models, (model) => scoreAll(dataset, { ...values, model }));
+  const out = values.out ? createWriteStream(values.out) : process.stdout;
+  const summary = writeSeveral(dataset, runs, out);
+  if (out !== process.stdout) await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  process.stdout.write(JSON.stringify(summary) + '\n');
+}
+
 /** Joins the shards' score files into the unsharded run's file; missing or doubled pairs are errors. */
 async function mergeScores(file: string, scoreFiles: string[], values: { out?: string; format?: string }): Promise<void> {
   if (scoreFiles.length === 0) throw new UsageError(`merge-scores: give the shards' score files after <file>\n${USAGE}`);
@@ -297,17 +312,26 @@ interface ReviewFlags extends ScoreFlags {
   top?: string;
 }
 
-async function review(file: string, values: ReviewFlags): Promise<void> {
+async function review(file: string, values: ReviewFlags, models: string[] = []): Promise<void> {
   const dataset = await loadDataset(file, { format: values.format });
   reportSkipped(file, dataset);
   let table: PairTable;
   let baseline = false;
-  if (values.scores) await readScores(values.scores, dataset, (table = PairTable.fromPairs(dataset.pairs, dataset.malformed)));
-  else ({ scores: table, baseline } = await scoreAll(dataset, values));
+  // Several models (a several-model score file, or several --model): every model's column, the table holding the first's.
+  let columns: ModelColumn[] | undefined;
+  if (values.scores) {
+    await readScores(values.scores, dataset, (table = PairTable.fromPairs(dataset.pairs, dataset.malformed)));
+    columns = readModelColumns(await readFile(values.scores, 'utf8'), dataset);
+  } else if (models.length > 1) {
+    const runs = await scoreEach(models, (model) => scoreAll(dataset, { ...values, model }));
+    table = runs[0].run.scores;
+    columns = asColumns(runs);
+  } else ({ scores: table, baseline } = await scoreAll(dataset, values));
   // The reviewer's corrections count, as they do in the editor's stats view: same state, same figures.
   const annotationsFile = values.annotations ?? sidecarPath(file);
   const annotations = values.annotations || existsSync(annotationsFile) ? await AnnotationLog.load(annotationsFile) : AnnotationLog.empty();
   const state = new ReviewState(table, annotations);
+  if (columns) state.otherModels = columns.slice(1);
   const stats = state.stats();
   const labelOf = (index: number) => state.label(index);
   const top = topDisagreements(table, positiveInt(values.top, '--top') ?? 10, labelOf).map(({ index, margin }) => {
@@ -336,6 +360,7 @@ async function review(file: string, values: ReviewFlags): Promise<void> {
     top_disagreements: top,
     length_control: await lengthControlReport(state),
     noise: await noiseReport(state, positiveInt(values.top, '--top') ?? 10),
+    ...(columns ? { models: modelsReport(consensusReport(columns, table.count, (i) => state.label(i), (i) => table.fileLabel(i)), (i) => table.line(i)) } : {}),
     // Model-free label-noise checks (src/core/noiseChecks.ts): pairs involved and their lines.
     checks: checksReport(table.checks, (index) => table.line(index)),
     // The bundled baseline is no reward model: whoever reads the report must know its "disagreements" are not findings.
@@ -403,7 +428,7 @@ async function main(argv: string[]): Promise<void> {
     args: argv,
     allowPositionals: true,
     options: {
-      model: { type: 'string' },
+      model: { type: 'string', multiple: true },
       out: { type: 'string' },
       format: { type: 'string' },
       device: { type: 'string' },
@@ -427,17 +452,21 @@ async function main(argv: string[]): Promise<void> {
     },
   });
   const [command, file, ...extra] = positionals;
+  // Several --model flags: score and review with every model (./severalModels); the rest take one.
+  const models = values.model ?? [];
+  const flags = { ...values, model: models[0] };
+  if (models.length > 1 && command !== 'score' && command !== 'review') throw new UsageError(`${command} takes one --model`);
   if (values.help || !command) {
     process.stdout.write(USAGE + '\n');
     return;
   }
   if (!file) throw new UsageError(`${command}: missing <file>\n${USAGE}`);
-  if (command === 'merge-scores') return mergeScores(file, extra, values);
+  if (command === 'merge-scores') return mergeScores(file, extra, flags);
   if (extra.length) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
-  if (command === 'inspect') return inspect(file, values.format);
-  if (command === 'score') return score(file, values);
-  if (command === 'review') return review(file, values);
-  if (command === 'export') return exportCommand(file, values);
+  if (command === 'inspect') return inspect(file, flags.format);
+  if (command === 'score') return models.length > 1 ? scoreSeveral(file, flags, models) : score(file, flags);
+  if (command === 'review') return review(file, flags, models);
+  if (command === 'export') return exportCommand(file, flags);
   throw new UsageError(`unknown command "${command}"\n${USAGE}`);
 }
 

@@ -13,9 +13,10 @@
  * 2. It is calibrated by Platt scaling with one parameter: P(label right) = σ(β·m), β fitted by
  *    maximum likelihood over the scored, labelled pairs (Newton's method; the loss is convex in β).
  *    A model whose margins are not informative gets β ≈ 0 and so 0.5 everywhere: no evidence.
- *    P_model(label wrong) = σ(−β·m). (With several reward models, the mean of their calibrated
- *    probabilities is the ensemble's — the "multiple judges" PrefCleanBench finds works best, and
- *    the ensemble preference strength of Secrets of RLHF Part II, arXiv 2401.06080; one model today.)
+ *    P_model(label wrong) = σ(−β·m). With several reward models (plens score --model A --model B)
+ *    each gets its own length fit and β, and P_model is the mean of their calibrated probabilities:
+ *    the "multiple judges" PrefCleanBench finds work best, in the spirit of the ensemble preference
+ *    strength of Secrets of RLHF Part II (arXiv 2401.06080).
  * 3. Each model-free check (./noiseChecks) the pair fails adds a prior probability that the label is
  *    wrong given that evidence alone (CHECK_PRIORS, with the reasoning beside each).
  * 4. The pieces are combined by noisy-OR, as independent causes of doubt:
@@ -24,8 +25,9 @@
  * Ties and unlabelled pairs get no model evidence (the margin has no label to contradict).
  */
 import type { CheckName } from './checkNames';
-import { lengthControlledMargin, type LengthColumns, type LengthFit } from './lengthControl';
+import { fitLengthEffect, lengthControlledMargin, type LengthColumns, type LengthFit } from './lengthControl';
 import type { Preference } from './pair';
+import type { PairScore } from './verdict';
 
 /**
  * P(label wrong | the check fails), the model aside. Stated as priors so their effect is plain.
@@ -91,8 +93,9 @@ export function fitTemperature(signedMargins: readonly number[]): number {
 }
 
 export interface NoiseModel {
-  /** Platt's β on the length-controlled margins. */
+  /** Platt's β on the length-controlled margins (the first model's), and each model's. */
   beta: number;
+  betas: number[];
   evidence(index: number): NoiseEvidence;
 }
 
@@ -102,24 +105,53 @@ export interface CheckColumns {
   emptySides(index: number): { a: boolean; b: boolean };
 }
 
-export function noiseModel(pairs: NoiseColumns, checks: CheckColumns, labelOf: (index: number) => Preference, fit: LengthFit | null): NoiseModel {
-  const signed = (index: number): number | undefined => {
+/** Scores of another reward model of the same pairs (several models: see ./modelConsensus). */
+export interface JudgeColumn {
+  score(index: number): PairScore | undefined;
+}
+
+export function noiseModel(
+  pairs: NoiseColumns,
+  checks: CheckColumns,
+  labelOf: (index: number) => Preference,
+  fit: LengthFit | null,
+  others: readonly JudgeColumn[] = [],
+): NoiseModel {
+  // Every model is a judge with its own length fit and calibration; their calibrated doubts are averaged.
+  const judges = [
+    { score: (i: number) => pairs.score(i), fit },
+    ...others.map((other) => ({ score: (i: number) => other.score(i), fit: fitLengthEffect({ count: pairs.count, score: other.score, lengths: (i) => pairs.lengths(i) }) })),
+  ];
+  const signedBy = (judge: (typeof judges)[number], index: number): number | undefined => {
     const label = labelOf(index);
     if (label !== 'a' && label !== 'b') return undefined;
-    const m = lengthControlledMargin(fit, pairs.score(index), pairs.lengths(index));
+    const m = lengthControlledMargin(judge.fit, judge.score(index), pairs.lengths(index));
     return m === undefined ? undefined : label === 'a' ? m : -m;
   };
-  const margins: number[] = [];
-  for (let i = 0; i < pairs.count; i++) {
-    const m = signed(i);
-    if (m !== undefined) margins.push(m);
-  }
-  const beta = fitTemperature(margins);
+  const betas = judges.map((judge) => {
+    const margins: number[] = [];
+    for (let i = 0; i < pairs.count; i++) {
+      const m = signedBy(judge, i);
+      if (m !== undefined) margins.push(m);
+    }
+    return fitTemperature(margins);
+  });
+  const modelDoubt = (index: number): number | undefined => {
+    let sum = 0;
+    let n = 0;
+    judges.forEach((judge, k) => {
+      const m = signedBy(judge, index);
+      if (m === undefined) return;
+      sum += sigmoid(-betas[k] * m);
+      n++;
+    });
+    return n ? sum / n : undefined;
+  };
   return {
-    beta,
+    beta: betas[0],
+    betas,
     evidence(index) {
-      const m = signed(index);
-      const model = m === undefined ? undefined : sigmoid(-beta * m);
+      const model = modelDoubt(index);
       const found: { check: CheckName; prior: number }[] = [];
       for (const check of checks.of(index)) {
         let prior: number;

@@ -6,6 +6,7 @@
 import { AnnotationLog, type Annotation } from './annotations';
 import type { Preference } from './pair';
 import { fitLengthEffect, lengthControlledMargin, lengthControlStats, preferredOnlyForLength, type LengthFit } from './lengthControl';
+import type { ModelColumn } from './modelConsensus';
 import { noiseModel, type NoiseModel } from './noiseScore';
 import type { PairTable } from './pairTable';
 import { datasetStats, type DatasetStats } from './stats';
@@ -49,12 +50,14 @@ export class ReviewState {
   ) {}
 
   private noiseFitted?: { key: string; log: AnnotationLog; model: NoiseModel };
+  /** Further reward models' scores of the same pairs (plens review of a several-model score file); the table holds the first's. */
+  otherModels: ModelColumn[] = [];
 
   /** The noise score's model (./noiseScore), refitted when pairs, scores or labels change. */
   noise(): NoiseModel {
-    const key = `${this.table.count}/${this.table.scoreVersion}/${this.annotations.version}`;
+    const key = `${this.table.count}/${this.table.scoreVersion}/${this.annotations.version}/${this.otherModels.length}`;
     if (this.noiseFitted?.key !== key || this.noiseFitted.log !== this.annotations) {
-      this.noiseFitted = { key, log: this.annotations, model: noiseModel(this.table, this.table.checks, (index) => this.label(index), this.lengthFit()) };
+      this.noiseFitted = { key, log: this.annotations, model: noiseModel(this.table, this.table.checks, (index) => this.label(index), this.lengthFit(), this.otherModels) };
     }
     return this.noiseFitted.model;
   }
