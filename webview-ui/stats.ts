@@ -4,6 +4,7 @@
  * a table beside it with the same numbers for screen readers and copying.
  */
 import type { CalibrationBin, DatasetStats, HistogramBin } from '../src/core/stats';
+import { CHECK_NAMES, CHECK_TITLES } from '../src/core/checkNames';
 import { el, svg } from './dom';
 
 const pct = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)}%`);
@@ -102,6 +103,20 @@ function lengthControlParagraph(stats: DatasetStats): HTMLElement | null {
   );
 }
 
+/** The model-free checks' counts and the noise score's suspects (`plens review` prints the same). */
+function noiseParagraph(stats: DatasetStats): HTMLElement | null {
+  if (!stats.checks) return null;
+  return el(
+    'p',
+    { 'data-testid': 'noise-summary' },
+    'Checks (no model): ',
+    ...CHECK_NAMES.flatMap((name, i) => [i ? ' · ' : '', `${CHECK_TITLES[name].toLowerCase()} `, figure(`stats-check-${name}`, String(stats.checks![name]))]),
+    '. Pairs more likely mislabelled than not (noise score ≥ 50%): ',
+    figure('stats-noise-suspects', String(stats.noiseSuspects ?? 0)),
+    '.',
+  );
+}
+
 export function renderStats(stats: DatasetStats | undefined): HTMLElement {
   if (!stats) return el('section', { class: 'stats-panel', 'aria-busy': 'true' }, 'Computing statistics…');
   const labelled = stats.calibration.reduce((n, b) => n + b.pairs, 0);
@@ -132,6 +147,7 @@ export function renderStats(stats: DatasetStats | undefined): HTMLElement {
         '.',
       ),
       lengthControlParagraph(stats),
+      noiseParagraph(stats),
       el(
         'p',
         { 'data-testid': 'review-progress' },

@@ -378,8 +378,7 @@ const round = (x: number) => Math.round(x * 1000) / 1000;
  */
 async function noiseReport(state: ReviewState, top: number) {
   const noise = state.noise();
-  let suspects = 0;
-  for (let i = 0; i < state.table.count; i++) if (noise.evidence(i).score >= 0.5) suspects++;
+  const suspects = state.noiseSuspects();
   const queue = (await state.select({ filter: 'disagreements', sort: 'noise' })).slice(0, top).map((index) => {
     const { score, model, checks } = noise.evidence(index);
     return { line: state.table.line(index), score, model: model ?? null, checks: checks.map((c) => c.check) };

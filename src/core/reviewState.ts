@@ -42,7 +42,7 @@ export class ReviewState {
   private selected?: { fingerprint: string; annotationsLog: AnnotationLog; indices: number[] };
 
   /** The length effect fitted on the scores as they stand (./lengthControl). */
-  private fitted?: { count: number; scoreVersion: number; fit: LengthFit | null };
+  private fitted?: { count: number; scoreVersion: number; scored: number; generation: number; fit: LengthFit | null };
 
   constructor(
     readonly table: PairTable,
@@ -55,16 +55,26 @@ export class ReviewState {
 
   /** The noise score's model (./noiseScore), refitted when pairs, scores or labels change. */
   noise(): NoiseModel {
-    const key = `${this.table.count}/${this.table.scoreVersion}/${this.annotations.version}/${this.otherModels.length}`;
+    const fit = this.lengthFit();
+    // Refitted with the length fit (see lengthFit), not at every score that streams in.
+    const key = `${this.table.count}/${this.fitted!.generation}/${this.annotations.version}/${this.otherModels.length}`;
     if (this.noiseFitted?.key !== key || this.noiseFitted.log !== this.annotations) {
-      this.noiseFitted = { key, log: this.annotations, model: noiseModel(this.table, this.table.checks, (index) => this.label(index), this.lengthFit(), this.otherModels) };
+      this.noiseFitted = { key, log: this.annotations, model: noiseModel(this.table, this.table.checks, (index) => this.label(index), fit, this.otherModels) };
     }
     return this.noiseFitted.model;
   }
 
   lengthFit(): LengthFit | null {
     const { count, scoreVersion } = this.table;
-    if (this.fitted?.count !== count || this.fitted.scoreVersion !== scoreVersion) this.fitted = { count, scoreVersion, fit: fitLengthEffect(this.table) };
+    const { scored } = this.table;
+    const previous = this.fitted;
+    if (previous?.count === count && previous.scoreVersion === scoreVersion) return previous.fit;
+    // While scores stream in, every new score would refit (a sort of up to 400k slopes, and the
+    // noise score's calibration after it) for each page the webview asks for: the fit is kept
+    // until 5% more pairs are scored, and redone once every pair is.
+    const streaming = previous !== undefined && scored >= previous.scored && scored < previous.scored * 1.05 && scored < count && previous.fit !== null;
+    if (streaming) return previous.fit;
+    this.fitted = { count, scoreVersion, scored, generation: (previous?.generation ?? 0) + 1, fit: fitLengthEffect(this.table) };
     return this.fitted.fit;
   }
 
@@ -300,7 +310,17 @@ export class ReviewState {
     return {
       ...datasetStats({ pairs: this.table, labelOf, annotationOf: (index) => this.annotation(index) }),
       lengthControl: lengthControlStats(this.table, labelOf, this.lengthFit()),
+      checks: this.table.checks.summary(),
+      noiseSuspects: this.noiseSuspects(),
     };
+  }
+
+  /** Pairs more likely mislabelled than not: noise score ≥ 0.5 (./noiseScore). */
+  noiseSuspects(): number {
+    const noise = this.noise();
+    let suspects = 0;
+    for (let i = 0; i < this.table.count; i++) if (noise.evidence(i).score >= 0.5) suspects++;
+    return suspects;
   }
 
   setScoring(state: ScoringState, error?: string): void {

@@ -59,6 +59,8 @@ interface CliReview {
     explained_by_length: number | null;
     preferred_only_for_length: { count: number };
   };
+  checks: Record<string, { count: number }>;
+  noise: { suspects: number };
 }
 
 /** A share as the review editor shows it: one decimal, or a dash when there is nothing to share. */
@@ -90,6 +92,10 @@ function displayed(cli: CliReview) {
       only: pct(cli.length_control.agreement_length_only),
       explained: pct(cli.length_control.explained_by_length),
       onlyForLength: String(cli.length_control.preferred_only_for_length.count),
+    },
+    noise: {
+      checks: Object.fromEntries(Object.entries(cli.checks).map(([name, c]) => [name, String(c.count)])),
+      suspects: String(cli.noise.suspects),
     },
     calibration: cli.calibration.map((b) => [`${Math.round(b.low * 100)}–${Math.round(b.high * 100)}%`, String(b.pairs), pct(b.confidence), pct(b.agreement)]),
     histogram: {
@@ -134,6 +140,10 @@ const READ_SHOWN = `(() => {
       only: one('length-agreement-only'),
       explained: one('length-explained'),
       onlyForLength: one('length-only-count'),
+    },
+    noise: {
+      checks: Object.fromEntries(all('[data-testid^="stats-check-"]').map((e) => [e.dataset.testid.slice('stats-check-'.length), e.textContent.trim()])),
+      suspects: one('stats-noise-suspects'),
     },
     calibration: all('[data-testid="calibration-table"] tbody tr').map((row) => Array.from(row.cells).map((cell) => cell.textContent.trim())),
     histogram: {

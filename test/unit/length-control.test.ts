@@ -117,6 +117,27 @@ describe('length control in the review state', () => {
   });
 });
 
+describe('the fit while scores stream in', () => {
+  it('is kept until 5% more pairs are scored, and redone when every pair is', () => {
+    const { pairs, margins } = lengthBiasedData();
+    const table = PairTable.fromPairs(pairs);
+    const state = new ReviewState(table);
+    for (let i = 0; i < 25; i++) table.setScore(i, { rewardA: margins[i], rewardB: 0 });
+    const first = state.lengthFit();
+    assert.ok(first);
+    table.setScore(25, { rewardA: margins[25], rewardB: 0 });
+    assert.equal(state.lengthFit(), first, 'one more score after 25 (4%): the same fit');
+    table.setScore(26, { rewardA: margins[26], rewardB: 0 });
+    assert.notEqual(state.lengthFit(), first, 'two more (8%): refitted');
+    for (let i = 27; i < 40; i++) table.setScore(i, { rewardA: margins[i], rewardB: 0 });
+    const complete = state.lengthFit();
+    assert.notEqual(complete, first);
+    assert.deepEqual(complete, new ReviewState(table).lengthFit(), 'once every pair is scored, the fit is the exact one');
+    table.clearScores();
+    assert.equal(state.lengthFit(), null, 'scores dropped: refitted (nothing to fit)');
+  });
+});
+
 describe('plens review: length_control', () => {
   let dir: string;
   before(async () => {
