@@ -21,6 +21,7 @@ import {
   type RowSummary,
   type WebviewToHost,
 } from '../src/shared/reviewProtocol';
+import { CHECK_FILTERS, renderCheckCounts } from './checks';
 import { el } from './dom';
 import { keyHint, keysOf, setKeymap } from './keys';
 import { PairList } from './pairList';
@@ -384,7 +385,7 @@ function runAction(action: ReviewAction, fromQueue = false): void {
     pageUp: () => setFocus(focus - list.pageRows),
     first: () => setFocus(0),
     last: () => setFocus(total - 1),
-    queue: () => setQuery({ filter: 'disagreements', sort: 'confidence' }),
+    queue: () => setQuery(REVIEW_QUEUE),
     search: () => app.querySelector<HTMLInputElement>('[data-testid="search"]')?.focus(),
     blind: toggleBlind,
     raw: toggleRaw,
@@ -507,6 +508,7 @@ function renderHeaderElement(): HTMLElement {
       stat(s.model?.bundled ? 'Baseline differs' : 'Disagreements', 'disagreement-count', String(s.disagreements)),
       stat('Reviewed', 'reviewed-count', String(s.reviewed)),
     ),
+    renderCheckCounts(s.checks, (check) => setQuery({ check })),
     reading,
     progress,
     model,
@@ -519,6 +521,9 @@ function renderHeader(): void {
   headerSlot.replaceChildren(renderHeaderElement());
 }
 
+/** The review queue: the disagreements, likeliest label errors first by the noise score (src/core/noiseScore.ts). */
+const REVIEW_QUEUE: Partial<RowQuery> = { filter: 'disagreements', sort: 'noise' };
+
 const FILTERS: [RowFilter, string][] = [
   ['all', 'All pairs'],
   ['disagreements', 'Disagreements'],
@@ -528,6 +533,7 @@ const FILTERS: [RowFilter, string][] = [
   ['flagged', 'Flagged'],
   ['reviewed', 'Reviewed'],
   ['unreviewed', 'Not reviewed'],
+  ['length-only', 'Preferred only for length'],
 ];
 
 const SORTS: [RowSort, string][] = [
@@ -536,6 +542,8 @@ const SORTS: [RowSort, string][] = [
   ['margin', 'Margin ↑'],
   ['margin-desc', 'Margin ↓'],
   ['length-difference', 'Length difference ↓'],
+  ['length-controlled', 'Length-controlled doubt ↓'],
+  ['noise', 'Noise score ↓'],
 ];
 
 const BULK: [string, string, BulkAction][] = [
@@ -579,9 +587,10 @@ function renderQueryBar(): HTMLElement {
   return el(
     'div',
     { class: 'toolbar', role: 'search' },
-    button(`Review queue (${keyHint('queue')})`, () => setQuery({ filter: 'disagreements', sort: 'confidence' }), 'queue'),
+    button(`Review queue (${keyHint('queue')})`, () => setQuery(REVIEW_QUEUE), 'queue'),
     select('filter', 'Show', FILTERS, query.filter, (filter) => setQuery({ filter })),
     select('sort', 'Sort', SORTS, query.sort, (sort) => setQuery({ sort })),
+    select('check', 'Check', CHECK_FILTERS, query.check ?? '', (check) => setQuery({ check: check || undefined })),
     search,
     numberInput('margin-min', 'Margin ≥', query.marginMin, (marginMin) => setQuery({ marginMin })),
     numberInput('margin-max', '≤', query.marginMax, (marginMax) => setQuery({ marginMax })),

@@ -10,6 +10,7 @@
  * its position in the whole list (aria-posinset / aria-setsize) since most rows are not in the DOM.
  */
 import type { RowSummary } from '../src/shared/reviewProtocol';
+import { checkMarks } from './checks';
 import { el } from './dom';
 import { fmtSigned, reviewLabelName, sideName } from './pairView';
 
@@ -141,13 +142,14 @@ export class PairList {
         ...attributes,
         class: `${attributes.class} ${verdict.replace(' ', '-')}`,
         'data-index': String(row.index),
-        'aria-label': `Pair ${row.index + 1}, line ${row.line}, ${verdict}${score ? `, margin ${fmtSigned(score.margin)}` : ''}${label ? `, label ${label.replace('you:', 'yours,')}` : ''}${row.flagged ? ', flagged' : ''}${row.reviewed ? ', reviewed' : ''}${row.noted ? ', has a note' : ''}: ${row.preview}`,
+        'aria-label': `Pair ${row.index + 1}, line ${row.line}, ${verdict}${score ? `, margin ${fmtSigned(score.margin)}` : ''}${label ? `, label ${label.replace('you:', 'yours,')}` : ''}${row.flagged ? ', flagged' : ''}${row.reviewed ? ', reviewed' : ''}${row.noted ? ', has a note' : ''}${row.checks ? `, checks: ${row.checks.join(', ')}` : ''}: ${row.preview}`,
       },
       el('span', { class: 'row-id' }, `#${row.index + 1}`),
       el('span', { class: 'row-verdict', title: verdict }, row.blind ? '◌' : !score ? '·' : score.agrees === false ? '≠' : score.agrees ? '=' : '–'),
       el('span', { class: 'row-margin' }, score ? fmtSigned(score.margin) : ''),
       el('span', { class: 'row-label' }, label),
       el('span', { class: 'row-marks' }, marks),
+      row.checks ? el('span', { class: 'row-checks', title: row.checks.join(', ') }, checkMarks(row.checks)) : null,
       el('span', { class: 'row-preview' }, row.preview),
     );
   }

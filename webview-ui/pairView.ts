@@ -6,6 +6,7 @@
 import type { Message, Preference } from '../src/core/pair';
 import type { AnnotationField, AnnotationValue, ReviewLabel } from '../src/core/annotations';
 import type { PairRow } from '../src/shared/reviewProtocol';
+import { checkBadges } from './checks';
 import { el } from './dom';
 import { keyHint } from './keys';
 import { renderMarkdown } from './markdown';
@@ -131,6 +132,19 @@ function renderAnnotationBar(context: PairViewContext, row: PairRow): HTMLElemen
   );
 }
 
+/** The probability the label is wrong (src/core/noiseScore.ts), its parts on hover. */
+function noiseBadge(noise: NonNullable<PairRow['noise']>): HTMLElement {
+  const parts = [
+    ...(noise.model === undefined ? [] : [`model (calibrated, length-controlled): ${(100 * noise.model).toFixed(0)}%`]),
+    ...noise.checks.map((c) => `${c.check.replace(/_/g, ' ')}: ${(100 * c.prior).toFixed(0)}%`),
+  ];
+  return el(
+    'span',
+    { class: 'margin', 'data-testid': 'noise-score', title: `P(label wrong), combined by noisy-OR from ${parts.join('; ') || 'no evidence'}` },
+    `Noise ${(100 * noise.score).toFixed(0)}%`,
+  );
+}
+
 /** The whole pair. `position` is its place in the list (1-based in the text), `total` the list's length. */
 export function renderPair(context: PairViewContext, row: PairRow, position: number, total: number): HTMLElement {
   const score = row.score;
@@ -167,7 +181,16 @@ export function renderPair(context: PairViewContext, row: PairRow, position: num
         : row.blind
           ? null
           : el('span', { class: 'margin pending' }, 'not scored yet'),
+      score?.lengthControlledMargin !== undefined
+        ? el(
+            'span',
+            { class: 'margin', 'data-testid': 'length-controlled-margin', title: 'The margin with the length effect fitted on this file taken out (Theil–Sen fit on ln length ratio)' },
+            `Length-controlled ${fmtSigned(score.lengthControlledMargin)}`,
+          )
+        : null,
       badge,
+      row.noise ? noiseBadge(row.noise) : null,
+      ...checkBadges(row.checks),
     ),
     el(
       'details',

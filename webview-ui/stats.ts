@@ -5,6 +5,7 @@
  */
 import type { CalibrationBin, DatasetStats, HistogramBin } from '../src/core/stats';
 import type { TeamReport } from '../src/core/team';
+import { CHECK_NAMES, CHECK_TITLES } from '../src/core/checkNames';
 import { el, svg } from './dom';
 
 const pct = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)}%`);
@@ -116,6 +117,43 @@ function teamSection(team: TeamReport): HTMLElement {
   );
 }
 
+/** How much of the agreement length explains (src/core/lengthControl.ts; `plens review` prints the same). */
+function lengthControlParagraph(stats: DatasetStats): HTMLElement | null {
+  const lc = stats.lengthControl;
+  if (!lc || lc.slope === null) return null;
+  return el(
+    'p',
+    { 'data-testid': 'length-control' },
+    'Length control (Theil–Sen fit of margin on ln length ratio, slope ',
+    figure('length-slope', lc.slope.toFixed(3)),
+    '): agreement ',
+    figure('length-agreement-raw', pct(lc.agreement)),
+    ' raw, ',
+    figure('length-agreement-controlled', pct(lc.agreementLengthControlled)),
+    ' with length taken out, ',
+    figure('length-agreement-only', pct(lc.agreementLengthOnly)),
+    ' from length alone; length explains ',
+    figure('length-explained', pct(lc.explainedByLength)),
+    ' of the agreement above chance. ',
+    figure('length-only-count', String(lc.preferredOnlyForLength)),
+    ' pairs are preferred only for their length.',
+  );
+}
+
+/** The model-free checks' counts and the noise score's suspects (`plens review` prints the same). */
+function noiseParagraph(stats: DatasetStats): HTMLElement | null {
+  if (!stats.checks) return null;
+  return el(
+    'p',
+    { 'data-testid': 'noise-summary' },
+    'Checks (no model): ',
+    ...CHECK_NAMES.flatMap((name, i) => [i ? ' · ' : '', `${CHECK_TITLES[name].toLowerCase()} `, figure(`stats-check-${name}`, String(stats.checks![name]))]),
+    '. Pairs more likely mislabelled than not (noise score ≥ 50%): ',
+    figure('stats-noise-suspects', String(stats.noiseSuspects ?? 0)),
+    '.',
+  );
+}
+
 export function renderStats(stats: DatasetStats | undefined): HTMLElement {
   if (!stats) return el('section', { class: 'stats-panel', 'aria-busy': 'true' }, 'Computing statistics…');
   const labelled = stats.calibration.reduce((n, b) => n + b.pairs, 0);
@@ -145,6 +183,8 @@ export function renderStats(stats: DatasetStats | undefined): HTMLElement {
         figure('model-prefers-longer', pct(stats.length.modelPrefersLonger)),
         '.',
       ),
+      lengthControlParagraph(stats),
+      noiseParagraph(stats),
       el(
         'p',
         { 'data-testid': 'review-progress' },

@@ -6,11 +6,13 @@ import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { existsSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { AnnotationLog, sidecarPath } from '../core/annotations';
 import { detectStreamFormat } from '../core/dataset';
 import type { Malformed } from '../core/pair';
+import { checksReport } from '../core/noiseChecks';
+import { NOISE_METHOD } from '../core/noiseScore';
 import { PairTable } from '../core/pairTable';
 import { ReviewState } from '../core/reviewState';
 import { topDisagreements } from '../core/stats';
@@ -29,6 +31,8 @@ import { mergeScoreFiles, parseShard, shardPositions } from './shards';
 import { ANNOTATE_USAGE, annotateCommand } from './annotateCommand';
 import { teamReport } from '../core/team';
 import type { Preference } from '../core/pair';
+import { asColumns, modelsReport, readModelColumns, scoreEach, writeSeveral } from './severalModels';
+import { consensusReport, type ModelColumn } from '../core/modelConsensus';
 
 const USAGE = `usage:
   plens inspect <file> [--format <name>]
@@ -39,6 +43,7 @@ const USAGE = `usage:
                      [--shard <i/n>]
   plens merge-scores <file> <shard scores>... [--out <file>] [--format <name>]
   plens review <file> [--scores <file> | --model <dir> ...] [--annotations <file>] [--top <n>] [--format <name>]
+  (score and review take several --model flags: every model scores the file; see the README)
 ${EXPORT_USAGE}
 ${ANNOTATE_USAGE}
 
@@ -272,6 +277,18 @@ async function score(file: string, values: ScoreFlags): Promise<void> {
   process.stdout.write(JSON.stringify(summary) + '\n');
 }
 
+/** `plens score` with several --model flags: every model's columns in one file (./severalModels). */
+async function scoreSeveral(file: string, values: ScoreFlags, models: string[]): Promise<void> {
+  if (values.shard) throw new UsageError('--shard takes one --model');
+  if (values.out !== undefined) checkOutPath(values.out);
+  // Each model reads the file front to back in turn; one model is loaded at a time.
+  const runs = await scoreEach(models, async (model) => scoreAll(await openSource(file, values.format), { ...values, model }));
+  const out = values.out ? createWriteStream(values.out) : process.stdout;
+  const summary = writeSeveral(runs[0].run.scores, runs, out);
+  if (out !== process.stdout) await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  process.stdout.write(JSON.stringify(summary) + '\n');
+}
+
 /** Joins the shards' score files into the unsharded run's file; missing or doubled pairs are errors. */
 async function mergeScores(file: string, scoreFiles: string[], values: { out?: string; format?: string }): Promise<void> {
   if (scoreFiles.length === 0) throw new UsageError(`merge-scores: give the shards' score files after <file>\n${USAGE}`);
@@ -309,19 +326,27 @@ interface ReviewFlags extends ScoreFlags {
   top?: string;
 }
 
-async function review(file: string, values: ReviewFlags): Promise<void> {
+async function review(file: string, values: ReviewFlags, models: string[] = []): Promise<void> {
   // First: a file none of whose lines fits should say so once, not list every line it skipped.
   const source = await openSource(file, values.format);
   let table: PairTable;
   let baseline = false;
+  // Several models (a several-model score file, or several --model): every model's column, the table holding the first's.
+  let columns: ModelColumn[] | undefined;
   if (values.scores) {
     ({ table } = await readSource(source, { table: true, onMalformed: (bad) => reportSkipped(file, bad) }));
     await readScores(values.scores, file, table);
+    columns = readModelColumns(await readFile(values.scores, 'utf8'), table);
+  } else if (models.length > 1) {
+    const runs = await scoreEach(models, async (model) => scoreAll(await openSource(file, values.format), { ...values, model }));
+    table = runs[0].run.scores;
+    columns = asColumns(runs);
   } else ({ scores: table, baseline } = await scoreAll(source, values));
   // The reviewer's corrections count, as they do in the editor's stats view: same state, same figures.
   const annotationsFile = values.annotations ?? sidecarPath(file);
   const annotations = values.annotations || existsSync(annotationsFile) ? await AnnotationLog.load(annotationsFile) : AnnotationLog.empty();
   const state = new ReviewState(table, annotations);
+  if (columns) state.otherModels = columns.slice(1);
   const stats = state.stats();
   const labelOf = (index: number) => state.label(index);
   const team = teamReport({
@@ -371,6 +396,11 @@ async function review(file: string, values: ReviewFlags): Promise<void> {
       krippendorff_alpha: team.interAnnotator.krippendorffAlpha,
       pairwise: team.interAnnotator.pairwise.map((p) => ({ a: p.a, b: p.b, pairs: p.units, percent_agreement: p.percentAgreement, cohen_kappa: p.cohenKappa })),
     },
+    length_control: await lengthControlReport(state),
+    noise: await noiseReport(state, positiveInt(values.top, '--top') ?? 10),
+    ...(columns ? { models: modelsReport(consensusReport(columns, table.count, (i) => state.label(i), (i) => table.fileLabel(i)), (i) => table.line(i)) } : {}),
+    // Model-free label-noise checks (src/core/noiseChecks.ts): pairs involved and their lines.
+    checks: checksReport(table.checks, (index) => table.line(index)),
     // The bundled baseline is no reward model: whoever reads the report must know its "disagreements" are not findings.
     ...(baseline ? { baseline: { note: 'scored by the bundled baseline, not a reward model: its disagreements are not evidence of label errors' } } : {}),
   };
@@ -387,6 +417,38 @@ function identicalLines(table: PairTable, limit = 100): number[] {
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
+
+/**
+ * The noise score (src/core/noiseScore.ts): the review queue as the editor orders it (disagreements,
+ * likeliest label errors first), its first `top` entries with their evidence, and how many pairs are
+ * more likely mislabelled than not.
+ */
+async function noiseReport(state: ReviewState, top: number) {
+  const noise = state.noise();
+  const suspects = state.noiseSuspects();
+  const queue = (await state.select({ filter: 'disagreements', sort: 'noise' })).slice(0, top).map((index) => {
+    const { score, model, checks } = noise.evidence(index);
+    return { line: state.table.line(index), score, model: model ?? null, checks: checks.map((c) => c.check) };
+  });
+  return { method: NOISE_METHOD, beta: noise.beta, suspects, queue };
+}
+
+/** The length-controlled figures (src/core/lengthControl.ts), as the stats view shows them, with the "preferred only for length" pairs. */
+async function lengthControlReport(state: ReviewState) {
+  const lc = state.stats().lengthControl!;
+  const lines = (await state.select({ filter: 'length-only', sort: 'file' })).map((index) => state.table.line(index));
+  return {
+    method: lc.method,
+    slope: lc.slope,
+    intercept: lc.intercept,
+    pairs: lc.pairs,
+    agreement: lc.agreement,
+    agreement_length_controlled: lc.agreementLengthControlled,
+    agreement_length_only: lc.agreementLengthOnly,
+    explained_by_length: lc.explainedByLength,
+    preferred_only_for_length: { count: lines.length, lines },
+  };
+}
 
 /** Progress on stderr: rewritten in place on a terminal, a line every few seconds otherwise. */
 class ProgressLine {
@@ -406,7 +468,7 @@ async function main(argv: string[]): Promise<void> {
     args: argv,
     allowPositionals: true,
     options: {
-      model: { type: 'string' },
+      model: { type: 'string', multiple: true },
       out: { type: 'string' },
       format: { type: 'string' },
       device: { type: 'string' },
@@ -432,18 +494,22 @@ async function main(argv: string[]): Promise<void> {
     },
   });
   const [command, file, ...extra] = positionals;
+  // Several --model flags: score and review with every model (./severalModels); the rest take one.
+  const models = values.model ?? [];
+  const flags = { ...values, model: models[0] };
+  if (models.length > 1 && command !== 'score' && command !== 'review') throw new UsageError(`${command} takes one --model`);
   if (values.help || !command) {
     process.stdout.write(USAGE + '\n');
     return;
   }
   if (!file) throw new UsageError(`${command}: missing <file>\n${USAGE}`);
-  if (command === 'merge-scores') return mergeScores(file, extra, values);
+  if (command === 'merge-scores') return mergeScores(file, extra, flags);
   if (extra.length) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
-  if (command === 'inspect') return inspect(file, values.format);
-  if (command === 'score') return score(file, values);
-  if (command === 'review') return review(file, values);
-  if (command === 'export') return exportCommand(file, values);
-  if (command === 'annotate') return annotateCommand(file, values);
+  if (command === 'inspect') return inspect(file, flags.format);
+  if (command === 'score') return models.length > 1 ? scoreSeveral(file, flags, models) : score(file, flags);
+  if (command === 'review') return review(file, flags, models);
+  if (command === 'export') return exportCommand(file, flags);
+  if (command === 'annotate') return annotateCommand(file, flags);
   throw new UsageError(`unknown command "${command}"\n${USAGE}`);
 }
 

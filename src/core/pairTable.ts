@@ -6,6 +6,7 @@
  */
 import { PairKeyer } from './annotations';
 import type { DatasetIndex } from './dataset';
+import { NoiseChecks } from './noiseChecks';
 import type { Malformed, Message, Pair, Preference } from './pair';
 import { identicalResponses, type PairScore } from './verdict';
 
@@ -46,6 +47,8 @@ export class PairTable {
   private readonly keyer = new PairKeyer();
   /** Content key of each pair: annotations are stored against it. */
   readonly keys: string[] = [];
+  /** Model-free label-noise checks, computed as pairs are added (./noiseChecks). */
+  readonly checks = new NoiseChecks();
   readonly malformed: Malformed[] = [];
   /** False while a large file is still being read in the background. */
   complete = false;
@@ -113,6 +116,7 @@ export class PairTable {
     this.lengthB.data[i] = textLength(pair.b);
     this.same.data[i] = identicalResponses(pair) ? 1 : 0;
     this.keys.push(this.keyer.next(pair));
+    this.checks.add(i, pair);
     this.size++;
   }
 

@@ -5,6 +5,9 @@
  */
 import { AnnotationLog, type Annotation, type ReviewLabel } from './annotations';
 import type { Preference } from './pair';
+import { fitLengthEffect, lengthControlledMargin, lengthControlStats, preferredOnlyForLength, type LengthFit } from './lengthControl';
+import type { ModelColumn } from './modelConsensus';
+import { noiseModel, type NoiseModel } from './noiseScore';
 import type { PairTable } from './pairTable';
 import { datasetStats, type DatasetStats } from './stats';
 import { summarize, verdict } from './verdict';
@@ -41,10 +44,47 @@ export class ReviewState {
    */
   private selected?: { fingerprint: string; annotationsLog: AnnotationLog; indices: number[] };
 
+  /** The length effect fitted on the scores as they stand (./lengthControl). */
+  private fitted?: { count: number; scoreVersion: number; scored: number; generation: number; fit: LengthFit | null };
+
   constructor(
     readonly table: PairTable,
     public annotations: AnnotationLog = AnnotationLog.empty(),
   ) {}
+
+  private noiseFitted?: { key: string; log: AnnotationLog; model: NoiseModel };
+  /** Further reward models' scores of the same pairs (plens review of a several-model score file); the table holds the first's. */
+  otherModels: ModelColumn[] = [];
+
+  /** The noise score's model (./noiseScore), refitted when pairs, scores or labels change. */
+  noise(): NoiseModel {
+    const fit = this.lengthFit();
+    // Refitted with the length fit (see lengthFit), not at every score that streams in.
+    const key = `${this.table.count}/${this.fitted!.generation}/${this.annotations.version}/${this.otherModels.length}`;
+    if (this.noiseFitted?.key !== key || this.noiseFitted.log !== this.annotations) {
+      this.noiseFitted = { key, log: this.annotations, model: noiseModel(this.table, this.table.checks, (index) => this.label(index), fit, this.otherModels) };
+    }
+    return this.noiseFitted.model;
+  }
+
+  lengthFit(): LengthFit | null {
+    const { count, scoreVersion } = this.table;
+    const { scored } = this.table;
+    const previous = this.fitted;
+    if (previous?.count === count && previous.scoreVersion === scoreVersion) return previous.fit;
+    // While scores stream in, every new score would refit (a sort of up to 400k slopes, and the
+    // noise score's calibration after it) for each page the webview asks for: the fit is kept
+    // until 5% more pairs are scored, and redone once every pair is.
+    const streaming = previous !== undefined && scored >= previous.scored && scored < previous.scored * 1.05 && scored < count && previous.fit !== null;
+    if (streaming) return previous.fit;
+    this.fitted = { count, scoreVersion, scored, generation: (previous?.generation ?? 0) + 1, fit: fitLengthEffect(this.table) };
+    return this.fitted.fit;
+  }
+
+  /** The margin with the fitted length effect taken out; undefined while unscored. */
+  lengthControlledMargin(index: number): number | undefined {
+    return lengthControlledMargin(this.lengthFit(), this.table.score(index), this.table.lengths(index));
+  }
 
   annotation(index: number): Annotation | undefined {
     return this.annotations.get(this.table.keys[index]);
@@ -79,6 +119,8 @@ export class ReviewState {
         return this.annotation(index)?.reviewed === true;
       case 'unreviewed':
         return !this.annotation(index)?.reviewed;
+      case 'length-only':
+        return preferredOnlyForLength(this.lengthFit(), this.table.score(index), this.table.lengths(index));
     }
   }
 
@@ -129,6 +171,7 @@ export class ReviewState {
     const indices: number[] = [];
     for (let i = 0; i < this.table.count; i++) {
       if (!this.matches(i, query.filter) || (matches && !matches.has(i))) continue;
+      if (query.check && !this.table.checks.has(i, query.check)) continue;
       if (bounded) {
         const m = margin(i);
         if (m === undefined || (query.marginMin !== undefined && m < query.marginMin) || (query.marginMax !== undefined && m > query.marginMax)) continue;
@@ -163,6 +206,19 @@ export class ReviewState {
           return m === undefined ? undefined : -m;
         });
         break;
+      case 'length-controlled':
+        by((i) => {
+          // The label-signed length-controlled margin: most negative = the label most contradicted.
+          const label = this.label(i);
+          const m = this.lengthControlledMargin(i);
+          return m === undefined || (label !== 'a' && label !== 'b') ? undefined : label === 'a' ? m : -m;
+        });
+        break;
+      case 'noise': {
+        const noise = this.noise();
+        by((i) => -noise.evidence(i).score);
+        break;
+      }
       case 'length-difference':
         by((i) => {
           const [a, b] = this.table.lengths(i);
@@ -222,6 +278,8 @@ export class ReviewState {
       if (annotation?.flagged) row.flagged = true;
       if (annotation?.reviewed) row.reviewed = true;
       if (annotation?.note) row.noted = true;
+      const checks = this.table.checks.of(index);
+      if (checks.length) row.checks = checks;
       if (this.hidden(index)) return { ...row, label: null, blind: true };
       const score = this.table.score(index);
       if (score) {
@@ -241,12 +299,18 @@ export class ReviewState {
       const annotation = this.visibleAnnotation(index);
       const mine = this.mine(index);
       const row: PairRow = { index, ...pairs[k], annotation, ...(mine ? { mine } : {}) };
+      const checks = this.table.checks.of(index);
+      if (checks.length) row.checks = checks;
       if (this.hidden(index)) {
         // Nothing that could anchor the decision: no scores, no file label; sides shuffled per pair.
         return { ...row, label: null, blind: { swapped: parseInt(this.table.keys[index].slice(0, 2), 16) % 2 === 1 } };
       }
       const score = this.table.score(index);
-      return { ...row, score: score && verdict(this.label(index), score, this.table.identical(index)) };
+      return {
+        ...row,
+        score: score && { ...verdict(this.label(index), score, this.table.identical(index)), lengthControlledMargin: this.lengthControlledMargin(index) },
+        noise: this.noise().evidence(index),
+      };
     });
   }
 
@@ -260,12 +324,14 @@ export class ReviewState {
       reviewed,
       blind: this.blind,
       ...(this.annotator ? { annotator: this.annotator } : {}),
+      checks: this.table.checks.summary(),
       scoring: { ...this.scoring },
       model: this.model,
     };
   }
 
   stats(): DatasetStats {
+    const labelOf = (index: number) => this.label(index);
     const labels = this.annotations.labelsByAnnotator();
     // The team figures are those plens review prints, from each annotator's own labels.
     const team =
@@ -280,7 +346,21 @@ export class ReviewState {
             },
             labels,
           });
-    return { ...datasetStats({ pairs: this.table, labelOf: (index) => this.label(index), annotationOf: (index) => this.annotation(index) }), ...(team ? { team } : {}) };
+    return {
+      ...datasetStats({ pairs: this.table, labelOf, annotationOf: (index) => this.annotation(index) }),
+      lengthControl: lengthControlStats(this.table, labelOf, this.lengthFit()),
+      checks: this.table.checks.summary(),
+      noiseSuspects: this.noiseSuspects(),
+      ...(team ? { team } : {}),
+    };
+  }
+
+  /** Pairs more likely mislabelled than not: noise score ≥ 0.5 (./noiseScore). */
+  noiseSuspects(): number {
+    const noise = this.noise();
+    let suspects = 0;
+    for (let i = 0; i < this.table.count; i++) if (noise.evidence(i).score >= 0.5) suspects++;
+    return suspects;
   }
 
   setScoring(state: ScoringState, error?: string): void {

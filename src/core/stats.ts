@@ -5,6 +5,8 @@
  */
 import type { Annotation } from './annotations';
 import type { TeamReport } from './team';
+import type { CheckName } from './checkNames';
+import type { LengthControlStats } from './lengthControl';
 import type { Preference } from './pair';
 import { summarize, verdict, type AgreementSummary, type ScoredPairs } from './verdict';
 
@@ -38,6 +40,11 @@ export interface DatasetStats extends AgreementSummary {
   review: { reviewed: number; relabelled: number; bothBad: number; flagged: number; notes: number };
   /** When annotators have labelled: each one's progress and agreement, and how far they agree (see ./team). */
   team?: TeamReport;
+  /** How much of the agreement length explains (set by ReviewState, see ./lengthControl). */
+  lengthControl?: LengthControlStats;
+  /** Pairs each model-free check flags, and pairs whose noise score is ≥ 0.5 (set by ReviewState). */
+  checks?: Record<CheckName, number>;
+  noiseSuspects?: number;
 }
 
 const CALIBRATION_EDGES = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0];

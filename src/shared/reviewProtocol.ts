@@ -5,6 +5,8 @@
  */
 import type { Annotation, AnnotationField, AnnotationValue, ReviewLabel } from '../core/annotations';
 import type { Message, Preference } from '../core/pair';
+import type { CheckName } from '../core/checkNames';
+import type { NoiseEvidence } from '../core/noiseScore';
 import type { DatasetStats } from '../core/stats';
 import type { ModelPreference } from '../core/verdict';
 
@@ -14,6 +16,8 @@ export interface RowScore {
   margin: number;
   prefers: ModelPreference;
   agrees: boolean | null;
+  /** The margin with the length effect fitted on the file taken out (src/core/lengthControl.ts). */
+  lengthControlledMargin?: number;
 }
 
 /** One pair as the webview shows it. */
@@ -36,6 +40,10 @@ export interface PairRow {
    * says the sides are shown B first (chosen per pair at random, to counter position bias).
    */
   blind?: { swapped: boolean };
+  /** The model-free label-noise checks the pair fails (src/core/noiseChecks.ts). */
+  checks?: CheckName[];
+  /** The probability its label is wrong, and its parts (src/core/noiseScore.ts); withheld in blind mode. */
+  noise?: NoiseEvidence;
 }
 
 /** One line of the pair list: enough to scan and sort by eye; the text is a short preview. */
@@ -52,15 +60,23 @@ export interface RowSummary {
   /** Absent while unscored, and in blind mode until the reviewer decides. */
   score?: { margin: number; prefers: ModelPreference; agrees: boolean | null };
   blind?: boolean;
+  /** The model-free label-noise checks the pair fails. */
+  checks?: CheckName[];
   /** The start of the last prompt turn, whitespace collapsed. */
   preview: string;
 }
 
 /** Which pairs the list shows. */
-export type RowFilter = 'all' | 'disagreements' | 'agreements' | 'unlabelled' | 'ties' | 'flagged' | 'reviewed' | 'unreviewed';
+export type RowFilter = 'all' | 'disagreements' | 'agreements' | 'unlabelled' | 'ties' | 'flagged' | 'reviewed' | 'unreviewed'
+  /** The model prefers the longer response only because it is longer (src/core/lengthControl.ts). */
+  | 'length-only';
 
 /** Row orders; `confidence` puts the disagreements the model is surest about first (the review queue). */
-export type RowSort = 'file' | 'confidence' | 'margin' | 'margin-desc' | 'length-difference';
+export type RowSort = 'file' | 'confidence' | 'margin' | 'margin-desc' | 'length-difference'
+  /** Labelled pairs whose length-controlled margin contradicts the label most, first. */
+  | 'length-controlled'
+  /** The noise score (src/core/noiseScore.ts), highest first: the review queue's order. */
+  | 'noise';
 
 /** Which pairs the list shows and in what order; the parts combine. */
 export interface RowQuery {
@@ -71,13 +87,15 @@ export interface RowQuery {
   /** Margin range (reward A − reward B), inclusive; a bound excludes unscored pairs. */
   marginMin?: number;
   marginMax?: number;
+  /** Only the pairs a model-free noise check flags. */
+  check?: CheckName;
 }
 
 export const DEFAULT_QUERY: RowQuery = { filter: 'all', sort: 'file' };
 
 /** Every pair in file order: the list is the table itself, and grows while a large file is read. */
 export const isPlainQuery = (query: RowQuery): boolean =>
-  query.filter === 'all' && query.sort === 'file' && !query.search && query.marginMin === undefined && query.marginMax === undefined;
+  query.filter === 'all' && query.sort === 'file' && !query.search && query.marginMin === undefined && query.marginMax === undefined && !query.check;
 
 export type BulkAction =
   | { field: 'flagged'; value: true | null }
@@ -101,6 +119,8 @@ export interface ReviewStatus {
   scored: number;
   agreement: number | null;
   disagreements: number;
+  /** Pairs each model-free noise check flags (so far, while the file is read). */
+  checks?: Record<CheckName, number>;
   scoring: {
     state: ScoringState;
     done: number;

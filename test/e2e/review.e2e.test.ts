@@ -51,6 +51,16 @@ interface CliReview {
   margin_histogram: { low: number; high: number; count: number }[];
   length: { human_prefers_longer: number | null; model_prefers_longer: number | null };
   review: { reviewed: number; relabelled: number; both_bad: number; flagged: number; notes: number };
+  length_control: {
+    slope: number | null;
+    agreement: number | null;
+    agreement_length_controlled: number | null;
+    agreement_length_only: number | null;
+    explained_by_length: number | null;
+    preferred_only_for_length: { count: number };
+  };
+  checks: Record<string, { count: number }>;
+  noise: { suspects: number };
 }
 
 /** A share as the review editor shows it: one decimal, or a dash when there is nothing to share. */
@@ -74,6 +84,18 @@ function displayed(cli: CliReview) {
       bothBad: String(cli.review.both_bad),
       flagged: String(cli.review.flagged),
       notes: String(cli.review.notes),
+    },
+    lengthControl: {
+      slope: cli.length_control.slope?.toFixed(3),
+      raw: pct(cli.length_control.agreement),
+      controlled: pct(cli.length_control.agreement_length_controlled),
+      only: pct(cli.length_control.agreement_length_only),
+      explained: pct(cli.length_control.explained_by_length),
+      onlyForLength: String(cli.length_control.preferred_only_for_length.count),
+    },
+    noise: {
+      checks: Object.fromEntries(Object.entries(cli.checks).map(([name, c]) => [name, String(c.count)])),
+      suspects: String(cli.noise.suspects),
     },
     calibration: cli.calibration.map((b) => [`${Math.round(b.low * 100)}–${Math.round(b.high * 100)}%`, String(b.pairs), pct(b.confidence), pct(b.agreement)]),
     histogram: {
@@ -110,6 +132,18 @@ const READ_SHOWN = `(() => {
       bothBad: one('review-both-bad'),
       flagged: one('review-flagged'),
       notes: one('review-notes'),
+    },
+    lengthControl: {
+      slope: one('length-slope'),
+      raw: one('length-agreement-raw'),
+      controlled: one('length-agreement-controlled'),
+      only: one('length-agreement-only'),
+      explained: one('length-explained'),
+      onlyForLength: one('length-only-count'),
+    },
+    noise: {
+      checks: Object.fromEntries(all('[data-testid^="stats-check-"]').map((e) => [e.dataset.testid.slice('stats-check-'.length), e.textContent.trim()])),
+      suspects: one('stats-noise-suspects'),
     },
     calibration: all('[data-testid="calibration-table"] tbody tr').map((row) => Array.from(row.cells).map((cell) => cell.textContent.trim())),
     histogram: {

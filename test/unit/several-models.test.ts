@@ -1,0 +1,117 @@
+// Several reward models at once: the consensus figures on hand-made scores, the noise score's
+// ensemble, and `plens score` / `plens review` with two --model flags run as a user runs them.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { consensusMargins, consensusReport, type ModelColumn } from '../../src/core/modelConsensus';
+import type { Pair, Preference } from '../../src/core/pair';
+import { PairTable } from '../../src/core/pairTable';
+import { ReviewState } from '../../src/core/reviewState';
+import type { PairScore } from '../../src/core/verdict';
+import { cliPath, runPlens } from '../support/plens';
+
+const repoRoot = path.resolve(__dirname, '..', '..');
+const fixture = path.join(repoRoot, 'test', 'fixtures', 'label-noise.jsonl');
+const baseline = path.join(repoRoot, 'dist', 'models', 'baseline');
+const demo = path.join(repoRoot, 'dist', 'models', 'demo');
+
+const column = (name: string, margins: (number | undefined)[]): ModelColumn => ({
+  name,
+  score: (i) => (margins[i] === undefined ? undefined : { rewardA: margins[i]!, rewardB: 0 }),
+});
+
+describe('consensus of several models', () => {
+  const labels: Preference[] = ['a', 'a', 'b', 'a', 'tie', 'a'];
+  // Model "big" works in hundreds, "small" in units; they agree except on pair 2.
+  const big = column('big', [300, -200, -100, -400, 50, undefined]);
+  const small = column('small', [1, -2, 3, -1, 1, 2]);
+
+  it('reports each model, each two models, the consensus and the pairs every model disagrees with', () => {
+    const report = consensusReport([big, small], labels.length, (i) => labels[i]);
+    assert.deepEqual(report.models, ['big', 'small']);
+    assert.deepEqual(report.agreement, [
+      // A tie label counts as labelled, and a model that prefers a side disagrees with it (as in summarize).
+      { model: 'big', scored: 5, agreement: 2 / 5, disagreements: 3 },
+      { model: 'small', scored: 6, agreement: 2 / 6, disagreements: 4 },
+    ]);
+    assert.deepEqual(report.pairwise, [{ a: 'big', b: 'small', pairs: 5, agreement: 4 / 5 }]);
+    // Pairs 1 and 3 (label a): both models prefer b. Pair 2: they split. Pair 5: only one model scored it.
+    assert.deepEqual(report.everyModelDisagrees, [1, 3]);
+  });
+
+  it('standardises each model by its median |margin|, so a model with large rewards does not outvote', () => {
+    const consensus = consensusMargins([big, small], labels.length);
+    // Pair 2: big says −100 (a third of its median 300), small says +3 (1.5 medians of 2): small wins.
+    assert.ok(consensus[2]! > 0, `consensus ${consensus[2]}`);
+    assert.equal(consensus[5], 2 / 2, 'a pair only one model scored takes that model alone');
+  });
+
+  it('averages the models’ calibrated doubts in the noise score', () => {
+    const pairs: Pair[] = labels.map((label, i) => ({ line: i + 1, prompt: [{ role: 'user', content: `q${i}` }], a: [{ role: 'assistant', content: 'x' }], b: [{ role: 'assistant', content: 'y' }], label }));
+    const table = PairTable.fromPairs(pairs);
+    const scoresOf = (m: ModelColumn) => labels.map((_, i) => m.score(i));
+    scoresOf(small).forEach((s, i) => s && table.setScore(i, s as PairScore));
+    const state = new ReviewState(table);
+    const alone = state.noise().evidence(1).model!;
+    state.otherModels = [big];
+    const together = state.noise();
+    assert.equal(together.betas.length, 2);
+    const doubts = together.betas.map((beta, k) => 1 / (1 + Math.exp(beta * (k === 0 ? -2 : -200))));
+    assert.ok(Math.abs(together.evidence(1).model! - (doubts[0] + doubts[1]) / 2) < 1e-12);
+    assert.ok(Math.abs(doubts[0] - alone) < 1e-12, 'the first model’s part is what it was alone');
+  });
+});
+
+describe('plens with two --model flags', () => {
+  let dir: string;
+  before(async () => {
+    assert.ok(existsSync(cliPath), `${cliPath} is missing: run \`npm run build\` first`);
+    dir = await mkdtemp(path.join(os.tmpdir(), 'plens-models-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+  const env = () => ({ ...process.env, XDG_CACHE_HOME: path.join(dir, 'cache') });
+
+  it('score writes every model’s columns; review reports each model, their agreement, the consensus and every-model disagreements', async () => {
+    const scores = path.join(dir, 'scores.jsonl');
+    const run = await runPlens(['score', fixture, '--model', baseline, '--model', demo, '--out', scores], env());
+    assert.equal(run.code, 0, run.stderr);
+    const summary = JSON.parse(run.stdout);
+    assert.deepEqual(summary.models.map((m: { model: string }) => m.model), [baseline, demo]);
+    const rows = (await readFile(scores, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(rows.length, 11);
+    for (const row of rows) {
+      assert.deepEqual(Object.keys(row.models), [baseline, demo]);
+      assert.equal(row.reward_a, row.models[baseline].reward_a, 'the top-level columns are the first model’s');
+    }
+    // What the score file says, read independently: labelled pairs both models disagree with.
+    const every = rows.filter((r) => (r.label === 'a' || r.label === 'b') && [baseline, demo].every((m) => r.models[m].agrees === false && r.models[m].margin !== 0)).map((r) => r.line);
+    const perModel = (m: string) => rows.filter((r) => r.label === 'a' || r.label === 'b').filter((r) => r.models[m].agrees).length / rows.filter((r) => r.label === 'a' || r.label === 'b').length;
+    const same = rows.filter((r) => Math.sign(r.models[baseline].margin) === Math.sign(r.models[demo].margin)).length / rows.length;
+
+    const review = await runPlens(['review', fixture, '--scores', scores], env());
+    assert.equal(review.code, 0, review.stderr);
+    const report = JSON.parse(review.stdout).models;
+    assert.deepEqual(report.models, [baseline, demo]);
+    assert.deepEqual(report.every_model_disagrees, { count: every.length, lines: every });
+    assert.deepEqual(report.agreement.map((a: { agreement: number }) => a.agreement), [perModel(baseline), perModel(demo)]);
+    assert.equal(report.pairwise[0].agreement, same);
+    assert.equal(JSON.parse(review.stdout).noise.queue.length > 0, true);
+
+    // Scoring in the review itself gives the same report.
+    const direct = await runPlens(['review', fixture, '--model', baseline, '--model', demo], env());
+    assert.equal(direct.code, 0, direct.stderr);
+    assert.deepEqual(JSON.parse(direct.stdout).models, report);
+  });
+
+  it('refuses the same model twice, and several models where one is taken', async () => {
+    const twice = await runPlens(['score', fixture, '--model', baseline, '--model', baseline], env());
+    assert.notEqual(twice.code, 0);
+    assert.match(twice.stderr, /given twice/);
+    const exported = await runPlens(['export', fixture, '--model', baseline, '--model', demo, '--out', path.join(dir, 'x.jsonl')], env());
+    assert.notEqual(exported.code, 0);
+    assert.match(exported.stderr, /takes one --model/);
+  });
+});
