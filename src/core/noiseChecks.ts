@@ -22,7 +22,7 @@
  * estimated whole-pair similarity is at least NEAR_DUPLICATE_JACCARD and each response is at
  * least SIDE_JACCARD similar to its counterpart in the better of the two side orders, and that
  * order is clearly better than the other (so a pair whose two responses are alike is not matched
- * at random). Memory: about 200 bytes a pair (sketches and 10 band entries).
+ * at random). Memory: about 600 bytes a pair (sketches 192, LSH buckets and links ~250, exact keys and their map).
  */
 import { CHECK_NAMES, type CheckName } from './checkNames';
 import type { Message, Pair, Preference } from './pair';
@@ -157,12 +157,16 @@ export function similarity(x: ArrayLike<number>, y: ArrayLike<number>): number {
   return equal / dx.length;
 }
 
+/** 2²¹: a content key is a 32-bit hash times this plus 21 bits of a second one (53 bits, exact in a double). */
+const LOW = 0x200000;
+
 /**
- * A 64-bit content key of messages (two 32-bit FNV-style hashes with different multipliers, roles
- * and contents separated): exact-duplicate keys collide with probability about n²/2⁶⁵, under one in
- * ten million for a million pairs, at a fraction of a cryptographic hash's cost.
+ * A 53-bit content key of messages (two 32-bit FNV-style hashes with different multipliers, roles
+ * and contents separated), kept as a number so it costs no string: two different texts share a
+ * key with probability 2⁻⁵³, and a million pairs hold a colliding pair of keys with probability
+ * about n²/2⁵⁴, 6 in 100,000 — at a fraction of a cryptographic hash's cost.
  */
-function digest(messages: readonly Message[]): string {
+function digest(messages: readonly Message[]): number {
   let h1 = 0x811c9dc5;
   let h2 = 0x2f1a4b3c;
   const mix = (text: string) => {
@@ -179,7 +183,73 @@ function digest(messages: readonly Message[]): string {
     mix(m.role);
     mix(m.content);
   }
-  return `${fmix(h1).toString(36)}.${fmix(h2 ^ messages.length).toString(36)}`;
+  return fmix(h1) * LOW + (fmix(h2 ^ messages.length) >>> 11);
+}
+
+/** One 53-bit key of several 53-bit keys, in order. */
+function combine(keys: readonly number[]): number {
+  let h1 = 0x6a09e667;
+  let h2 = 0xbb67ae85;
+  for (const key of keys) {
+    h1 = fmix(Math.imul(h1 ^ Math.floor(key / LOW), 0x01000193));
+    h2 = fmix(Math.imul(h2 ^ key % LOW, 0x5bd1e995) ^ h1);
+  }
+  return h1 * LOW + (h2 >>> 11);
+}
+
+/**
+ * LSH buckets in typed arrays (a Map entry per pair and band would cost ~50 bytes; this costs
+ * about 25): an open-addressing table from (band, band key) to the latest pair in that bucket,
+ * each pair linking to the one before it in each of its buckets.
+ */
+class BandIndex {
+  private keys = new Uint32Array(1 << 12);
+  private bands = new Uint8Array(1 << 12);
+  private heads = new Int32Array(1 << 12).fill(-1);
+  private used = 0;
+  /** previous[pair · LSH_BANDS + band]: the pair before it in that bucket, or −1. */
+  private previous = new Int32Array(1024 * LSH_BANDS);
+
+  /** Puts `pair` into bucket (band, key) and adds up to `cap` earlier pairs of that bucket to `into`, latest first. */
+  add(band: number, key: number, pair: number, cap: number, into: Set<number>): void {
+    if ((pair + 1) * LSH_BANDS > this.previous.length) {
+      const grown = new Int32Array(Math.max((pair + 1) * LSH_BANDS, this.previous.length * 2));
+      grown.set(this.previous);
+      this.previous = grown;
+    }
+    if ((this.used + 1) * 2 > this.keys.length) this.rehash();
+    const slot = this.find(band, key);
+    const head = this.heads[slot];
+    if (head === -1) {
+      this.keys[slot] = key;
+      this.bands[slot] = band;
+      this.used++;
+    }
+    for (let other = head, steps = 0; other !== -1 && steps < cap; other = this.previous[other * LSH_BANDS + band], steps++) into.add(other);
+    this.previous[pair * LSH_BANDS + band] = head;
+    this.heads[slot] = pair;
+  }
+
+  private find(band: number, key: number): number {
+    const mask = this.keys.length - 1;
+    let slot = (key ^ Math.imul(band, 0x9e3779b1)) & mask;
+    while (this.heads[slot] !== -1 && (this.keys[slot] !== key || this.bands[slot] !== band)) slot = (slot + 1) & mask;
+    return slot;
+  }
+
+  private rehash(): void {
+    const { keys, bands, heads } = this;
+    this.keys = new Uint32Array(keys.length * 2);
+    this.bands = new Uint8Array(keys.length * 2);
+    this.heads = new Int32Array(keys.length * 2).fill(-1);
+    for (let slot = 0; slot < keys.length; slot++) {
+      if (heads[slot] === -1) continue;
+      const at = this.find(bands[slot], keys[slot]);
+      this.keys[at] = keys[slot];
+      this.bands[at] = bands[slot];
+      this.heads[at] = heads[slot];
+    }
+  }
 }
 const isBlank = (messages: readonly Message[]) => messages.every((m) => m.content.trim() === '');
 
@@ -203,16 +273,16 @@ export class NoiseChecks {
   private size = 0;
   private readonly counts: Record<CheckName, number> = Object.fromEntries(CHECK_NAMES.map((name) => [name, 0])) as Record<CheckName, number>;
   /** Exact key (prompt + unordered responses) → the first pair with it, or the group once repeated. */
-  private readonly exact = new Map<string, number | DuplicateGroup>();
-  private readonly exactKeys: string[] = [];
+  private readonly exact = new Map<number, number | DuplicateGroup>();
+  private exactKeys = new Float64Array(1024);
   /** Per pair: preference code (see preferenceCode); -1 for pairs left out of duplicate checks. */
   private preference = new Int8Array(1024);
   /** Per pair: the label by side, 0 none, 1 a, 2 b, 3 tie. */
   private sideLabels = new Int8Array(1024);
   /** Per pair: sketches of prompt, A and B, SKETCH_BINS bins each. */
   private sketches = new Uint16Array(1024 * 3 * SKETCH_BINS);
-  /** LSH band key → the pairs in that bucket (the latest BUCKET_CAP). */
-  private readonly buckets = new Map<number, number | number[]>();
+  /** LSH buckets: the earlier pairs a pair is compared with (the latest BUCKET_CAP of each bucket). */
+  private readonly buckets = new BandIndex();
   private changes = 0;
 
   /** Grows with every change to any pair's checks. */
@@ -233,6 +303,9 @@ export class NoiseChecks {
     const preference = new Int8Array(length);
     preference.set(this.preference);
     this.preference = preference;
+    const exactKeys = new Float64Array(length);
+    exactKeys.set(this.exactKeys);
+    this.exactKeys = exactKeys;
     const sideLabels = new Int8Array(length);
     sideLabels.set(this.sideLabels);
     this.sideLabels = sideLabels;
@@ -268,8 +341,8 @@ export class NoiseChecks {
     // A label between two identical responses has nothing to conflict about: its own check covers it.
     this.preference[index] = identical ? -1 : preferenceCode(pair.label, aFirst);
     this.sideLabels[index] = pair.label === null ? 0 : pair.label === 'a' ? 1 : pair.label === 'b' ? 2 : 3;
-    const exactKey = `${digest(pair.prompt)}|${aFirst ? `${aKey}|${bKey}` : `${bKey}|${aKey}`}`;
-    this.exactKeys.push(exactKey);
+    const exactKey = combine([digest(pair.prompt), aFirst ? aKey : bKey, aFirst ? bKey : aKey]);
+    this.exactKeys[index] = exactKey;
     if (!identical) this.addExact(index, exactKey);
 
     const base = index * 3 * SKETCH_BINS;
@@ -279,7 +352,7 @@ export class NoiseChecks {
     if (!identical && pair.label !== null) this.addNear(index);
   }
 
-  private addExact(index: number, key: string): void {
+  private addExact(index: number, key: number): void {
     const found = this.exact.get(key);
     if (found === undefined) {
       this.exact.set(key, index);
@@ -315,17 +388,7 @@ export class NoiseChecks {
     for (let band = 0; band < LSH_BANDS; band++) {
       let h = Math.imul(band + 1, 0x9e3779b1);
       for (let row = 0; row < LSH_ROWS; row++) h = Math.imul(h ^ dense[band * LSH_ROWS + row], 0x01000193);
-      const key = fmix(h);
-      const bucket = this.buckets.get(key);
-      if (bucket === undefined) this.buckets.set(key, index);
-      else if (typeof bucket === 'number') {
-        candidates.add(bucket);
-        this.buckets.set(key, [bucket, index]);
-      } else {
-        for (const other of bucket) candidates.add(other);
-        bucket.push(index);
-        if (bucket.length > BUCKET_CAP) bucket.shift();
-      }
+      this.buckets.add(band, fmix(h), index, BUCKET_CAP, candidates);
     }
     for (const other of candidates) {
       if (this.preference[other] <= 0 || this.exactKeys[other] === this.exactKeys[index]) continue;

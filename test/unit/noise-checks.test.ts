@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadDataset, openDatasetIndex } from '../../src/core/dataset';
 import { checksReport, NoiseChecks, normalizedWords, similarity, sketch } from '../../src/core/noiseChecks';
+import { mulberry32 } from '../../src/core/lengthControl';
 import type { Pair, Preference } from '../../src/core/pair';
 import { PairTable } from '../../src/core/pairTable';
 import { ReviewState } from '../../src/core/reviewState';
@@ -70,6 +71,17 @@ describe('noise checks on hand-made pairs', () => {
     assert.ok(checks.has(0, 'near_duplicate_conflicts') && checks.has(1, 'near_duplicate_conflicts'));
     // Pair 3 agrees with pair 1 but conflicts with pair 2, which it also nearly duplicates.
     assert.deepEqual(checks.indices('near_duplicate_conflicts'), [0, 1, 2]);
+  });
+
+  it('still finds a near-duplicate of the first pair after thousands of others (the bucket table grows)', () => {
+    const random = mulberry32(4);
+    const word = () => Math.floor(random() * 1e6).toString(36);
+    const sentence = (n: number) => Array.from({ length: n }, word).join(' ');
+    const pairs = [pair(1, LONG_PROMPT, LONG_A, LONG_B)];
+    for (let i = 0; i < 800; i++) pairs.push(pair(pairs.length + 1, sentence(20), sentence(30), sentence(30)));
+    pairs.push(pair(pairs.length + 1, LONG_PROMPT.toLowerCase(), LONG_B, LONG_A.replace('garden', 'yard')));
+    const checks = run(pairs);
+    assert.deepEqual(checks.indices('near_duplicate_conflicts'), [0, pairs.length - 1]);
   });
 
   it('does not match pairs that only share a prompt, or whose responses are unrelated', () => {
