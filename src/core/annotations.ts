@@ -253,12 +253,21 @@ function parseEvents(text: string, file: string): AnnotationEvent[] {
   const lines = text.split('\n');
   const read: AnnotationEvent[] = [];
   let headerSeen = false;
+  // Signs of a merge: only then can an event be there twice (a file written here never repeats one).
+  let merged = false;
   lines.forEach((raw, i) => {
     const line = raw.trim();
-    if (!line || CONFLICT_MARKER.test(line)) return;
+    if (!line) return;
+    if (CONFLICT_MARKER.test(line)) {
+      merged = true;
+      return;
+    }
     const where = `${file}:${i + 1}`;
     // A second header: both sides of a merge created the file.
-    if (headerSeen && isHeader(line)) return;
+    if (headerSeen && line.startsWith('{"plens"') && isHeader(line)) {
+      merged = true;
+      return;
+    }
     if (!headerSeen) {
       let header: unknown;
       try {
@@ -276,7 +285,7 @@ function parseEvents(text: string, file: string): AnnotationEvent[] {
   });
   // The union of merged logs: each event once, in time order (stable, so one writer's order stands).
   const seen = new Set<string>();
-  const events = read.filter((event) => {
+  const events = !merged ? read : read.filter((event) => {
     const text = JSON.stringify(event);
     if (seen.has(text)) return false;
     seen.add(text);
