@@ -25,6 +25,7 @@
  * at random). Memory: about 600 bytes a pair (sketches 192, LSH buckets and links ~250, exact keys and their map).
  */
 import { CHECK_NAMES, type CheckName } from './checkNames';
+import { fmix32 } from './hash';
 import type { Message, Pair, Preference } from './pair';
 
 export { CHECK_NAMES, CHECK_TITLES, type CheckName } from './checkNames';
@@ -51,16 +52,6 @@ const BIT: Record<CheckName, number> = {
 /** Which side is empty (for the noise score: an empty chosen response is worse than an empty rejected one). */
 const EMPTY_A = 32;
 const EMPTY_B = 64;
-
-/** murmur3's fmix32: spreads every input bit over the output (hashes' low and high bits alike). */
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** The words of a text after normalisation (see the header). */
 export function normalizedWords(text: string): string[] {
@@ -105,12 +96,12 @@ function wordHashes(text: string): number[] {
         h = Math.imul(h, 0x01000193);
       }
     } else if (inWord) {
-      hashes.push(fmix(h));
+      hashes.push(fmix32(h));
       inWord = false;
     }
     i += units - 1;
   }
-  if (inWord) hashes.push(fmix(h));
+  if (inWord) hashes.push(fmix32(h));
   return hashes;
 }
 
@@ -124,7 +115,7 @@ export function sketch(messages: readonly Message[], into = new Uint16Array(SKET
   for (let i = 0; i < shingles; i++) {
     let h = 7;
     for (let k = 0; k < width; k++) h = Math.imul(h ^ words[i + k], 0x9e3779b1);
-    h = fmix(h);
+    h = fmix32(h);
     const bin = h >>> 27; // top 5 bits: SKETCH_BINS = 32 bins
     const value = Math.min((h >>> 11) & 0xffff, EMPTY_BIN - 1);
     if (value < into[bin]) into[bin] = value;
@@ -183,7 +174,7 @@ function digest(messages: readonly Message[]): number {
     mix(m.role);
     mix(m.content);
   }
-  return fmix(h1) * LOW + (fmix(h2 ^ messages.length) >>> 11);
+  return fmix32(h1) * LOW + (fmix32(h2 ^ messages.length) >>> 11);
 }
 
 /** One 53-bit key of several 53-bit keys, in order. */
@@ -191,8 +182,8 @@ function combine(keys: readonly number[]): number {
   let h1 = 0x6a09e667;
   let h2 = 0xbb67ae85;
   for (const key of keys) {
-    h1 = fmix(Math.imul(h1 ^ Math.floor(key / LOW), 0x01000193));
-    h2 = fmix(Math.imul(h2 ^ key % LOW, 0x5bd1e995) ^ h1);
+    h1 = fmix32(Math.imul(h1 ^ Math.floor(key / LOW), 0x01000193));
+    h2 = fmix32(Math.imul(h2 ^ key % LOW, 0x5bd1e995) ^ h1);
   }
   return h1 * LOW + (h2 >>> 11);
 }
@@ -388,7 +379,7 @@ export class NoiseChecks {
     for (let band = 0; band < LSH_BANDS; band++) {
       let h = Math.imul(band + 1, 0x9e3779b1);
       for (let row = 0; row < LSH_ROWS; row++) h = Math.imul(h ^ dense[band * LSH_ROWS + row], 0x01000193);
-      this.buckets.add(band, fmix(h), index, BUCKET_CAP, candidates);
+      this.buckets.add(band, fmix32(h), index, BUCKET_CAP, candidates);
     }
     for (const other of candidates) {
       if (this.preference[other] <= 0 || this.exactKeys[other] === this.exactKeys[index]) continue;

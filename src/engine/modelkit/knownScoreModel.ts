@@ -13,6 +13,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { onnx } from 'onnx-proto';
+import { fmix32 } from '../../core/hash';
 
 /**
  * Every weight is an odd multiple of 1/128 (|w| ≤ 33/128) and the bias a multiple of 1/128, so every
@@ -28,20 +29,9 @@ export const KNOWN_SCORE_BIAS = -0.5;
 /** Label shown wherever the model's name appears, so nobody mistakes demo scores for real ones. */
 export const DEMO_MODEL_NAME = 'Preference Lens demo (not a real reward model)';
 
-/** murmur3's 32-bit finaliser: cheap, deterministic, and spreads neighbouring ids across buckets. */
-function mix32(value: number): number {
-  let h = value >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
 /** The weight the known-score model gives one token id. Pure; identical in the graph and in tests. */
 export function knownScoreWeight(id: number): number {
-  const bucket = (mix32(id) % HASH_BUCKETS) - (HASH_BUCKETS - 1) / 2;
+  const bucket = (fmix32(id) % HASH_BUCKETS) - (HASH_BUCKETS - 1) / 2;
   return (2 * bucket + 1) / WEIGHT_DENOMINATOR;
 }
 
