@@ -41,13 +41,13 @@ export function endpointList(model: string): string[] | undefined {
     if (notUrl !== undefined) throw new Error(`"${notUrl}" in --model is not an http(s) endpoint; separate several endpoints of one model with commas`);
     return urls;
   }
-  let isFile = false;
+  let stat;
   try {
-    isFile = statSync(model).isFile();
+    stat = statSync(model);
   } catch {
     return undefined;
   }
-  if (!isFile || statSync(model).size > 1 << 20) return undefined;
+  if (!stat.isFile() || stat.size > 1 << 20) return undefined;
   const lines = readFileSync(model, 'utf8')
     .split('\n')
     .map((line) => line.replace(/#.*/, '').trim())

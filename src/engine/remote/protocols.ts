@@ -179,8 +179,8 @@ export function vllmClient(options: VllmOptions): ProtocolClient<string> {
       }
       model ??= served[0];
       const maxModelLen = positive(cards.find((card) => card.id === model)?.max_model_len);
-      serverLimit = [options.truncation.maxLength, maxModelLen].filter((n): n is number => n !== undefined).reduce((a, b) => Math.min(a, b), Infinity);
-      if (serverLimit === Infinity) serverLimit = undefined;
+      const limits = [options.truncation.maxLength, maxModelLen].filter((n): n is number => n !== undefined);
+      serverLimit = limits.length ? Math.min(...limits) : undefined;
       if (!encoder && serverLimit !== undefined) {
         notes.push(`over-long inputs are cut by vLLM to their last ${serverLimit} tokens (its rule may drop BOS); give --tokenizer to cut them here as the local engine does`);
       }
