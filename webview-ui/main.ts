@@ -4,7 +4,8 @@
  * serves list rows a window at a time and whole pairs on demand, so the webview never holds the
  * whole file. Keys arrive as `command` messages: they are VS Code keybindings (see REVIEW_KEYS).
  */
-import type { AnnotationField, AnnotationValue, ReviewLabel } from '../src/core/annotations';
+import type { ReviewLabel } from '../src/core/annotations';
+import type { FieldValues } from '../src/core/reviewEdits';
 import type { DatasetStats } from '../src/core/stats';
 import {
   DEFAULT_QUERY,
@@ -227,7 +228,7 @@ const pairContext: PairViewContext = {
   unfolded: new Set<string>(),
   rerender: () => showFocusedPair(true),
   setLabel,
-  annotate: (row, field, value) => annotate(row.index, field, value),
+  annotate: (row, values) => annotate(row.index, values),
   editNote: (row) => post({ type: 'editNote', index: row.index }),
 };
 
@@ -358,16 +359,15 @@ function setQuery(change: Partial<RowQuery>): void {
 
 // ---------------------------------------------------------------- annotating
 
-function annotate(index: number, field: AnnotationField, value: AnnotationValue | null): void {
-  post({ type: 'annotate', index, field, value });
+/** One reviewer action: every field it sets is one edit on the host, undone by one Ctrl+Z. */
+function annotate(index: number, values: FieldValues): void {
+  post({ type: 'annotate', index, values });
 }
 
 /** Sets the reviewer's own label (the same one again clears it), marks the pair reviewed, and moves on. */
 function setLabel(row: PairRow, label: ReviewLabel): void {
-  const same = row.mine === label;
-  annotate(row.index, 'label', same ? null : label);
-  if (same) return;
-  if (!row.annotation?.reviewed) annotate(row.index, 'reviewed', true);
+  if (row.mine === label) return annotate(row.index, { label: null });
+  annotate(row.index, { label, reviewed: true });
   advance();
 }
 
@@ -414,13 +414,12 @@ function runAction(action: ReviewAction, fromQueue = false): void {
       if (pair.score?.prefers && pair.score.prefers !== 'identical') setLabel(pair, pair.score.prefers);
       return;
     case 'keepLabel':
-      if (pair.mine) annotate(pair.index, 'label', null);
-      if (!pair.annotation?.reviewed) annotate(pair.index, 'reviewed', true);
+      annotate(pair.index, { label: null, reviewed: true });
       return advance();
     case 'flag':
-      return annotate(pair.index, 'flagged', pair.annotation?.flagged ? null : true);
+      return annotate(pair.index, { flagged: pair.annotation?.flagged ? null : true });
     case 'reviewed':
-      return annotate(pair.index, 'reviewed', pair.annotation?.reviewed ? null : true);
+      return annotate(pair.index, { reviewed: pair.annotation?.reviewed ? null : true });
     case 'note':
       return post({ type: 'editNote', index: pair.index });
   }

@@ -4,7 +4,8 @@
  * inserted as text nodes or as markdown made inert by ./markdown.ts; never as HTML.
  */
 import type { Message, Preference } from '../src/core/pair';
-import type { AnnotationField, AnnotationValue, ReviewLabel } from '../src/core/annotations';
+import type { ReviewLabel } from '../src/core/annotations';
+import type { FieldValues } from '../src/core/reviewEdits';
 import type { PairRow } from '../src/shared/reviewProtocol';
 import { checkBadges } from './checks';
 import { el } from './dom';
@@ -19,7 +20,7 @@ export interface PairViewContext {
   unfolded: Set<string>;
   rerender(): void;
   setLabel(row: PairRow, label: ReviewLabel): void;
-  annotate(row: PairRow, field: AnnotationField, value: AnnotationValue | null): void;
+  annotate(row: PairRow, values: FieldValues): void;
   editNote(row: PairRow): void;
 }
 
@@ -125,8 +126,8 @@ function renderAnnotationBar(context: PairViewContext, row: PairRow): HTMLElemen
     ...LABEL_BUTTONS.map(([label, action, plain]) =>
       toggle(title(label, plain), keyHint(action), a.label === sideLabel(row, label), () => context.setLabel(row, sideLabel(row, label)), `label-${label}`),
     ),
-    toggle('Flag', keyHint('flag'), a.flagged === true, () => context.annotate(row, 'flagged', a.flagged ? null : true), 'flag'),
-    toggle('Reviewed', keyHint('reviewed'), a.reviewed === true, () => context.annotate(row, 'reviewed', a.reviewed ? null : true), 'reviewed'),
+    toggle('Flag', keyHint('flag'), a.flagged === true, () => context.annotate(row, { flagged: a.flagged ? null : true }), 'flag'),
+    toggle('Reviewed', keyHint('reviewed'), a.reviewed === true, () => context.annotate(row, { reviewed: a.reviewed ? null : true }), 'reviewed'),
     toggle('Note', keyHint('note'), Boolean(a.note), () => context.editNote(row), 'note'),
     a.note ? el('span', { class: 'note', 'data-testid': 'note-text' }, a.note) : null,
   );

@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { AnnotationLog, pairKeys, sidecarPath, type ReviewLabel } from '../core/annotations';
 import { loadDataset } from '../core/dataset';
+import { applyEdit, makeEdit } from '../core/reviewEdits';
 
 export const ANNOTATE_USAGE = `  plens annotate <file> --annotator <name> --import <labels.jsonl> [--annotations <file>] [--format <name>]
       labels.jsonl: one {"line": <record line>, "label": "a" | "b" | "tie" | "both-bad"} per line`;
@@ -68,20 +69,16 @@ export async function annotateCommand(file: string, flags: AnnotateFlags): Promi
 
   const sidecar = flags.annotations ?? sidecarPath(file);
   const log = await AnnotationLog.load(sidecar);
-  const current = log.labelsByAnnotator();
-  const at = new Date().toISOString();
-  let imported = 0;
-  let unchanged = 0;
-  for (const [line, { label }] of wanted) {
-    const key = keyByLine.get(line) as string;
-    const from = current.get(key)?.get(annotator) ?? null;
-    if (from === label) {
-      unchanged++;
-      continue;
-    }
-    log.record({ key, line, field: 'label', from, to: label, by: annotator, at });
-    imported++;
+  const indexByLine = new Map(dataset.pairs.map((pair, index) => [pair.line, index]));
+  // One edit of the whole batch, as the editor makes one of a bulk action: a label already set
+  // the same way is left out, so `unchanged` counts it.
+  const changes = LABELS.flatMap((label) => {
+    const targets = [...wanted].filter(([, wish]) => wish.label === label).map(([line]) => ({ index: indexByLine.get(line) as number, key: keyByLine.get(line) as string, line }));
+    return makeEdit(log, annotator, targets, { label }, `import ${label}`)?.changes ?? [];
+  });
+  if (changes.length > 0) {
+    applyEdit(log, { label: `import of ${flags.import}`, by: annotator, changes });
+    await log.save(sidecar);
   }
-  if (imported > 0) await log.save(sidecar);
-  process.stdout.write(JSON.stringify({ annotator, imported, unchanged, annotations: sidecar }) + '\n');
+  process.stdout.write(JSON.stringify({ annotator, imported: changes.length, unchanged: wanted.size - changes.length, annotations: sidecar }) + '\n');
 }

@@ -240,7 +240,6 @@ export class ReviewState {
     return { total, indices };
   }
 
-  /** Whether blind mode withholds this pair's scores and file label (until the reviewer decides). */
   /** The label the current annotator gave pair `index` (without an annotator: the pair's label). */
   mine(index: number): ReviewLabel | undefined {
     return this.annotator === undefined ? this.annotation(index)?.label ?? undefined : this.annotations.labelOf(this.table.keys[index], this.annotator);

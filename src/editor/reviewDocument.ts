@@ -7,12 +7,13 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { DEFAULT_RECOMMENDATION } from '../engine/recommendedModels';
-import { AnnotationLog, sidecarPath, type AnnotationEvent, type AnnotationField, type AnnotationValue } from '../core/annotations';
+import { AnnotationLog, sidecarPath, type AnnotationEvent } from '../core/annotations';
 import { writeFileAtomic } from '../core/atomicWrite';
 import { openDatasetIndex, type DatasetIndex } from '../core/dataset';
 import type { PreferenceFormat } from '../core/formats';
 import { PairTable } from '../core/pairTable';
 import { RecoveryJournal } from '../core/recoveryJournal';
+import { applyEdit, invertEdit, makeEdit, type FieldValues, type ReviewEdit } from '../core/reviewEdits';
 import { ReviewState } from '../core/reviewState';
 import type { PairScore } from '../core/verdict';
 import { scorePairs } from '../engine/scorePairs';
@@ -144,35 +145,23 @@ export class ReviewDocument implements vscode.CustomDocument {
 
   // ------------------------------------------------------------------ annotations
 
-  /** Sets one annotation field of pair `index`, as an undoable edit. */
-  annotate(index: number, field: AnnotationField, value: AnnotationValue | null): void {
-    this.annotateMany([index], field, value, `${field} of pair ${index + 1}`);
-  }
-
   /**
-   * Sets one annotation field of many pairs as a single edit: one undo reverts them all. Pairs that
-   * already have the value are left out, so undo restores exactly what each pair had.
+   * Sets `values` on the pairs `indices` as one undoable edit (a label key's label and "reviewed"
+   * together; a bulk action's every pair): one undo reverts all of it. Returns how many fields changed.
    */
-  annotateMany(indices: readonly number[], field: AnnotationField, value: AnnotationValue | null, label: string): number {
-    // Undo and redo stay this annotator's, whoever the setting names by then.
-    const by = this.delegate.annotator();
-    const { annotations, table } = this.state;
-    // A label is each annotator's own: a colleague's label of the pair is not ours to keep or undo.
-    const current = (index: number) => (field === 'label' ? annotations.labelOf(table.keys[index], by) : this.state.annotation(index)?.[field]) ?? null;
-    const changes = indices.map((index) => ({ index, from: current(index) })).filter((change) => change.from !== value);
-    if (changes.length === 0) return 0;
-    const record = (direction: 'do' | 'undo') => {
-      const at = new Date().toISOString();
-      for (const { index, from } of changes) {
-        const [fromValue, toValue] = direction === 'do' ? [from, value] : [value, from];
-        // Undo and redo are recorded as changes of their own: the log says what happened, in order.
-        this.state.annotations.record({ key: this.state.table.keys[index], line: this.state.table.line(index), field, from: fromValue, to: toValue, by, at });
-      }
-      this.changed(changes.length <= MAX_CHANGED_INDICES ? changes.map((c) => c.index) : undefined);
+  edit(indices: readonly number[], values: FieldValues, label: string): number {
+    const { table } = this.state;
+    const targets = indices.map((index) => ({ index, key: table.keys[index], line: table.line(index) }));
+    const edit = makeEdit(this.state.annotations, this.delegate.annotator(), targets, values, label);
+    if (!edit) return 0;
+    const apply = (step: ReviewEdit) => {
+      const touched = applyEdit(this.state.annotations, step);
+      this.changed(touched.length <= MAX_CHANGED_INDICES ? touched : undefined);
     };
-    record('do');
-    this.delegate.didEdit({ document: this, label, undo: () => record('undo'), redo: () => record('do') });
-    return changes.length;
+    apply(edit);
+    const inverse = invertEdit(edit);
+    this.delegate.didEdit({ document: this, label, undo: () => apply(inverse), redo: () => apply(edit) });
+    return edit.changes.length;
   }
 
   /** Turns blind review on or off for this document (the setting gives the default). */

@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { DEFAULT_RECOMMENDATION } from '../engine/recommendedModels';
 import { readSettings, SECTION } from '../settings';
-import type { AnnotationValue } from '../core/annotations';
 import type { ScorerService } from '../scoring/scorerService';
 import {
   REVIEW_ACTIONS,
@@ -129,7 +128,7 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
             void vscode.commands.executeCommand('workbench.action.openGlobalKeybindings', 'preferenceLens.review.');
             break;
           case 'annotate':
-            if (validIndex(document, message.index)) document.annotate(message.index, message.field, message.value);
+            if (validIndex(document, message.index)) document.edit([message.index], message.values, `${Object.keys(message.values).join(' and ')} of pair ${message.index + 1}`);
             break;
           case 'editNote':
             if (validIndex(document, message.index)) void this.editNote(document, message.index);
@@ -226,7 +225,7 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
       confirm,
     );
     if (choice !== confirm) return;
-    document.annotateMany(indices, action.field, action.value, `${what} ${indices.length} pairs`);
+    document.edit(indices, { [action.field]: action.value }, `${what} ${indices.length} pairs`);
   }
 
   /** Notes are typed in VS Code's own input box: native editing, undo and accessibility. */
@@ -238,7 +237,7 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
       prompt: 'Leave empty to remove the note',
     });
     if (note === undefined) return;
-    document.annotate(index, 'note', (note.trim() || null) as AnnotationValue | null);
+    document.edit([index], { note: note.trim() || null }, `note of pair ${index + 1}`);
   }
 
   private html(webview: vscode.Webview): string {

@@ -3,11 +3,12 @@
  * (`ready`) and the host answers with a full snapshot, so a rebuilt webview re-syncs the same way.
  * No `vscode`, node or DOM imports: both ends take their types from here.
  */
-import type { Annotation, AnnotationField, AnnotationValue, ReviewLabel } from '../core/annotations';
+import type { Annotation, ReviewLabel } from '../core/annotations';
 import type { Message, Preference } from '../core/pair';
 import type { CheckName } from '../core/checkNames';
 import type { NoiseEvidence } from '../core/noiseScore';
 import type { DatasetStats } from '../core/stats';
+import type { FieldValues } from '../core/reviewEdits';
 import type { ModelPreference } from '../core/verdict';
 
 export interface RowScore {
@@ -208,7 +209,8 @@ export type WebviewToHost =
   | { type: 'customizeKeys' }
   | { type: 'bulkAnnotate'; query: RowQuery; action: BulkAction }
   | { type: 'setBlind'; blind: boolean }
-  | { type: 'annotate'; index: number; field: AnnotationField; value: AnnotationValue | null }
+  /** One reviewer action on one pair: every field it sets is one edit, one undo step. */
+  | { type: 'annotate'; index: number; values: FieldValues }
   | { type: 'editNote'; index: number }
   | { type: 'requestStats' }
   | { type: 'cancelScoring' }
