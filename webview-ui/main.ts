@@ -4,8 +4,7 @@
  * serves list rows a window at a time and whole pairs on demand, so the webview never holds the
  * whole file. Keys arrive as `command` messages: they are VS Code keybindings (see REVIEW_KEYS).
  */
-import type { ReviewLabel } from '../src/core/annotations';
-import type { FieldValues } from '../src/core/reviewEdits';
+import type { FieldValues, ReviewLabel } from '../src/core/annotationTypes';
 import type { DatasetStats } from '../src/core/stats';
 import {
   DEFAULT_QUERY,

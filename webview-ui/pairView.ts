@@ -4,8 +4,7 @@
  * inserted as text nodes or as markdown made inert by ./markdown.ts; never as HTML.
  */
 import type { Message, Preference } from '../src/core/pair';
-import type { ReviewLabel } from '../src/core/annotations';
-import type { FieldValues } from '../src/core/reviewEdits';
+import type { FieldValues, ReviewLabel } from '../src/core/annotationTypes';
 import type { PairRow } from '../src/shared/reviewProtocol';
 import { checkBadges } from './checks';
 import { el } from './dom';

@@ -15,34 +15,10 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from './atomicWrite';
+import type { Annotation, AnnotationEvent, AnnotationField, ReviewLabel } from './annotationTypes';
 import type { Pair } from './pair';
 
-/** A reviewer's verdict: the human label vocabulary plus "both bad" (neither should be trained on). */
-export type ReviewLabel = 'a' | 'b' | 'tie' | 'both-bad';
-
-export interface Annotation {
-  label?: ReviewLabel | null;
-  flagged?: boolean;
-  note?: string;
-  reviewed?: boolean;
-}
-
-export type AnnotationField = keyof Annotation;
-export type AnnotationValue = Annotation[AnnotationField];
-
-/** One change, as stored in the sidecar. */
-export interface AnnotationEvent {
-  /** Content key of the pair (see {@link pairKeys}). */
-  key: string;
-  /** Line of the record when the change was made: a hint for people reading the log. */
-  line: number;
-  field: AnnotationField;
-  from: AnnotationValue | null;
-  to: AnnotationValue | null;
-  by: string;
-  /** ISO 8601 time of the change. */
-  at: string;
-}
+export type { Annotation, AnnotationEvent, AnnotationField, AnnotationValue, ReviewLabel } from './annotationTypes';
 
 export class AnnotationFileError extends Error {}
 

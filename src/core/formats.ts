@@ -2,7 +2,7 @@
  * Preference formats: how each dataset shape maps onto a {@link Pair}. Detection is by shape (which
  * fields a record has), so a file is read the same way whatever its name.
  */
-import type { ReviewLabel } from './annotations';
+import type { ReviewLabel } from './annotationTypes';
 import type { Message, Pair, Preference } from './pair';
 
 /** A record that does not fit the format it is read with; the message says what is wrong. */

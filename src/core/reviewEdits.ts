@@ -6,10 +6,8 @@
  * label and marks the pair reviewed — be one edit and one undo step, and lets plain Node tests check
  * undo and redo without an editor.
  */
-import type { Annotation, AnnotationField, AnnotationLog, AnnotationValue } from './annotations';
-
-/** The fields an action sets; `null` clears a field. */
-export type FieldValues = { [F in AnnotationField]?: Annotation[F] | null };
+import type { AnnotationLog } from './annotations';
+import type { AnnotationField, AnnotationValue, FieldValues } from './annotationTypes';
 
 export interface FieldChange {
   /** The pair's position in the table, for telling views what changed. */

@@ -3,7 +3,7 @@
  * (a calibration table), the spread of margins, length bias on both sides, and review progress.
  * The CLI (`plens review`) and the stats view print the same figures from this one function.
  */
-import type { Annotation } from './annotations';
+import type { Annotation } from './annotationTypes';
 import type { TeamReport } from './team';
 import type { CheckName } from './checkNames';
 import type { LengthControlStats } from './lengthControl';

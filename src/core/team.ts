@@ -4,7 +4,7 @@
  * every annotator's own labels in the annotation log, so the figures do not depend on who saved last.
  */
 import { interAnnotator, type InterAnnotator } from './agreement';
-import type { ReviewLabel } from './annotations';
+import type { ReviewLabel } from './annotationTypes';
 import type { Preference } from './pair';
 
 export interface AnnotatorSummary {

@@ -3,12 +3,11 @@
  * (`ready`) and the host answers with a full snapshot, so a rebuilt webview re-syncs the same way.
  * No `vscode`, node or DOM imports: both ends take their types from here.
  */
-import type { Annotation, ReviewLabel } from '../core/annotations';
+import type { Annotation, FieldValues, ReviewLabel } from '../core/annotationTypes';
 import type { Message, Preference } from '../core/pair';
 import type { CheckName } from '../core/checkNames';
 import type { NoiseEvidence } from '../core/noiseScore';
 import type { DatasetStats } from '../core/stats';
-import type { FieldValues } from '../core/reviewEdits';
 import type { ModelPreference } from '../core/verdict';
 
 export interface RowScore {

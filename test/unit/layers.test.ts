@@ -5,6 +5,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import ts from 'typescript';
 import { checkLayers, unexpected } from '../../scripts/check-layers';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
@@ -56,5 +57,36 @@ describe('the layer check', () => {
   it('reports a tolerated import that is gone, so the list of exceptions only shrinks', () => {
     const { stale } = unexpected([], ['src/core/x.ts: core imports src/engine/y, which is engine: an import that runs back up']);
     assert.equal(stale.length, 1);
+  });
+});
+
+/**
+ * Type-checks `text` as if it were a file at `where` in the repository, under the tsconfig that
+ * governs that folder; returns the error messages. The probe lives only in memory.
+ */
+function typeErrors(configDir: string, where: string, text: string): string[] {
+  const config = ts.getParsedCommandLineOfConfigFile(path.join(repoRoot, configDir, 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined });
+  assert.ok(config, `${configDir}/tsconfig.json reads`);
+  const probe = path.join(repoRoot, where);
+  const host = ts.createCompilerHost(config.options);
+  const readFile = host.readFile.bind(host);
+  const getSourceFile = host.getSourceFile.bind(host);
+  host.readFile = (file) => (file === probe ? text : readFile(file));
+  host.fileExists = (file) => file === probe || ts.sys.fileExists(file);
+  host.getSourceFile = (file, language) => (file === probe ? ts.createSourceFile(file, text, language) : getSourceFile(file, language));
+  const program = ts.createProgram([probe], { ...config.options, noEmit: true }, host);
+  return ts.getPreEmitDiagnostics(program, program.getSourceFile(probe)).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+}
+
+describe('a tsconfig per target', () => {
+  it('host code has Node types and no DOM', () => {
+    assert.deepEqual(typeErrors('.', 'src/core/probe.ts', 'export const size = Buffer.byteLength(process.cwd());\n'), []);
+    assert.match(typeErrors('.', 'src/core/probe.ts', 'export const title = document.title;\n').join('\n'), /Cannot find name 'document'/);
+  });
+
+  it('webview code has the DOM and no Node types', () => {
+    assert.deepEqual(typeErrors('webview-ui', 'webview-ui/probe.ts', 'export const title = document.title;\n'), []);
+    assert.match(typeErrors('webview-ui', 'webview-ui/probe.ts', 'export const size = Buffer.byteLength("x");\n').join('\n'), /Cannot find name 'Buffer'/);
+    assert.match(typeErrors('webview-ui', 'webview-ui/probe.ts', "import { readFileSync } from 'node:fs';\nexport const f = readFileSync;\n").join('\n'), /Cannot find module 'node:fs'/);
   });
 });
