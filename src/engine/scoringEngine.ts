@@ -13,7 +13,8 @@ import { MAX_BATCH_SIZE, padBatch, planBatches, type PaddedBatch } from './batch
 import { buildHfModel, type BuiltModel } from './hf/hfModel';
 import type { Precision } from './hf/layers';
 import { WeightStore } from './hf/safetensors';
-import { createItemEncoder, type ItemEncoder } from './encoder';
+import { createItemEncoder, type Encoded, type ItemEncoder, type ModelInput } from './encoder';
+import { TokenizerThread } from './tokenizerThread';
 import { readModelFolder } from './modelFolder';
 import type { ScoreItem, ScoreResult, ScoreStats, ScorerInfo } from './scorer';
 import { modelIdentity, ScoreCache } from './scoreCache';
@@ -34,6 +35,11 @@ export const ACCELERATOR_BATCH_TOKENS = 8192;
 export const WINDOW_ITEMS = 256;
 /** Tokenized items between yields to the event loop, so a cancel message is seen promptly. */
 const YIELD_EVERY = 16;
+
+interface TokenizedWindow {
+  hits: ScoreResult[];
+  misses: Array<{ item: ScoreItem; key: string | undefined; ids: number[]; typeIds: number[] | undefined; truncated: boolean }>;
+}
 
 export interface ScoreHooks {
   isCancelled(): boolean;
@@ -136,6 +142,7 @@ export class ScoringEngine {
     /** The model's labels from config.json, for the message when a logit must be chosen. */
     private readonly labelNames: string,
     private readonly padding: Padding,
+    private readonly tokenizer: TokenizerThread | undefined,
   ) {}
 
   static async load(options: LoadOptions, onProgress?: (progress: LoadProgress) => void): Promise<ScoringEngine> {
@@ -144,6 +151,26 @@ export class ScoringEngine {
     const template = (options.template ?? 'auto') === 'auto' && readsTextPair(folder.config.architectures?.[0]) ? 'text-pair' : options.template;
     // Tokenizer problems are cheaper to find than a multi-GB session load; do them first.
     const encoder = await createItemEncoder(folder, { maxLength: options.maxLength, template });
+    // The tokenizer thread builds its own encoder while the session loads. If it cannot start, this
+    // thread tokenizes: slower where there are idle cores, the same rewards.
+    const tokenizer = options.tokenizerScript
+      ? TokenizerThread.start(options.tokenizerScript, { modelDir: options.modelDir, variant: options.variant, maxLength: options.maxLength, template }).catch(() => undefined)
+      : Promise.resolve(undefined);
+    try {
+      return await ScoringEngine.finishLoad(options, folder, encoder, tokenizer, onProgress);
+    } catch (error) {
+      await (await tokenizer)?.dispose();
+      throw error;
+    }
+  }
+
+  private static async finishLoad(
+    options: LoadOptions,
+    folder: Awaited<ReturnType<typeof readModelFolder>>,
+    encoder: ItemEncoder,
+    tokenizer: Promise<TokenizerThread | undefined>,
+    onProgress?: (progress: LoadProgress) => void,
+  ): Promise<ScoringEngine> {
     let modelPath: string;
     let built: BuiltModel | undefined;
     if (folder.kind === 'checkpoint') {
@@ -207,45 +234,29 @@ export class ScoringEngine {
         info.cacheError = `Scores are not cached: ${(error as Error).message}`;
       }
     }
-    return new ScoringEngine(info, session, encoder, outputName, Math.max(1, options.batchTokens ?? (device === 'cpu' ? DEFAULT_BATCH_TOKENS : ACCELERATOR_BATCH_TOKENS)), cache, logitIndex, labelNames, padding);
+    return new ScoringEngine(info, session, encoder, outputName, Math.max(1, options.batchTokens ?? (device === 'cpu' ? DEFAULT_BATCH_TOKENS : ACCELERATOR_BATCH_TOKENS)), cache, logitIndex, labelNames, padding, await tokenizer);
   }
 
   /**
    * Scores `items`, reporting each batch as it finishes; throws an AbortError once cancelled.
-   * Items whose text is in the score cache are reported first, without running the model.
+   * Items whose text is in the score cache are reported first, without running the model. With a
+   * tokenizer thread, the next window is tokenized there while this one's batches run.
    */
   async score(items: readonly ScoreItem[], hooks: ScoreHooks): Promise<ScoreStats> {
     const started = performance.now();
     const stats = { items: 0, tokens: 0, seconds: 0, tokenizeSeconds: 0, inferenceSeconds: 0, truncated: 0, cached: 0, modelCalls: 0 };
     let cacheError: string | undefined;
-    for (let windowStart = 0; windowStart < items.length; windowStart += WINDOW_ITEMS) {
-      const window = items.slice(windowStart, windowStart + WINDOW_ITEMS);
-      const hits: ScoreResult[] = [];
-      const misses: Array<{ item: ScoreItem; key: string | undefined; ids: number[]; typeIds: number[] | undefined; truncated: boolean }> = [];
-      for (const [index, item] of window.entries()) {
-        if (index % YIELD_EVERY === 0) {
-          await yieldToEventLoop();
-          if (hooks.isCancelled()) throw abortError();
-        }
-        const tokenizeStart = performance.now();
-        try {
-          const input = this.encoder.input(item.prompt, item.response);
-          const key = this.cache?.keyOf(input.text);
-          const hit = key === undefined ? undefined : this.cache?.get(key);
-          if (hit) {
-            hits.push({ id: item.id, reward: hit.reward });
-            if (hit.truncated) stats.truncated++;
-          } else {
-            // Both responses of a pair share the prompt: the encoder reuses its tokens from the previous item.
-            const encoded = input.encode();
-            if (encoded.truncated) stats.truncated++;
-            misses.push({ item, key, ids: encoded.ids, typeIds: encoded.typeIds, truncated: encoded.truncated });
-          }
-        } catch (error) {
-          throw new Error(`Item ${item.id}: ${(error as Error).message}`, { cause: error });
-        }
-        stats.tokenizeSeconds += (performance.now() - tokenizeStart) / 1000;
-      }
+    // With a tokenizer thread, the next window is asked for before this one's batches run, so the
+    // two overlap. Without one, it waits: interleaving both on one thread only makes each slower.
+    const overlap = this.tokenizer !== undefined;
+    let next: Promise<TokenizedWindow> | undefined = this.tokenizeWindow(items, 0, stats, hooks);
+    for (let windowStart = 0; next; windowStart += WINDOW_ITEMS) {
+      const { hits, misses } = await next;
+      const nextStart = windowStart + WINDOW_ITEMS;
+      const tokenizeNext = () => (nextStart < items.length ? this.tokenizeWindow(items, nextStart, stats, hooks) : undefined);
+      next = overlap ? tokenizeNext() : undefined;
+      // A cancel or a failed batch leaves the window in flight unread: its failure is not news.
+      next?.catch(() => undefined);
       if (hits.length > 0) {
         hooks.onResults(hits);
         stats.items += hits.length;
@@ -277,9 +288,65 @@ export class ScoringEngine {
           }
         }
       }
+      if (!overlap) next = tokenizeNext();
     }
     stats.seconds = (performance.now() - started) / 1000;
     return cacheError === undefined ? stats : { ...stats, cacheError };
+  }
+
+  /**
+   * The window of items from `windowStart`: cache hits, and the token ids of the rest. The text an
+   * item is cached under is rendered here (cheap); the ids come from the tokenizer thread when there
+   * is one (`tokenizeSeconds` then counts the wait for it, not its work), else from this thread.
+   */
+  private async tokenizeWindow(items: readonly ScoreItem[], windowStart: number, stats: { truncated: number; tokenizeSeconds: number }, hooks: ScoreHooks): Promise<TokenizedWindow> {
+    const window = items.slice(windowStart, windowStart + WINDOW_ITEMS);
+    const hits: ScoreResult[] = [];
+    const toEncode: Array<{ item: ScoreItem; key: string | undefined; input: ModelInput }> = [];
+    for (const item of window) {
+      const input = this.failingAs(item, () => this.encoder.input(item.prompt, item.response));
+      const key = this.cache?.keyOf(input.text);
+      const hit = key === undefined ? undefined : this.cache?.get(key);
+      if (hit) {
+        hits.push({ id: item.id, reward: hit.reward });
+        if (hit.truncated) stats.truncated++;
+      } else toEncode.push({ item, key, input });
+    }
+    const tokenizeStart = performance.now();
+    let encoded: Encoded[];
+    if (this.tokenizer) {
+      const thread = this.tokenizer;
+      encoded = await thread.encode(toEncode.map(({ item }) => item)).catch((error: Error) => {
+        const item = /^item (\d+) of the window/.exec(error.message);
+        throw new Error(`Item ${item ? toEncode[Number(item[1]) - 1]?.item.id : '?'}: ${error.message.replace(/^item \d+ of the window: /, '')}`, { cause: error });
+      });
+    } else {
+      encoded = [];
+      for (const [index, { item, input }] of toEncode.entries()) {
+        if (index % YIELD_EVERY === 0) {
+          await yieldToEventLoop();
+          if (hooks.isCancelled()) throw abortError();
+        }
+        // Both responses of a pair share the prompt: the encoder reuses its tokens from the previous item.
+        encoded.push(this.failingAs(item, () => input.encode()));
+      }
+    }
+    stats.tokenizeSeconds += (performance.now() - tokenizeStart) / 1000;
+    const misses = toEncode.map(({ item, key }, index) => {
+      const { ids, typeIds, truncated } = encoded[index];
+      if (truncated) stats.truncated++;
+      return { item, key, ids, typeIds, truncated };
+    });
+    return { hits, misses };
+  }
+
+  /** Runs `step` for `item`, naming the item in its error. */
+  private failingAs<T>(item: ScoreItem, step: () => T): T {
+    try {
+      return step();
+    } catch (error) {
+      throw new Error(`Item ${item.id}: ${(error as Error).message}`, { cause: error });
+    }
   }
 
   /** One inference call: the rewards of `sequences`, right-padded into one batch. */
@@ -303,7 +370,13 @@ export class ScoringEngine {
     return rewards;
   }
 
+  /** Whether tokenizing overlaps inference (a tokenizer thread started), for tests and benchmarks. */
+  get tokenizesOnThread(): boolean {
+    return this.tokenizer !== undefined;
+  }
+
   async dispose(): Promise<void> {
+    await this.tokenizer?.dispose();
     await this.session.release();
   }
 }

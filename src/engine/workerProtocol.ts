@@ -58,6 +58,14 @@ export interface LoadOptions {
    * storage by *Install GPU Support*), loaded instead of the bundled one; see session.onnxRuntime.
    */
   onnxRuntimeDir?: string;
+  /**
+   * The worker bundle, started again as a tokenizer thread (see tokenizerThread.ts) so that
+   * tokenizing overlaps inference; without it the engine tokenizes on its own thread. Set by the
+   * worker itself, not the host.
+   */
+  tokenizerScript?: string;
+  /** `false`: no tokenizer thread, tokenize between inference calls (the benchmark's baseline). Default true. */
+  tokenizerThread?: boolean;
   /** CPU threads for inference; default every core but one (the editor keeps one). The CLI takes them all. */
   threads?: number;
   /**

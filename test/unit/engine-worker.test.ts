@@ -223,6 +223,32 @@ describe('worker scorer over the known-score model', () => {
     assert.equal(rewards.size, 1);
   });
 
+  it('tokenizes on a thread of its own with the same ids as inline: rewards, tokens and truncation equal across windows', async () => {
+    // 700 items span three tokenizing windows; a 40-token limit truncates the long ones.
+    const many = Array.from({ length: 700 }, (_, i) => ({ ...CASES[i % CASES.length].item, id: i }));
+    const options = { modelDir, device: 'cpu' as const, batchTokens: 256, maxLength: 40 };
+    const threaded = await ScoringEngine.load({ ...options, tokenizerScript: workerPath });
+    const inline = await ScoringEngine.load(options);
+    const broken = await ScoringEngine.load({ ...options, tokenizerScript: path.join(scratch, 'no-such-bundle.js') });
+    try {
+      assert.equal(threaded.tokenizesOnThread, true);
+      assert.equal(inline.tokenizesOnThread, false);
+      assert.equal(broken.tokenizesOnThread, false, 'a thread that cannot start leaves tokenizing on the engine thread');
+      const run = async (engine: ScoringEngine) => {
+        const rewards = new Map<number, number>();
+        const stats = await engine.score(many, { isCancelled: () => false, onResults: (results) => results.forEach((r) => rewards.set(r.id, r.reward)), onProgress: () => undefined });
+        return { rewards, tokens: stats.tokens, truncated: stats.truncated };
+      };
+      const [a, b, c] = [await run(threaded), await run(inline), await run(broken)];
+      assert.equal(a.rewards.size, many.length);
+      assert.ok((a.truncated ?? 0) > 0, 'the limit truncated some items');
+      assert.deepEqual(a, b);
+      assert.deepEqual(c, b);
+    } finally {
+      await Promise.all([threaded.dispose(), inline.dispose(), broken.dispose()]);
+    }
+  });
+
   it('stops between batches once cancelled', async () => {
     const engine = await ScoringEngine.load({ modelDir, device: 'cpu', batchTokens: 1 });
     try {
