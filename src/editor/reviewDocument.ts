@@ -7,7 +7,8 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { DEFAULT_RECOMMENDATION } from '../engine/recommendedModels';
-import { AnnotationLog, sidecarPath, type AnnotationEvent, type AnnotationField, type AnnotationValue } from '../core/annotations';
+import { AnnotationLog, sidecarPath, type AnnotationEvent, type AnnotationField, type AnnotationValue, type ReviewLabel } from '../core/annotations';
+import { readTeam, teamPath } from '../core/assignment';
 import { writeFileAtomic } from '../core/atomicWrite';
 import { openDatasetIndex, type DatasetIndex } from '../core/dataset';
 import type { PreferenceFormat } from '../core/formats';
@@ -120,6 +121,10 @@ export class ReviewDocument implements vscode.CustomDocument {
     this.state.model = previous?.model;
     this.state.blind = previous?.blind ?? readSettings().blindMode;
     this.state.annotator = this.delegate.annotator();
+    this.state.team = previous?.team;
+    this.state.teamError = previous?.teamError;
+    this.state.adjudicating = previous?.adjudicating ?? false;
+    if (!previous) await this.loadTeam();
     void done.then(
       () => this.reportMalformed(),
       (error: Error) => void vscode.window.showErrorMessage(`Preference Lens stopped reading ${this.fileName}: ${error.message}`),
@@ -173,6 +178,44 @@ export class ReviewDocument implements vscode.CustomDocument {
     record('do');
     this.delegate.didEdit({ document: this, label, undo: () => record('undo'), redo: () => record('do') });
     return changes.length;
+  }
+
+  /**
+   * Records the adjudicator's decision on pair `index` (null withdraws it), as an undoable edit: a
+   * label event marked `role: "adjudicator"`, so the annotators' own labels stay as they were.
+   */
+  adjudicate(index: number, value: ReviewLabel | null): void {
+    const by = this.delegate.annotator();
+    const { annotations, table } = this.state;
+    const key = table.keys[index];
+    const from = annotations.adjudicationOf(key)?.label ?? null;
+    if (from === value) return;
+    const record = (direction: 'do' | 'undo') => {
+      const [fromValue, toValue] = direction === 'do' ? [from, value] : [value, from];
+      this.state.annotations.record({ key, line: table.line(index), field: 'label', from: fromValue, to: toValue, by, at: new Date().toISOString(), role: 'adjudicator' });
+      this.changed([index]);
+    };
+    record('do');
+    this.delegate.didEdit({ document: this, label: `adjudicate pair ${index + 1}`, undo: () => record('undo'), redo: () => record('do') });
+  }
+
+  /** Adjudication on or off: the label keys record decisions, and the pair view shows everyone's label. */
+  setAdjudicating(adjudicating: boolean): void {
+    this.state.adjudicating = adjudicating;
+    this.changed();
+  }
+
+  /** Reads the team file beside the dataset (./assignment); a bad one is reported and ignored until fixed. */
+  private async loadTeam(): Promise<void> {
+    const file = teamPath(this.uri.fsPath);
+    try {
+      this.state.team = await readTeam(file);
+      this.state.teamError = undefined;
+    } catch (error) {
+      this.state.team = undefined;
+      this.state.teamError = (error as Error).message;
+      void vscode.window.showWarningMessage(`Preference Lens: the team file is not used: ${this.state.teamError}`);
+    }
   }
 
   /** Turns blind review on or off for this document (the setting gives the default). */
@@ -263,6 +306,15 @@ export class ReviewDocument implements vscode.CustomDocument {
     };
     watch(this.uri.fsPath, () => this.reloadDataset());
     watch(sidecarPath(this.uri.fsPath), () => this.reloadAnnotations());
+    // A team file edited, pulled or deleted takes effect at once: shares, progress and "My share".
+    const team = async () => {
+      await this.loadTeam();
+      this.changed();
+    };
+    watch(teamPath(this.uri.fsPath), team);
+    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(this.uri.fsPath)), path.basename(teamPath(this.uri.fsPath))));
+    watcher.onDidDelete(() => void team());
+    this.disposables.push(watcher);
   }
 
   /**

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { DEFAULT_RECOMMENDATION } from '../engine/recommendedModels';
 import { readSettings, SECTION } from '../settings';
-import type { AnnotationValue } from '../core/annotations';
+import type { AnnotationValue, ReviewLabel } from '../core/annotations';
 import type { ScorerService } from '../scoring/scorerService';
 import {
   REVIEW_ACTIONS,
@@ -129,7 +129,10 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
             void vscode.commands.executeCommand('workbench.action.openGlobalKeybindings', 'preferenceLens.review.');
             break;
           case 'annotate':
-            if (validIndex(document, message.index)) document.annotate(message.index, message.field, message.value);
+            if (!validIndex(document, message.index)) break;
+            // Adjudicating, a label is the adjudicator's decision, not their own label.
+            if (message.field === 'label' && document.state.adjudicating) document.adjudicate(message.index, (message.value ?? null) as ReviewLabel | null);
+            else document.annotate(message.index, message.field, message.value);
             break;
           case 'editNote':
             if (validIndex(document, message.index)) void this.editNote(document, message.index);
@@ -139,6 +142,9 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
             break;
           case 'setBlind':
             document.setBlind(message.blind === true);
+            break;
+          case 'setAdjudicating':
+            document.setAdjudicating(message.adjudicating === true);
             break;
           case 'requestStats':
             post({ type: 'stats', stats: document.state.stats() });
