@@ -8,8 +8,9 @@ import { readFile } from 'node:fs/promises';
 import { AnnotationLog, pairKeys, sidecarPath, type ReviewLabel } from '../core/annotations';
 import { loadDataset } from '../core/dataset';
 
-export const ANNOTATE_USAGE = `  plens annotate <file> --annotator <name> --import <labels.jsonl> [--annotations <file>] [--format <name>]
-      labels.jsonl: one {"line": <record line>, "label": "a" | "b" | "tie" | "both-bad"} per line`;
+export const ANNOTATE_USAGE = `  plens annotate <file> --annotator <name> --import <labels.jsonl> [--adjudicate] [--annotations <file>] [--format <name>]
+      labels.jsonl: one {"line": <record line>, "label": "a" | "b" | "tie" | "both-bad"} per line
+      --adjudicate: the labels are <name>'s decisions as adjudicator, not their own labels`;
 
 const LABELS: readonly ReviewLabel[] = ['a', 'b', 'tie', 'both-bad'];
 /** Errors listed before giving up: enough to see a pattern, not a wall of text. */
@@ -18,6 +19,7 @@ const SHOWN_ERRORS = 20;
 export interface AnnotateFlags {
   annotator?: string;
   import?: string;
+  adjudicate?: boolean;
   annotations?: string;
   format?: string;
 }
@@ -74,14 +76,15 @@ export async function annotateCommand(file: string, flags: AnnotateFlags): Promi
   let unchanged = 0;
   for (const [line, { label }] of wanted) {
     const key = keyByLine.get(line) as string;
-    const from = current.get(key)?.get(annotator) ?? null;
+    // An adjudication replaces the pair's decision, whoever made it; a label replaces only the annotator's own.
+    const from = (flags.adjudicate ? log.adjudicationOf(key)?.label : current.get(key)?.get(annotator)) ?? null;
     if (from === label) {
       unchanged++;
       continue;
     }
-    log.record({ key, line, field: 'label', from, to: label, by: annotator, at });
+    log.record({ key, line, field: 'label', from, to: label, by: annotator, at, ...(flags.adjudicate ? { role: 'adjudicator' as const } : {}) });
     imported++;
   }
   if (imported > 0) await log.save(sidecar);
-  process.stdout.write(JSON.stringify({ annotator, imported, unchanged, annotations: sidecar }) + '\n');
+  process.stdout.write(JSON.stringify({ annotator, ...(flags.adjudicate ? { role: 'adjudicator' } : {}), imported, unchanged, annotations: sidecar }) + '\n');
 }

@@ -526,6 +526,7 @@ async function main(argv: string[]): Promise<void> {
       shard: { type: 'string' },
       annotator: { type: 'string' },
       import: { type: 'string' },
+      adjudicate: { type: 'boolean' },
       scores: { type: 'string' },
       annotations: { type: 'string' },
       top: { type: 'string' },
