@@ -100,8 +100,8 @@ describe('plens annotate --import and the team figures of plens review', () => {
     const scores = path.join(dir, 'scores.jsonl');
     const keys = pairKeys((await loadDataset(dataset)).pairs);
     const team = { annotators: ['alice', 'bob', 'carol'], overlap: 2 };
-    const labelled = (name: string, rows: Array<[number, string]>) => new Set(rows.map(([line]) => keys[line - 1]));
-    const byName: Record<string, Set<string>> = { alice: labelled('alice', ALICE), bob: labelled('bob', BOB), carol: new Set() };
+    const labelled = (rows: Array<[number, string]>) => new Set(rows.map(([line]) => keys[line - 1]));
+    const byName: Record<string, Set<string>> = { alice: labelled(ALICE), bob: labelled(BOB), carol: new Set() };
     const expected = team.annotators.map((name) => {
       const mine = keys.filter((key) => assignees(key, team).includes(name));
       return [name, mine.length, mine.filter((key) => byName[name].has(key)).length];
