@@ -73,11 +73,21 @@ export interface AnnotatorProgress {
   done: number;
 }
 
-/** Each team member's assigned pairs and how many of them they have labelled, in the team file's order. */
-export function teamProgress(keys: readonly string[], team: Team, labelled: (key: string, name: string) => boolean): AnnotatorProgress[] {
+/**
+ * Each team member's assigned pairs and how many of them they have labelled, in the team file's order.
+ * `assigneesAt` may serve the assignment from a cache (the editor keeps one: hashing every name for
+ * every pair at each statistics refresh would cost seconds on a million pairs).
+ */
+export function teamProgress(
+  keys: readonly string[],
+  team: Team,
+  labelled: (key: string, name: string) => boolean,
+  assigneesAt: (index: number) => readonly string[] = (index) => assignees(keys[index], team),
+): AnnotatorProgress[] {
   const progress = new Map(team.annotators.map((name) => [name, { name, assigned: 0, done: 0 }]));
-  for (const key of keys) {
-    for (const name of assignees(key, team)) {
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index];
+    for (const name of assigneesAt(index)) {
       const entry = progress.get(name)!;
       entry.assigned++;
       if (labelled(key, name)) entry.done++;

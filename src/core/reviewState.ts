@@ -43,8 +43,11 @@ export class ReviewState {
   teamError: string | undefined;
   /** Adjudication: the label keys record the adjudicator's decision, and the pair view shows each annotator's label. */
   adjudicating = false;
-  /** Whether each pair is assigned to the annotator, computed once per team, annotator and pair (it hashes every name per pair). */
-  private shares?: { team: Team; annotator: string; assigned: boolean[] };
+  /**
+   * Each pair's assignees as a bit mask over the team's names, computed once per team and pair: the
+   * assignment hashes every name for every pair, too slow to redo at each filter or stats refresh.
+   */
+  private assignment?: { team: Team; masks: number[] };
   /** The last text search: its matches stay valid until the table grows. */
   private searched?: { text: string; count: number; matches: Set<number> };
   /**
@@ -143,11 +146,32 @@ export class ReviewState {
   assignedToMe(index: number): boolean {
     const { team, annotator } = this;
     if (!team) return true;
-    if (annotator === undefined) return false;
-    if (this.shares?.team !== team || this.shares.annotator !== annotator) this.shares = { team, annotator, assigned: [] };
-    const { assigned } = this.shares;
-    for (let i = assigned.length; i <= index; i++) assigned.push(assignees(this.table.keys[i], team).includes(annotator));
-    return assigned[index];
+    const bit = annotator === undefined ? -1 : team.annotators.indexOf(annotator);
+    if (bit < 0) return false;
+    // A mask holds 31 names; a larger team is hashed each time.
+    if (team.annotators.length > 31) return assignees(this.table.keys[index], team).includes(annotator!);
+    return (this.assignedMask(index) & (1 << bit)) !== 0;
+  }
+
+  /** The team members pair `index` is assigned to. */
+  assigneesAt(index: number): string[] {
+    const team = this.team;
+    if (!team) return [];
+    if (team.annotators.length > 31) return assignees(this.table.keys[index], team);
+    const mask = this.assignedMask(index);
+    return team.annotators.filter((_, bit) => (mask & (1 << bit)) !== 0);
+  }
+
+  /** For teams of up to 31. */
+  private assignedMask(index: number): number {
+    const team = this.team!;
+    if (this.assignment?.team !== team) this.assignment = { team, masks: [] };
+    const { masks } = this.assignment;
+    for (let i = masks.length; i <= index; i++) {
+      const names = assignees(this.table.keys[i], team);
+      masks.push(team.annotators.reduce((mask, name, bit) => (names.includes(name) ? mask | (1 << bit) : mask), 0));
+    }
+    return masks[index];
   }
 
   /** Two or more annotators labelled pair `index`, not all alike. */
@@ -337,7 +361,7 @@ export class ReviewState {
       const checks = this.table.checks.of(index);
       if (checks.length) row.checks = checks;
       const key = this.table.keys[index];
-      if (this.team) row.assignees = assignees(key, this.team);
+      if (this.team) row.assignees = this.assigneesAt(index);
       const decision = this.annotations.adjudicationOf(key);
       // What an adjudicator weighs: everyone's label, and the decision — not before you decide, in blind review.
       if (!this.hidden(index)) {
@@ -393,6 +417,7 @@ export class ReviewState {
             },
             labels,
             team: this.team,
+            assigneesAt: (index) => this.assigneesAt(index),
             adjudicated: (key) => this.annotations.adjudicationOf(key) !== undefined,
           });
     return {

@@ -41,6 +41,8 @@ export interface TeamInputs {
   labels: ReadonlyMap<string, ReadonlyMap<string, ReviewLabel>>;
   /** The team and its overlap: adds each member's assigned pairs and progress (members yet to label too). */
   team?: Team;
+  /** The assignment of pair `index`, when the caller caches it (see teamProgress). */
+  assigneesAt?(index: number): readonly string[];
   /** Whether an adjudicator decided pair `key`. */
   adjudicated?(key: string): boolean;
 }
@@ -80,7 +82,7 @@ export function teamReport(inputs: TeamInputs): TeamReport {
       tallies.set(name, tally);
     }
   });
-  const progress = inputs.team && new Map(teamProgress(inputs.keys, inputs.team, (key, name) => inputs.labels.get(key)?.has(name) === true).map((p) => [p.name, p]));
+  const progress = inputs.team && new Map(teamProgress(inputs.keys, inputs.team, (key, name) => inputs.labels.get(key)?.has(name) === true, inputs.assigneesAt).map((p) => [p.name, p]));
   const names = new Set([...tallies.keys(), ...(inputs.team?.annotators ?? [])]);
   const annotators = [...names]
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
