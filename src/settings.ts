@@ -1,6 +1,7 @@
 /** Typed view of the `preferenceLens.*` settings; mirrors `contributes.configuration`. */
 import * as vscode from 'vscode';
 import type { ModelVariant, TemplateChoice } from './engine/workerProtocol';
+import { DEFAULT_RESOLVE_POLICY, RESOLVE_POLICIES, type ResolvePolicy } from './core/labelResolution';
 
 export const SECTION = 'preferenceLens';
 
@@ -27,6 +28,8 @@ export interface Settings extends ModelSettings {
   annotator: string;
   /** Review without seeing scores or file labels, sides shuffled. */
   blindMode: boolean;
+  /** Which label an export writes for a pair a team labelled (src/core/labelResolution.ts). */
+  exportResolve: ResolvePolicy;
 }
 
 export function readSettings(): Settings {
@@ -45,8 +48,11 @@ export function readSettings(): Settings {
     scoreOnOpen: config.get<boolean>('scoreOnOpen', true),
     annotator: config.get<string>('annotator', '').trim(),
     blindMode: config.get<boolean>('blindMode', false),
+    exportResolve: resolvePolicy(config.get<string>('exportResolve', DEFAULT_RESOLVE_POLICY)),
   };
 }
 
 /** Settings that change which model runs, or how: a change means re-creating the scorer. */
 export const MODEL_SETTINGS = ['modelPath', 'device', 'maxLength', 'batchTokens', 'template', 'modelVariant', 'logitIndex', 'unloadAfterMinutes', 'remoteConcurrency', 'remoteBatchSize'].map((key) => `${SECTION}.${key}`);
+
+const resolvePolicy = (value: string): ResolvePolicy => ((RESOLVE_POLICIES as readonly string[]).includes(value) ? (value as ResolvePolicy) : DEFAULT_RESOLVE_POLICY);

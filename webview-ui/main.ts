@@ -302,7 +302,7 @@ function renderKeys(): HTMLElement {
     `Keys: ${k('next')} next · ${k('previous')} previous · ${k('labelLeft')} left (A) better · ${k('labelRight')} right (B) better · ` +
       `${k('labelTie')} tie · ${k('labelBothBad')} both bad · ${k('acceptModel')} accept the model · ${k('keepLabel')} keep the label · ` +
       `${k('flag')} flag · ${k('reviewed')} reviewed · ${k('note')} note · ${k('queue')} review queue · ${k('search')} search · ` +
-      `${k('blind')} blind · ${k('raw')} markdown / raw · ${k('stats')} statistics · ${k('pageDown')} / ${k('pageUp')} page · ` +
+      `${k('blind')} blind · ${k('adjudicate')} adjudicate · ${k('adjudicationQueue')} annotators disagree · ${k('myShare')} my share · ${k('raw')} markdown / raw · ${k('stats')} statistics · ${k('pageDown')} / ${k('pageUp')} page · ` +
       'Ctrl+Z undo · Ctrl+S save ',
     customize,
   );
@@ -338,6 +338,10 @@ function toggleBlind(): void {
   post({ type: 'setBlind', blind: !status?.blind });
 }
 
+function toggleAdjudicating(): void {
+  post({ type: 'setAdjudicating', adjudicating: !status?.adjudicating });
+}
+
 function setQuery(change: Partial<RowQuery>): void {
   query = { ...query, ...change };
   focus = 0;
@@ -363,9 +367,13 @@ function annotate(index: number, values: FieldValues): void {
   post({ type: 'annotate', index, values });
 }
 
-/** Sets the reviewer's own label (the same one again clears it), marks the pair reviewed, and moves on. */
+/**
+ * Sets the reviewer's own label (the same one again clears it), marks the pair reviewed, and moves on.
+ * Adjudicating, the host records the label as the adjudicator's decision instead.
+ */
 function setLabel(row: PairRow, label: ReviewLabel): void {
-  if (row.mine === label) return annotate(row.index, { label: null });
+  const same = status?.adjudicating ? row.adjudication?.label === label : row.mine === label;
+  if (same) return annotate(row.index, { label: null });
   annotate(row.index, { label, reviewed: true });
   advance();
 }
@@ -387,6 +395,9 @@ function runAction(action: ReviewAction, fromQueue = false): void {
     queue: () => setQuery(REVIEW_QUEUE),
     search: () => app.querySelector<HTMLInputElement>('[data-testid="search"]')?.focus(),
     blind: toggleBlind,
+    adjudicate: toggleAdjudicating,
+    adjudicationQueue: () => setQuery(ADJUDICATION_QUEUE),
+    myShare: () => setQuery(MY_SHARE),
     raw: toggleRaw,
     stats: toggleStats,
   };
@@ -521,6 +532,10 @@ function renderHeader(): void {
 
 /** The review queue: the disagreements, likeliest label errors first by the noise score (src/core/noiseScore.ts). */
 const REVIEW_QUEUE: Partial<RowQuery> = { filter: 'disagreements', sort: 'noise' };
+/** The adjudication queue: pairs annotators labelled differently, not yet decided, in file order. */
+const ADJUDICATION_QUEUE: Partial<RowQuery> = { filter: 'annotators-disagree', sort: 'file' };
+/** The pairs the team file assigns to you that you have not labelled yet, in file order. */
+const MY_SHARE: Partial<RowQuery> = { filter: 'my-share', sort: 'file' };
 
 const FILTERS: [RowFilter, string][] = [
   ['all', 'All pairs'],
@@ -532,6 +547,9 @@ const FILTERS: [RowFilter, string][] = [
   ['reviewed', 'Reviewed'],
   ['unreviewed', 'Not reviewed'],
   ['length-only', 'Preferred only for length'],
+  ['my-share', 'My share (assigned, not labelled by me)'],
+  ['annotators-disagree', 'Annotators disagree (to adjudicate)'],
+  ['adjudicated', 'Adjudicated'],
 ];
 
 const SORTS: [RowSort, string][] = [
@@ -569,6 +587,14 @@ function numberInput(testId: string, label: string, value: number | undefined, o
   return el('label', { class: 'control' }, `${label} `, input);
 }
 
+/** Adjudication on or off: pressed while the label keys record decisions. */
+function adjudicateToggle(): HTMLElement {
+  const b = button(`Adjudicate: ${status?.adjudicating ? 'on' : 'off'} (${keyHint('adjudicate')})`, toggleAdjudicating, 'adjudicate');
+  b.setAttribute('aria-pressed', String(status?.adjudicating === true));
+  b.title = 'While on, the label keys record your decision as the adjudicator; the annotators’ own labels stay theirs';
+  return b;
+}
+
 function renderQueryBar(): HTMLElement {
   const search = el('input', { type: 'search', placeholder: `Search text… (${keyHint('search')})`, 'data-testid': 'search', 'aria-label': 'Search text', class: 'search' });
   search.value = query.search ?? '';
@@ -595,6 +621,11 @@ function renderQueryBar(): HTMLElement {
     bulk,
     button(`Blind: ${status?.blind ? 'on' : 'off'} (${keyHint('blind')})`, toggleBlind, 'blind'),
     status?.annotator ? el('span', { class: 'annotator', 'data-testid': 'annotator', title: 'Labels are recorded under this name (preferenceLens.annotator, else your git user name)' }, `Annotating as ${status.annotator}`) : null,
+    adjudicateToggle(),
+    status?.team
+      ? el('span', { class: 'annotator', 'data-testid': 'team-file', title: 'From the team file beside the dataset (<dataset>.plens-team.json)' }, `Team: ${status.team.annotators.join(', ')} · ${status.team.overlap} per pair`)
+      : null,
+    status?.teamError ? el('span', { class: 'error', role: 'alert', 'data-testid': 'team-error' }, `Team file not used: ${status.teamError}`) : null,
     button(`Text: ${raw ? 'as written' : 'markdown'} (${keyHint('raw')})`, toggleRaw, 'raw-toggle'),
   );
 }
@@ -678,7 +709,16 @@ window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
       // The whole file is read now: the snapshot's list of skipped records can be complete.
       if (before?.loading && !message.status.loading) post({ type: 'ready' });
       status = message.status;
-      if (before && before.annotator !== status.annotator) renderToolbar();
+      if (before && (before.annotator !== status.annotator || JSON.stringify(before.team) !== JSON.stringify(status.team) || before.teamError !== status.teamError)) {
+        renderToolbar();
+        // Shares changed: "My share" keeps other pairs now.
+        invalidateList();
+      }
+      if (before && before.adjudicating !== status.adjudicating) {
+        forgetPairs();
+        renderToolbar();
+        showFocusedPair(true);
+      }
       if (before && before.blind !== status.blind) {
         forgetPairs();
         invalidateList();

@@ -132,6 +132,20 @@ function renderAnnotationBar(context: PairViewContext, row: PairRow): HTMLElemen
   );
 }
 
+/** Who the pair is assigned to, each annotator's label and the adjudicator's decision: what an adjudicator weighs. */
+function renderTeamLine(row: PairRow): HTMLElement | null {
+  if (!row.annotators && !row.assignees && !row.adjudication) return null;
+  const parts: (HTMLElement | string)[] = [];
+  if (row.assignees) parts.push(el('span', { 'data-testid': 'assignees' }, `Assigned to ${row.assignees.join(', ')}`));
+  if (row.annotators) {
+    const labels = row.annotators.length ? row.annotators.map((a) => `${a.name}: ${reviewLabelName(a.label)}`).join(' · ') : 'no one yet';
+    parts.push(el('span', { 'data-testid': 'annotator-labels' }, `Annotators: ${labels}`));
+  }
+  if (row.adjudication) parts.push(el('span', { 'data-testid': 'adjudication' }, `Adjudicated: ${reviewLabelName(row.adjudication.label)} by ${row.adjudication.by}`));
+  const joined = parts.flatMap((part, i) => (i ? [' — ', part] : [part]));
+  return el('div', { class: 'team-line', 'data-testid': 'team-line' }, ...joined);
+}
+
 /** The probability the label is wrong (src/core/noiseScore.ts), its parts on hover. */
 function noiseBadge(noise: NonNullable<PairRow['noise']>): HTMLElement {
   const parts = [
@@ -172,7 +186,9 @@ export function renderPair(context: PairViewContext, row: PairRow, position: num
         { class: 'label', 'data-testid': 'label' },
         row.blind
           ? 'Blind: scores and label hidden until you decide'
-          : reviewerLabel
+          : row.adjudication
+            ? `Label: ${reviewLabelName(row.adjudication.label)} (adjudicated by ${row.adjudication.by}; file: ${sideName(row.label)})`
+            : reviewerLabel
             ? `Label: ${reviewLabelName(reviewerLabel)} (yours; file: ${sideName(row.label)})`
             : `Label: ${sideName(row.label)}`,
       ),
@@ -192,6 +208,7 @@ export function renderPair(context: PairViewContext, row: PairRow, position: num
       row.noise ? noiseBadge(row.noise) : null,
       ...checkBadges(row.checks),
     ),
+    renderTeamLine(row),
     el(
       'details',
       { class: 'prompt', open: '' },

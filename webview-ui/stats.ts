@@ -92,9 +92,24 @@ function teamSection(team: TeamReport): HTMLElement {
     el('h3', {}, 'Annotators'),
     table(
       'Annotators',
-      ['annotator', 'labelled', 'agrees with the file', 'agrees with the model'],
-      team.annotators.map((a) => [a.name, String(a.labelled), pct(a.agreementWithFile), pct(a.agreementWithModel)]),
+      ['annotator', 'labelled', 'agrees with the file', 'agrees with the model', ...(team.overlap !== undefined ? ['assigned', 'done of assigned'] : [])],
+      team.annotators.map((a) => [
+        a.name,
+        String(a.labelled),
+        pct(a.agreementWithFile),
+        pct(a.agreementWithModel),
+        ...(team.overlap !== undefined ? [String(a.assigned ?? 0), `${a.done ?? 0} (${pct(a.assigned ? (a.done ?? 0) / a.assigned : null)})`] : []),
+      ]),
       'annotators-table',
+    ),
+    team.overlap !== undefined ? el('p', {}, 'Shares from the team file: each pair assigned to ', figure('team-overlap', String(team.overlap)), ' annotator(s).') : null,
+    el(
+      'p',
+      {},
+      figure('team-conflicts', String(team.conflicts)),
+      ' pairs with conflicting labels; ',
+      figure('team-adjudicated', String(team.adjudicated)),
+      ' of them adjudicated.',
     ),
     el(
       'p',

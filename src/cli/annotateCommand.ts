@@ -9,8 +9,9 @@ import { AnnotationLog, pairKeys, sidecarPath, type ReviewLabel } from '../core/
 import { loadDataset } from '../core/dataset';
 import { applyEdit, makeEdit } from '../core/reviewEdits';
 
-export const ANNOTATE_USAGE = `  plens annotate <file> --annotator <name> --import <labels.jsonl> [--annotations <file>] [--format <name>]
-      labels.jsonl: one {"line": <record line>, "label": "a" | "b" | "tie" | "both-bad"} per line`;
+export const ANNOTATE_USAGE = `  plens annotate <file> --annotator <name> --import <labels.jsonl> [--adjudicate] [--annotations <file>] [--format <name>]
+      labels.jsonl: one {"line": <record line>, "label": "a" | "b" | "tie" | "both-bad"} per line
+      --adjudicate: the labels are <name>'s decisions as adjudicator, not their own labels`;
 
 const LABELS: readonly ReviewLabel[] = ['a', 'b', 'tie', 'both-bad'];
 /** Errors listed before giving up: enough to see a pattern, not a wall of text. */
@@ -19,6 +20,7 @@ const SHOWN_ERRORS = 20;
 export interface AnnotateFlags {
   annotator?: string;
   import?: string;
+  adjudicate?: boolean;
   annotations?: string;
   format?: string;
 }
@@ -70,15 +72,16 @@ export async function annotateCommand(file: string, flags: AnnotateFlags): Promi
   const sidecar = flags.annotations ?? sidecarPath(file);
   const log = await AnnotationLog.load(sidecar);
   const indexByLine = new Map(dataset.pairs.map((pair, index) => [pair.line, index]));
-  // One edit of the whole batch, as the editor makes one of a bulk action: a label already set
-  // the same way is left out, so `unchanged` counts it.
+  const adjudicating = flags.adjudicate === true;
+  // One edit of the whole batch, as the editor makes one of a bulk action: a label already set the
+  // same way (an adjudication: the pair's decision, whoever made it) is left out, so `unchanged` counts it.
   const changes = LABELS.flatMap((label) => {
     const targets = [...wanted].filter(([, wish]) => wish.label === label).map(([line]) => ({ index: indexByLine.get(line) as number, key: keyByLine.get(line) as string, line }));
-    return makeEdit(log, annotator, targets, { label }, `import ${label}`)?.changes ?? [];
+    return makeEdit(log, annotator, targets, { label }, `import ${label}`, { adjudicating })?.changes ?? [];
   });
   if (changes.length > 0) {
     applyEdit(log, { label: `import of ${flags.import}`, by: annotator, changes });
     await log.save(sidecar);
   }
-  process.stdout.write(JSON.stringify({ annotator, imported: changes.length, unchanged: wanted.size - changes.length, annotations: sidecar }) + '\n');
+  process.stdout.write(JSON.stringify({ annotator, ...(adjudicating ? { role: 'adjudicator' } : {}), imported: changes.length, unchanged: wanted.size - changes.length, annotations: sidecar }) + '\n');
 }

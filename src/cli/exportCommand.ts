@@ -9,6 +9,7 @@ import { AnnotationLog, PairKeyer, sidecarPath } from '../core/annotations';
 import { DatasetStream, detectStreamFormat } from '../core/dataset';
 import { DROP_RULES, EXPORT_TARGETS, ExportError, applyInPlace, exportDataset, type DropRule } from '../core/export';
 import type { PairScore } from '../core/verdict';
+import { RESOLVE_POLICIES, type ResolvePolicy } from '../core/labelResolution';
 import { checkOutPath } from './outPath';
 import { matchScores, readScoreFile } from './scoreFile';
 
@@ -17,11 +18,15 @@ export const EXPORT_OPTIONS = {
   to: { type: 'string' },
   drop: { type: 'string', multiple: true },
   'in-place': { type: 'boolean' },
+  resolve: { type: 'string' },
 } as const;
 
 export const EXPORT_USAGE = `  plens export <file> --out <file> [--to same|trl-conversational|trl-standard] [--annotations <file>]
                       [--drop flagged|both-bad|unreviewed-disagreements]... [--scores <file>] [--format <name>]
-  plens export <file> --in-place [--annotations <file>] [--format <name>]`;
+                      [--resolve adjudicated|majority|file]
+  plens export <file> --in-place [--annotations <file>] [--format <name>] [--resolve adjudicated|majority|file]
+  (--resolve: a team's label for each pair — the adjudicator's decision, else the annotators' majority,
+   else the file's; majority skips adjudications, file ignores annotators; a tie falls through)`;
 
 export interface ExportFlags {
   annotations?: string;
@@ -31,6 +36,7 @@ export interface ExportFlags {
   scores?: string;
   'in-place'?: boolean;
   format?: string;
+  resolve?: string;
 }
 
 export async function exportCommand(file: string, values: ExportFlags): Promise<void> {
@@ -39,6 +45,8 @@ export async function exportCommand(file: string, values: ExportFlags): Promise<
   if (values.annotations !== undefined && !existsSync(annotationsFile)) throw new ExportError(`--annotations: ${annotationsFile} does not exist`);
   if (!existsSync(annotationsFile)) process.stderr.write(`plens: no annotations (${annotationsFile}); the file's own labels are used\n`);
   const annotations = await AnnotationLog.load(annotationsFile);
+  const resolve = values.resolve ?? 'adjudicated';
+  if (!isOneOf(RESOLVE_POLICIES, resolve)) throw new ExportError(`--resolve should be one of ${RESOLVE_POLICIES.join(', ')}, got "${resolve}"`);
 
   const controller = new AbortController();
   const onSigint = () => controller.abort();
@@ -49,7 +57,7 @@ export async function exportCommand(file: string, values: ExportFlags): Promise<
       if (conflicting.length) {
         throw new ExportError(`--in-place only writes labels into the dataset; it takes no ${conflicting.map((f) => `--${f}`).join(', ')}`);
       }
-      const report = await applyInPlace(file, annotations, { by: userName(), format: values.format, signal: controller.signal });
+      const report = await applyInPlace(file, annotations, { by: userName(), format: values.format, signal: controller.signal, resolve });
       // The dataset is rewritten first: a failure here leaves keys to move, never labels unwritten.
       if (annotations.hasPendingChanges) await annotations.save(annotationsFile);
       process.stdout.write(JSON.stringify({ file, ...report }) + '\n');
@@ -65,6 +73,7 @@ export async function exportCommand(file: string, values: ExportFlags): Promise<
       to,
       drop,
       annotations,
+      resolve: resolve as ResolvePolicy,
       scoreOf: scores && ((_, pair) => scores.get(pair.line)),
       format: values.format,
       signal: controller.signal,

@@ -30,6 +30,8 @@ import { scoreSource, type StreamScoringOptions } from './streamScoring';
 import { mergeScoreFiles, parseShard, shardPositions } from './shards';
 import { ANNOTATE_USAGE, annotateCommand } from './annotateCommand';
 import { teamReport } from '../core/team';
+import { checkTeam, teamPath, type Team } from '../core/assignment';
+import { readTeam } from '../core/teamFile';
 import type { Preference } from '../core/pair';
 import { asColumns, modelsReport, readModelColumns, scoreEach, writeSeveral } from './severalModels';
 import { consensusReport, type ModelColumn } from '../core/modelConsensus';
@@ -43,6 +45,7 @@ const USAGE = `usage:
                      [--shard <i/n>]
   plens merge-scores <file> <shard scores>... [--out <file>] [--format <name>]
   plens review <file> [--scores <file> | --model <dir> ...] [--annotations <file>] [--top <n>] [--format <name>]
+                      [--team <name,name,...>] [--overlap <n>]
   (score and review take several --model flags: every model scores the file; see the README)
 ${EXPORT_USAGE}
 ${ANNOTATE_USAGE}
@@ -324,9 +327,35 @@ interface ReviewFlags extends ScoreFlags {
   scores?: string;
   annotations?: string;
   top?: string;
+  team?: string;
+  overlap?: string;
+}
+
+/**
+ * The team whose shares review reports: --team (and --overlap, default 1), else the team file
+ * beside the dataset (src/core/assignment.ts), whose overlap --overlap may override; else none.
+ */
+async function reviewTeam(file: string, values: ReviewFlags): Promise<Team | undefined> {
+  const overlap = values.overlap === undefined ? undefined : positiveInt(values.overlap, '--overlap');
+  if (values.team !== undefined) {
+    const annotators = values.team.split(',').map((name) => name.trim());
+    try {
+      return checkTeam({ annotators, overlap: overlap ?? 1 }, '--team/--overlap');
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  }
+  const team = await readTeam(teamPath(file));
+  if (!team) {
+    if (overlap !== undefined) throw new UsageError(`--overlap needs --team <names> or a team file (${teamPath(file)})`);
+    return undefined;
+  }
+  return overlap === undefined ? team : checkTeam({ ...team, overlap }, `${teamPath(file)} with --overlap`);
 }
 
 async function review(file: string, values: ReviewFlags, models: string[] = []): Promise<void> {
+  // Before scoring: a bad team should fail in a second.
+  const teamConfig = await reviewTeam(file, values);
   // First: a file none of whose lines fits should say so once, not list every line it skipped.
   const source = await openSource(file, values.format);
   let table: PairTable;
@@ -346,6 +375,7 @@ async function review(file: string, values: ReviewFlags, models: string[] = []):
   const annotationsFile = values.annotations ?? sidecarPath(file);
   const annotations = values.annotations || existsSync(annotationsFile) ? await AnnotationLog.load(annotationsFile) : AnnotationLog.empty();
   const state = new ReviewState(table, annotations);
+  state.team = teamConfig;
   if (columns) state.otherModels = columns.slice(1);
   const stats = state.stats();
   const labelOf = (index: number) => state.label(index);
@@ -358,6 +388,8 @@ async function review(file: string, values: ReviewFlags, models: string[] = []):
       return verdict(null, score).prefers as Preference;
     },
     labels: annotations.labelsByAnnotator(),
+    team: teamConfig,
+    adjudicated: (key) => annotations.adjudicationOf(key) !== undefined,
   });
   const ranked = topDisagreements(table, positiveInt(values.top, '--top') ?? 10, labelOf);
   // Their text is read again from the file: only the columns were kept.
@@ -389,7 +421,16 @@ async function review(file: string, values: ReviewFlags, models: string[] = []):
       notes: stats.review.notes,
     },
     top_disagreements: top,
-    annotators: team.annotators.map((a) => ({ name: a.name, labelled: a.labelled, agreement_with_file: a.agreementWithFile, agreement_with_model: a.agreementWithModel })),
+    annotators: team.annotators.map((a) => ({
+      name: a.name,
+      labelled: a.labelled,
+      agreement_with_file: a.agreementWithFile,
+      agreement_with_model: a.agreementWithModel,
+      ...(a.assigned !== undefined ? { assigned: a.assigned, done: a.done } : {}),
+    })),
+    ...(teamConfig ? { team: { annotators: teamConfig.annotators, overlap: teamConfig.overlap } } : {}),
+    // Pairs whose annotators gave different labels, and how many an adjudicator decided (the editor's adjudication queue holds the rest).
+    adjudication: { conflicts: team.conflicts, adjudicated: team.adjudicated },
     inter_annotator: {
       pairs_multiply_labelled: team.interAnnotator.unitsMultiplyLabelled,
       percent_agreement: team.interAnnotator.percentAgreement,
@@ -486,9 +527,12 @@ async function main(argv: string[]): Promise<void> {
       shard: { type: 'string' },
       annotator: { type: 'string' },
       import: { type: 'string' },
+      adjudicate: { type: 'boolean' },
       scores: { type: 'string' },
       annotations: { type: 'string' },
       top: { type: 'string' },
+      team: { type: 'string' },
+      overlap: { type: 'string' },
       ...EXPORT_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },

@@ -27,6 +27,19 @@ export interface AnnotationEvent {
   by: string;
   /** ISO 8601 time of the change. */
   at: string;
+  /**
+   * `adjudicator`: a `label` event that is the team's decision on the pair where annotators
+   * disagree, not `by`'s own label (which stays theirs, for agreement). A plain field, absent from
+   * every other event, so older logs read as they did and merged logs stay a union of lines.
+   */
+  role?: 'adjudicator';
+}
+
+/** An adjudicator's decision on a pair. */
+export interface Adjudication {
+  label: ReviewLabel;
+  by: string;
+  at: string;
 }
 
 /** The fields one reviewer action sets; `null` clears a field (see reviewEdits.ts). */

@@ -15,10 +15,10 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from './atomicWrite';
-import type { Annotation, AnnotationEvent, AnnotationField, ReviewLabel } from './annotationTypes';
+import type { Adjudication, Annotation, AnnotationEvent, AnnotationField, ReviewLabel } from './annotationTypes';
 import type { Pair } from './pair';
 
-export type { Annotation, AnnotationEvent, AnnotationField, AnnotationValue, ReviewLabel } from './annotationTypes';
+export type { Adjudication, Annotation, AnnotationEvent, AnnotationField, AnnotationValue, ReviewLabel } from './annotationTypes';
 
 export class AnnotationFileError extends Error {}
 
@@ -78,6 +78,9 @@ function parseEvent(text: string, where: string): AnnotationEvent {
   if (!validValue(event.field, event.to)) {
     throw new AnnotationFileError(`${where}: invalid value ${JSON.stringify(event.to)} for "${event.field}"`);
   }
+  if (event.role !== undefined && (event.role !== 'adjudicator' || event.field !== 'label')) {
+    throw new AnnotationFileError(`${where}: role ${JSON.stringify(event.role)} is not one this version knows (only "adjudicator", on a label)`);
+  }
   return event;
 }
 
@@ -88,6 +91,8 @@ export class AnnotationLog {
    * most recently set of them, so one annotator clearing theirs (an undo) uncovers a colleague's.
    */
   private readonly labels = new Map<string, Map<string, { label: ReviewLabel; order: number }>>();
+  /** The adjudicated label of each pair that has one: the latest adjudicator event wins. */
+  private readonly decisions = new Map<string, Adjudication>();
   /** Changes made since the last save, in order. */
   private pending: AnnotationEvent[] = [];
   private changes = 0;
@@ -114,6 +119,16 @@ export class AnnotationLog {
   /** `by`'s own current label of pair `key`, whatever colleagues set. */
   labelOf(key: string, by: string): ReviewLabel | undefined {
     return this.labels.get(key)?.get(by)?.label;
+  }
+
+  /** Pair `key`'s adjudicated label, when an adjudicator decided it. */
+  adjudicationOf(key: string): Adjudication | undefined {
+    return this.decisions.get(key);
+  }
+
+  /** Every adjudicated pair's decision, by key. */
+  adjudications(): ReadonlyMap<string, Adjudication> {
+    return this.decisions;
   }
 
   static empty(): AnnotationLog {
@@ -150,6 +165,7 @@ export class AnnotationLog {
   /** Records a change made in this session. */
   record(event: AnnotationEvent): void {
     if (!validValue(event.field, event.to)) throw new Error(`invalid value for ${event.field}`);
+    if (event.role !== undefined && (event.role !== 'adjudicator' || event.field !== 'label')) throw new Error(`invalid role for ${event.field}`);
     this.pending.push(event);
     this.fold(event);
   }
@@ -174,6 +190,7 @@ export class AnnotationLog {
       // Refold in file order so the state is what the next load will see.
       this.state.clear();
       this.labels.clear();
+      this.decisions.clear();
       for (const event of events) this.fold(event);
     }
     return foreign.length;
@@ -187,19 +204,31 @@ export class AnnotationLog {
   private fold(event: AnnotationEvent): void {
     this.changes++;
     const annotation = { ...this.state.get(event.key) };
-    if (event.field === 'label') {
+    if (event.field === 'label' && event.role === 'adjudicator') {
+      if (event.to === null || event.to === undefined) this.decisions.delete(event.key);
+      else this.decisions.set(event.key, { label: event.to as ReviewLabel, by: event.by, at: event.at });
+      this.setPairLabel(event.key, annotation);
+    } else if (event.field === 'label') {
       const byAnnotator = this.labels.get(event.key) ?? new Map<string, { label: ReviewLabel; order: number }>();
       if (event.to === null || event.to === undefined) byAnnotator.delete(event.by);
       else byAnnotator.set(event.by, { label: event.to as ReviewLabel, order: this.changes });
       if (byAnnotator.size) this.labels.set(event.key, byAnnotator);
       else this.labels.delete(event.key);
-      const latest = [...byAnnotator.values()].reduce<{ label: ReviewLabel; order: number } | undefined>((best, entry) => (best && best.order > entry.order ? best : entry), undefined);
-      if (latest) annotation.label = latest.label;
-      else delete annotation.label;
+      this.setPairLabel(event.key, annotation);
     } else if (event.to === null || event.to === undefined) delete annotation[event.field];
     else (annotation as Record<string, unknown>)[event.field] = event.to;
     if (Object.keys(annotation).length) this.state.set(event.key, annotation);
     else this.state.delete(event.key);
+  }
+
+  /** The pair's label: the adjudicated one when there is one, else the annotator label set last. */
+  private setPairLabel(key: string, annotation: Annotation): void {
+    const decided = this.decisions.get(key);
+    const byAnnotator = this.labels.get(key);
+    const latest = byAnnotator && [...byAnnotator.values()].reduce<{ label: ReviewLabel; order: number } | undefined>((best, entry) => (best && best.order > entry.order ? best : entry), undefined);
+    const label = decided?.label ?? latest?.label;
+    if (label) annotation.label = label;
+    else delete annotation.label;
   }
 }
 

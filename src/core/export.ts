@@ -9,13 +9,14 @@ import { randomBytes } from 'node:crypto';
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { syncDirectory } from './atomicWrite';
-import { PairKeyer, type Annotation, type AnnotationField, type AnnotationLog, type ReviewLabel } from './annotations';
+import { PairKeyer, type Adjudication, type Annotation, type AnnotationField, type AnnotationLog, type ReviewLabel } from './annotations';
 import { isGzipFile } from './byteSource';
 import { DatasetStream, detectStreamFormat, type StreamedRecord } from './dataset';
 import { RecordError, type PreferenceFormat } from './formats';
 import type { IndexProgress } from './lineIndex';
 import type { Message, Pair, Preference } from './pair';
 import { identicalResponses, verdict, type PairScore } from './verdict';
+import { DEFAULT_RESOLVE_POLICY, hasTeamLabels, RESOLVE_POLICIES, resolvePair, type ResolvePolicy } from './labelResolution';
 
 export const EXPORT_TARGETS = ['same', 'trl-conversational', 'trl-standard'] as const;
 export type ExportTarget = (typeof EXPORT_TARGETS)[number];
@@ -29,6 +30,8 @@ export class ExportError extends Error {}
 interface RewriteOptions {
   /** A format name that overrides detection. */
   format?: string;
+  /** Which label a team's pair leaves with (./labelResolution): adjudicated → majority → file by default. */
+  resolve?: ResolvePolicy;
   signal?: AbortSignal;
   onProgress?: (progress: IndexProgress) => void;
 }
@@ -55,6 +58,18 @@ export interface ExportReport {
   relabelled: number;
   /** With `unreviewed-disagreements`: unreviewed pairs kept because they have no score to judge them by. */
   unscored?: number;
+  /** When a team labelled (an adjudication, or a pair with two or more annotators): where the written labels came from. */
+  resolution?: ResolutionReport;
+}
+
+export interface ResolutionReport {
+  policy: ResolvePolicy;
+  /** Written pairs whose label is an adjudicator's decision. */
+  adjudicated: number;
+  /** Written pairs whose label is their annotators' majority (one annotator is a majority of one). */
+  majority: number;
+  /** Written pairs whose annotators tied, so the file's label stands. */
+  ties: number;
 }
 
 export interface InPlaceOptions extends RewriteOptions {
@@ -81,6 +96,7 @@ export async function exportDataset(file: string, out: string, options: ExportOp
   if (!EXPORT_TARGETS.includes(options.to)) {
     throw new ExportError(`unknown export target "${options.to}"; one of ${EXPORT_TARGETS.join(', ')}`);
   }
+  const resolve = checkPolicy(options.resolve);
   const drop = new Set(options.drop);
   for (const rule of drop) {
     if (!DROP_RULES.includes(rule)) throw new ExportError(`unknown drop rule "${rule}"; one of ${DROP_RULES.join(', ')}`);
@@ -95,6 +111,7 @@ export async function exportDataset(file: string, out: string, options: ExportOp
   const stream = new DatasetStream(file, format, options);
   const report: ExportReport = { format: format.name, written: 0, dropped: {}, relabelled: 0 };
   if (drop.has('unreviewed-disagreements')) report.unscored = 0;
+  const resolution: ResolutionReport | undefined = hasTeamLabels(options.annotations) ? { policy: resolve, adjudicated: 0, majority: 0, ties: 0 } : undefined;
   const keyer = new PairKeyer();
 
   /** Why the pair is left out, if it is; `ordinal` is its position among the file's pairs. */
@@ -119,7 +136,7 @@ export async function exportDataset(file: string, out: string, options: ExportOp
         count(report.dropped, 'malformed');
         continue;
       }
-      const review = reviewOf(entry.pair, keyer.next(entry.pair), options.annotations);
+      const review = reviewOf(entry.pair, keyer.next(entry.pair), options.annotations, resolve);
       const reason = dropReason(entry, ordinal++, review);
       if (reason) {
         count(report.dropped, reason);
@@ -134,6 +151,11 @@ export async function exportDataset(file: string, out: string, options: ExportOp
       await writer.record(written.text);
       report.written++;
       if (review.relabel) report.relabelled++;
+      if (resolution) {
+        if (review.source === 'adjudicated') resolution.adjudicated++;
+        else if (review.source === 'majority') resolution.majority++;
+        else if (review.tie) resolution.ties++;
+      }
     }
     await writer.finish();
     await output.commit();
@@ -141,6 +163,7 @@ export async function exportDataset(file: string, out: string, options: ExportOp
     await output.abort();
     throw error;
   }
+  if (resolution) report.resolution = resolution;
   return report;
 }
 
@@ -151,6 +174,7 @@ export async function exportDataset(file: string, out: string, options: ExportOp
  * pairs whose content key changed are moved in `annotations`, for the caller to save.
  */
 export async function applyInPlace(file: string, annotations: AnnotationLog, options: InPlaceOptions): Promise<InPlaceReport> {
+  const resolve = checkPolicy(options.resolve);
   const format = await detectFormat(file, options.format);
   // Record offsets are offsets in the inflated text: replacing bytes of the compressed file would ruin it.
   if (await isGzipFile(file)) {
@@ -170,7 +194,7 @@ export async function applyInPlace(file: string, annotations: AnnotationLog, opt
     for await (const entry of new DatasetStream(file, format, options)) {
       if ('malformed' in entry) continue;
       const key = oldKeys.next(entry.pair);
-      const review = reviewOf(entry.pair, key, annotations);
+      const review = reviewOf(entry.pair, key, annotations, resolve);
       let pair = entry.pair;
       let swapped = false;
       if (review.relabel) {
@@ -190,12 +214,14 @@ export async function applyInPlace(file: string, annotations: AnnotationLog, opt
       const newKey = newKeys.next(pair);
       if (newKey !== key || swapped) {
         const labels = annotations.labelsOf(key);
+        const decision = annotations.adjudicationOf(key);
         moves.push({
           from: key,
           to: newKey,
           line: pair.line,
           annotation: swapped ? swapSides(review.annotation) : review.annotation,
           labels: swapped ? labels.map(([by, label]) => [by, swapLabel(label)]) : labels,
+          decision: decision && swapped ? { ...decision, label: swapLabel(decision.label) } : decision,
         });
       }
     }
@@ -225,18 +251,26 @@ type PairEntry = Extract<StreamedRecord, { pair: Pair }>;
 
 interface PairReview {
   annotation: Annotation | undefined;
-  /** The label as it stands: the reviewer's when set, else the file's ("both-bad" where the file says so). */
+  /** The label as resolved (./labelResolution): adjudicated, the annotators' majority, else the file's ("both-bad" where the file says so). */
   label: ReviewLabel | null;
-  /** The reviewer's label when it differs from the file's: the record must be rewritten to say it. */
+  /** The resolved label when it differs from the file's: the record must be rewritten to say it. */
   relabel: ReviewLabel | undefined;
+  source: 'adjudicated' | 'majority' | 'file';
+  tie?: boolean;
 }
 
-function reviewOf(pair: Pair, key: string, annotations: AnnotationLog): PairReview {
+function reviewOf(pair: Pair, key: string, annotations: AnnotationLog, policy: ResolvePolicy): PairReview {
   const annotation = annotations.get(key);
   // Chatbot Arena's "tie (bothbad)" is the file saying what a reviewer's "both bad" says.
   const fileLabel: ReviewLabel | null = pair.label === 'tie' && pair.meta?.bothBad === true ? 'both-bad' : pair.label;
-  const set = annotation?.label ?? undefined;
-  return { annotation, label: set ?? fileLabel, relabel: set !== undefined && set !== fileLabel ? set : undefined };
+  const { label, source, tie } = resolvePair(annotations, key, fileLabel, policy);
+  return { annotation, label, relabel: source !== 'file' && label !== null && label !== fileLabel ? label : undefined, source, ...(tie ? { tie } : {}) };
+}
+
+function checkPolicy(policy: ResolvePolicy | undefined): ResolvePolicy {
+  if (policy === undefined) return DEFAULT_RESOLVE_POLICY;
+  if (!RESOLVE_POLICIES.includes(policy)) throw new ExportError(`unknown label resolution "${policy}"; one of ${RESOLVE_POLICIES.join(', ')}`);
+  return policy;
 }
 
 const asPreference = (label: ReviewLabel | null): Preference => (label === 'both-bad' ? null : label);
@@ -446,6 +480,8 @@ interface KeyMove {
   annotation: Annotation | undefined;
   /** Each annotator's label under `from` before anything moved (turned likewise), in the order they were set. */
   labels: Array<[string, ReviewLabel]>;
+  /** The adjudicator's decision under `from` (turned likewise). */
+  decision?: Adjudication;
 }
 
 const FIELDS: readonly AnnotationField[] = ['label', 'flagged', 'note', 'reviewed'];
@@ -469,8 +505,13 @@ function swapSides(annotation: Annotation | undefined): Annotation | undefined {
  */
 function moveAnnotations(log: AnnotationLog, moves: readonly KeyMove[], by: string): number {
   const at = new Date().toISOString();
-  const setTo = (key: string, line: number, annotation: Annotation | undefined, labels: Array<[string, ReviewLabel]>) => {
+  const setTo = (key: string, line: number, annotation: Annotation | undefined, labels: Array<[string, ReviewLabel]>, decision?: Adjudication) => {
     const current = log.get(key);
+    // The decision moves as an adjudicator's event under the adjudicator's name, so it stays a decision.
+    const decided = log.adjudicationOf(key);
+    if (decided?.label !== decision?.label || decided?.by !== decision?.by) {
+      log.record({ key, line, field: 'label', from: decided?.label ?? null, to: decision?.label ?? null, by: decision?.by ?? decided?.by ?? by, at, role: 'adjudicator' });
+    }
     for (const field of FIELDS) {
       if (field === 'label') continue;
       const [from, to] = [current?.[field] ?? null, annotation?.[field] ?? null];
@@ -482,7 +523,7 @@ function moveAnnotations(log: AnnotationLog, moves: readonly KeyMove[], by: stri
     for (const [annotator, label] of labels) log.record({ key, line, field: 'label', from: null, to: label, by: annotator, at });
   };
   const targets = new Set(moves.map((move) => move.to));
-  for (const move of moves) setTo(move.to, move.line, move.annotation, move.labels);
+  for (const move of moves) setTo(move.to, move.line, move.annotation, move.labels, move.decision);
   for (const move of moves) if (!targets.has(move.from)) setTo(move.from, move.line, undefined, []);
   return moves.filter((move) => move.annotation && move.from !== move.to).length;
 }

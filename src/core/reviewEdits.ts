@@ -17,6 +17,8 @@ export interface FieldChange {
   field: AnnotationField;
   from: AnnotationValue | null;
   to: AnnotationValue | null;
+  /** `adjudicator`: a label change that is the team's decision on the pair, not `by`'s own label. */
+  role?: 'adjudicator';
 }
 
 export interface ReviewEdit {
@@ -36,16 +38,20 @@ export interface EditTarget {
 /**
  * The edit that sets `values` on `targets` as `by`, or undefined when nothing would change. Fields a
  * pair already has at that value are left out, so the inverse restores exactly what each pair had. A
- * label is each annotator's own: the "from" of a label change is `by`'s label, not a colleague's.
+ * label is each annotator's own: the "from" of a label change is `by`'s label, not a colleague's; an
+ * adjudicator's label replaces the pair's decision, whoever made it.
  */
-export function makeEdit(log: AnnotationLog, by: string, targets: readonly EditTarget[], values: FieldValues, label: string): ReviewEdit | undefined {
+export function makeEdit(log: AnnotationLog, by: string, targets: readonly EditTarget[], values: FieldValues, label: string, options: { adjudicating?: boolean } = {}): ReviewEdit | undefined {
   const fields = Object.keys(values) as AnnotationField[];
+  const deciding = (field: AnnotationField) => field === 'label' && options.adjudicating === true;
+  const current = (key: string, field: AnnotationField) =>
+    field !== 'label' ? log.get(key)?.[field] : deciding(field) ? log.adjudicationOf(key)?.label : log.labelOf(key, by);
   const changes: FieldChange[] = [];
   for (const target of targets) {
     for (const field of fields) {
       const to = values[field] ?? null;
-      const from = (field === 'label' ? log.labelOf(target.key, by) : log.get(target.key)?.[field]) ?? null;
-      if (from !== to) changes.push({ ...target, field, from, to });
+      const from = current(target.key, field) ?? null;
+      if (from !== to) changes.push({ ...target, field, from, to, ...(deciding(field) ? { role: 'adjudicator' as const } : {}) });
     }
   }
   return changes.length ? { label, by, changes } : undefined;
@@ -61,6 +67,6 @@ export function invertEdit(edit: ReviewEdit): ReviewEdit {
  * happened, undo and redo included. Returns the pairs it touched, each once.
  */
 export function applyEdit(log: AnnotationLog, edit: ReviewEdit, at = new Date().toISOString()): number[] {
-  for (const { key, line, field, from, to } of edit.changes) log.record({ key, line, field, from, to, by: edit.by, at });
+  for (const { key, line, field, from, to, role } of edit.changes) log.record({ key, line, field, from, to, by: edit.by, at, ...(role ? { role } : {}) });
   return [...new Set(edit.changes.map((change) => change.index))];
 }

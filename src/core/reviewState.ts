@@ -11,7 +11,8 @@ import { noiseModel, type NoiseModel } from './noiseScore';
 import type { PairTable } from './pairTable';
 import { datasetStats, type DatasetStats } from './stats';
 import { summarize, verdict } from './verdict';
-import { teamReport } from './team';
+import { annotatorsDisagree, teamReport } from './team';
+import { assignees, type Team } from './assignment';
 import {
   DEFAULT_QUERY,
   isPlainQuery,
@@ -36,6 +37,17 @@ export class ReviewState {
   blind = false;
   /** Whose labels this review records; shown in the header. */
   annotator: string | undefined;
+  /** The team file's annotators and overlap (./assignment), when the dataset has one. */
+  team: Team | undefined;
+  /** Why the team file could not be read, when it could not (shown; the review goes on without it). */
+  teamError: string | undefined;
+  /** Adjudication: the label keys record the adjudicator's decision, and the pair view shows each annotator's label. */
+  adjudicating = false;
+  /**
+   * Each pair's assignees as a bit mask over the team's names, computed once per team and pair: the
+   * assignment hashes every name for every pair, too slow to redo at each filter or stats refresh.
+   */
+  private assignment?: { team: Team; masks: number[] };
   /** The last text search: its matches stay valid until the table grows. */
   private searched?: { text: string; count: number; matches: Set<number> };
   /**
@@ -121,7 +133,51 @@ export class ReviewState {
         return !this.annotation(index)?.reviewed;
       case 'length-only':
         return preferredOnlyForLength(this.lengthFit(), this.table.score(index), this.table.lengths(index));
+      case 'my-share':
+        return this.assignedToMe(index) && !this.mine(index);
+      case 'annotators-disagree':
+        return this.annotatorsDisagree(index) && !this.annotations.adjudicationOf(this.table.keys[index]);
+      case 'adjudicated':
+        return this.annotations.adjudicationOf(this.table.keys[index]) !== undefined;
     }
+  }
+
+  /** Whether the team file assigns pair `index` to this annotator (no team file: every pair is everyone's). */
+  assignedToMe(index: number): boolean {
+    const { team, annotator } = this;
+    if (!team) return true;
+    const bit = annotator === undefined ? -1 : team.annotators.indexOf(annotator);
+    if (bit < 0) return false;
+    // A mask holds 31 names; a larger team is hashed each time.
+    if (team.annotators.length > 31) return assignees(this.table.keys[index], team).includes(annotator!);
+    return (this.assignedMask(index) & (1 << bit)) !== 0;
+  }
+
+  /** The team members pair `index` is assigned to. */
+  assigneesAt(index: number): string[] {
+    const team = this.team;
+    if (!team) return [];
+    if (team.annotators.length > 31) return assignees(this.table.keys[index], team);
+    const mask = this.assignedMask(index);
+    return team.annotators.filter((_, bit) => (mask & (1 << bit)) !== 0);
+  }
+
+  /** For teams of up to 31. */
+  private assignedMask(index: number): number {
+    const team = this.team!;
+    if (this.assignment?.team !== team) this.assignment = { team, masks: [] };
+    const { masks } = this.assignment;
+    for (let i = masks.length; i <= index; i++) {
+      const names = assignees(this.table.keys[i], team);
+      masks.push(team.annotators.reduce((mask, name, bit) => (names.includes(name) ? mask | (1 << bit) : mask), 0));
+    }
+    return masks[index];
+  }
+
+  /** Two or more annotators labelled pair `index`, not all alike. */
+  annotatorsDisagree(index: number): boolean {
+    const labels = this.annotations.labelsOf(this.table.keys[index]);
+    return labels.length > 1 && annotatorsDisagree(new Map(labels));
   }
 
   /** Pairs whose prompt or responses contain `text` (case-insensitive), read from the file in chunks. */
@@ -149,7 +205,7 @@ export class ReviewState {
 
   /** Everything a selection depends on: the query, the table's size and scores, the annotations and the mode. */
   private fingerprint(query: RowQuery): string {
-    return JSON.stringify([query, this.table.count, this.table.scoreVersion, this.annotations.version, this.blind]);
+    return JSON.stringify([query, this.table.count, this.table.scoreVersion, this.annotations.version, this.blind, this.annotator, this.team]);
   }
 
   private async selection(query: RowQuery): Promise<readonly number[]> {
@@ -245,9 +301,12 @@ export class ReviewState {
     return this.annotator === undefined ? this.annotation(index)?.label ?? undefined : this.annotations.labelOf(this.table.keys[index], this.annotator);
   }
 
-  /** Blind review withholds what could anchor a decision — scores, the file's label, colleagues' labels — until you decide. */
+  /**
+   * Blind review withholds what could anchor a decision — scores, the file's label, colleagues' labels — until you decide:
+   * by your own label, or, adjudicating, by your decision.
+   */
   private hidden(index: number): boolean {
-    return this.blind && !this.mine(index);
+    return this.blind && !this.mine(index) && !(this.annotator !== undefined && this.annotations.adjudicationOf(this.table.keys[index])?.by === this.annotator);
   }
 
   /** The annotation as this annotator may see it: in blind review, a colleague's label stays hidden until you decide. */
@@ -300,6 +359,15 @@ export class ReviewState {
       const row: PairRow = { index, ...pairs[k], annotation, ...(mine ? { mine } : {}) };
       const checks = this.table.checks.of(index);
       if (checks.length) row.checks = checks;
+      const key = this.table.keys[index];
+      if (this.team) row.assignees = this.assigneesAt(index);
+      const decision = this.annotations.adjudicationOf(key);
+      // What an adjudicator weighs: everyone's label, and the decision — not before you decide, in blind review.
+      if (!this.hidden(index)) {
+        const labels = this.annotations.labelsOf(key);
+        if (labels.length > 1 || decision || this.adjudicating) row.annotators = labels.map(([name, label]) => ({ name, label }));
+        if (decision) row.adjudication = { label: decision.label, by: decision.by };
+      }
       if (this.hidden(index)) {
         // Nothing that could anchor the decision: no scores, no file label; sides shuffled per pair.
         return { ...row, label: null, blind: { swapped: parseInt(this.table.keys[index].slice(0, 2), 16) % 2 === 1 } };
@@ -323,6 +391,9 @@ export class ReviewState {
       reviewed,
       blind: this.blind,
       ...(this.annotator ? { annotator: this.annotator } : {}),
+      adjudicating: this.adjudicating,
+      ...(this.team ? { team: this.team } : {}),
+      ...(this.teamError ? { teamError: this.teamError } : {}),
       checks: this.table.checks.summary(),
       scoring: { ...this.scoring },
       model: this.model,
@@ -334,7 +405,7 @@ export class ReviewState {
     const labels = this.annotations.labelsByAnnotator();
     // The team figures are those plens review prints, from each annotator's own labels.
     const team =
-      labels.size === 0
+      labels.size === 0 && !this.team
         ? undefined
         : teamReport({
             keys: this.table.keys,
@@ -344,6 +415,9 @@ export class ReviewState {
               return score === undefined || this.table.identical(index) ? undefined : (verdict(null, score).prefers as Preference);
             },
             labels,
+            team: this.team,
+            assigneesAt: (index) => this.assigneesAt(index),
+            adjudicated: (key) => this.annotations.adjudicationOf(key) !== undefined,
           });
     return {
       ...datasetStats({ pairs: this.table, labelOf, annotationOf: (index) => this.annotation(index) }),

@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { exportDataset, type DropRule, type ExportTarget } from '../core/export';
+import { readSettings } from '../settings';
 import type { ReviewDocument } from './reviewDocument';
 
 const TARGETS: (vscode.QuickPickItem & { target: ExportTarget })[] = [
@@ -59,6 +60,7 @@ export async function exportFromEditor(document: ReviewDocument | undefined): Pr
           to: target.target,
           drop: rules,
           annotations: state.annotations,
+          resolve: readSettings().exportResolve,
           // Export walks the file's pairs in the same order as the review table.
           scoreOf: (ordinal) => state.table.score(ordinal),
           signal: controller.signal,
@@ -73,8 +75,11 @@ export async function exportFromEditor(document: ReviewDocument | undefined): Pr
     const dropped = Object.entries(report.dropped)
       .map(([reason, count]) => `${count} ${reason}`)
       .join(', ');
+    const resolution = report.resolution
+      ? `; team labels by ${report.resolution.policy}: ${report.resolution.adjudicated} adjudicated, ${report.resolution.majority} by majority, ${report.resolution.ties} tied (file's label kept)`
+      : '';
     const choice = await vscode.window.showInformationMessage(
-      `Exported ${report.written} pairs to ${vscode.workspace.asRelativePath(out)} (${report.relabelled} relabelled${dropped ? `; left out: ${dropped}` : ''}).`,
+      `Exported ${report.written} pairs to ${vscode.workspace.asRelativePath(out)} (${report.relabelled} relabelled${resolution}${dropped ? `; left out: ${dropped}` : ''}).`,
       'Open',
     );
     if (choice === 'Open') await vscode.commands.executeCommand('vscode.open', out);

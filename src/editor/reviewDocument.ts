@@ -7,7 +7,9 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { DEFAULT_RECOMMENDATION } from '../engine/recommendedModels';
-import { AnnotationLog, sidecarPath, type AnnotationEvent } from '../core/annotations';
+import { AnnotationLog, sidecarPath, type AnnotationEvent, type ReviewLabel } from '../core/annotations';
+import { teamPath } from '../core/assignment';
+import { readTeam } from '../core/teamFile';
 import { writeFileAtomic } from '../core/atomicWrite';
 import { openDatasetIndex, type DatasetIndex } from '../core/dataset';
 import type { PreferenceFormat } from '../core/formats';
@@ -122,6 +124,10 @@ export class ReviewDocument implements vscode.CustomDocument {
     this.state.model = previous?.model;
     this.state.blind = previous?.blind ?? readSettings().blindMode;
     this.state.annotator = this.delegate.annotator();
+    this.state.team = previous?.team;
+    this.state.teamError = previous?.teamError;
+    this.state.adjudicating = previous?.adjudicating ?? false;
+    if (!previous) await this.loadTeam();
     void done.then(
       () => this.reportMalformed(),
       (error: Error) => void vscode.window.showErrorMessage(`Preference Lens stopped reading ${this.fileName}: ${error.message}`),
@@ -150,10 +156,25 @@ export class ReviewDocument implements vscode.CustomDocument {
    * Sets `values` on the pairs `indices` as one undoable edit (a label key's label and "reviewed"
    * together; a bulk action's every pair): one undo reverts all of it. Returns how many fields changed.
    */
-  edit(indices: readonly number[], values: FieldValues, label: string): number {
+  edit(indices: readonly number[], values: FieldValues, label: string, options: { adjudicating?: boolean } = {}): number {
+    return this.perform(makeEdit(this.state.annotations, this.delegate.annotator(), this.targets(indices), values, label, options));
+  }
+
+  /**
+   * Records the adjudicator's decision on pair `index` (null withdraws it), as an undoable edit: a
+   * label event marked `role: "adjudicator"`, so the annotators' own labels stay as they were.
+   */
+  adjudicate(index: number, value: ReviewLabel | null): void {
+    this.edit([index], { label: value }, `adjudicate pair ${index + 1}`, { adjudicating: true });
+  }
+
+  private targets(indices: readonly number[]) {
     const { table } = this.state;
-    const targets = indices.map((index) => ({ index, key: table.keys[index], line: table.line(index) }));
-    const edit = makeEdit(this.state.annotations, this.delegate.annotator(), targets, values, label);
+    return indices.map((index) => ({ index, key: table.keys[index], line: table.line(index) }));
+  }
+
+  /** Applies `edit` and hands VS Code its undo and redo; returns how many fields it changed. */
+  private perform(edit: ReviewEdit | undefined): number {
     if (!edit) return 0;
     const apply = (step: ReviewEdit) => {
       const touched = applyEdit(this.state.annotations, step);
@@ -161,8 +182,27 @@ export class ReviewDocument implements vscode.CustomDocument {
     };
     apply(edit);
     const inverse = invertEdit(edit);
-    this.delegate.didEdit({ document: this, label, undo: () => apply(inverse), redo: () => apply(edit) });
+    this.delegate.didEdit({ document: this, label: edit.label, undo: () => apply(inverse), redo: () => apply(edit) });
     return edit.changes.length;
+  }
+
+  /** Adjudication on or off: the label keys record decisions, and the pair view shows everyone's label. */
+  setAdjudicating(adjudicating: boolean): void {
+    this.state.adjudicating = adjudicating;
+    this.changed();
+  }
+
+  /** Reads the team file beside the dataset (./assignment); a bad one is reported and ignored until fixed. */
+  private async loadTeam(): Promise<void> {
+    const file = teamPath(this.uri.fsPath);
+    try {
+      this.state.team = await readTeam(file);
+      this.state.teamError = undefined;
+    } catch (error) {
+      this.state.team = undefined;
+      this.state.teamError = (error as Error).message;
+      void vscode.window.showWarningMessage(`Preference Lens: the team file is not used: ${this.state.teamError}`);
+    }
   }
 
   /** Turns blind review on or off for this document (the setting gives the default). */
@@ -253,6 +293,15 @@ export class ReviewDocument implements vscode.CustomDocument {
     };
     watch(this.uri.fsPath, () => this.reloadDataset());
     watch(sidecarPath(this.uri.fsPath), () => this.reloadAnnotations());
+    // A team file edited, pulled or deleted takes effect at once: shares, progress and "My share".
+    const team = async () => {
+      await this.loadTeam();
+      this.changed();
+    };
+    watch(teamPath(this.uri.fsPath), team);
+    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(this.uri.fsPath)), path.basename(teamPath(this.uri.fsPath))));
+    watcher.onDidDelete(() => void team());
+    this.disposables.push(watcher);
   }
 
   /**

@@ -128,7 +128,9 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
             void vscode.commands.executeCommand('workbench.action.openGlobalKeybindings', 'preferenceLens.review.');
             break;
           case 'annotate':
-            if (validIndex(document, message.index)) document.edit([message.index], message.values, `${Object.keys(message.values).join(' and ')} of pair ${message.index + 1}`);
+            if (!validIndex(document, message.index)) break;
+            // Adjudicating, a label is the adjudicator's decision, not their own label.
+            document.edit([message.index], message.values, `${Object.keys(message.values).join(' and ')} of pair ${message.index + 1}`, { adjudicating: document.state.adjudicating });
             break;
           case 'editNote':
             if (validIndex(document, message.index)) void this.editNote(document, message.index);
@@ -138,6 +140,9 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
             break;
           case 'setBlind':
             document.setBlind(message.blind === true);
+            break;
+          case 'setAdjudicating':
+            document.setAdjudicating(message.adjudicating === true);
             break;
           case 'requestStats':
             post({ type: 'stats', stats: document.state.stats() });
@@ -225,7 +230,7 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
       confirm,
     );
     if (choice !== confirm) return;
-    document.edit(indices, { [action.field]: action.value }, `${what} ${indices.length} pairs`);
+    document.edit(indices, { [action.field]: action.value }, `${what} ${indices.length} pairs`, { adjudicating: document.state.adjudicating });
   }
 
   /** Notes are typed in VS Code's own input box: native editing, undo and accessibility. */

@@ -44,6 +44,15 @@ export interface PairRow {
   checks?: CheckName[];
   /** The probability its label is wrong, and its parts (src/core/noiseScore.ts); withheld in blind mode. */
   noise?: NoiseEvidence;
+  /** With a team file: the annotators the pair is assigned to (src/core/assignment.ts). */
+  assignees?: string[];
+  /**
+   * Each annotator's label, in the order set: when two or more labelled, when it was adjudicated, or
+   * while adjudicating; withheld in blind mode until you decide.
+   */
+  annotators?: Array<{ name: string; label: ReviewLabel }>;
+  /** The adjudicator's decision, when there is one (withheld likewise). */
+  adjudication?: { label: ReviewLabel; by: string };
 }
 
 /** One line of the pair list: enough to scan and sort by eye; the text is a short preview. */
@@ -69,7 +78,13 @@ export interface RowSummary {
 /** Which pairs the list shows. */
 export type RowFilter = 'all' | 'disagreements' | 'agreements' | 'unlabelled' | 'ties' | 'flagged' | 'reviewed' | 'unreviewed'
   /** The model prefers the longer response only because it is longer (src/core/lengthControl.ts). */
-  | 'length-only';
+  | 'length-only'
+  /** Pairs the team file assigns to you that you have not labelled yet (src/core/assignment.ts). */
+  | 'my-share'
+  /** The adjudication queue: pairs two or more annotators labelled differently, not yet adjudicated. */
+  | 'annotators-disagree'
+  /** Pairs an adjudicator decided. */
+  | 'adjudicated';
 
 /** Row orders; `confidence` puts the disagreements the model is surest about first (the review queue). */
 export type RowSort = 'file' | 'confidence' | 'margin' | 'margin-desc' | 'length-difference'
@@ -116,6 +131,11 @@ export interface ReviewStatus {
   blind: boolean;
   /** Whose labels this editor records (the annotator setting, else the git user). */
   annotator?: string;
+  /** Label keys record adjudications (see {@link PairRow.adjudication}). */
+  adjudicating: boolean;
+  /** The dataset's team file (src/core/assignment.ts), when it has one, or why it could not be read. */
+  team?: { annotators: string[]; overlap: number };
+  teamError?: string;
   scored: number;
   agreement: number | null;
   disagreements: number;
@@ -187,6 +207,9 @@ export const REVIEW_KEYS = {
   queue: { keys: ['q'], title: 'Show the Review Queue' },
   search: { keys: ['/'], title: 'Search Text' },
   blind: { keys: ['shift+b'], title: 'Toggle Blind Review' },
+  adjudicate: { keys: ['shift+a'], title: 'Toggle Adjudication (Label Keys Record the Decision)' },
+  adjudicationQueue: { keys: ['shift+q'], title: 'Show the Adjudication Queue (Annotators Disagree)' },
+  myShare: { keys: ['shift+m'], title: 'Show My Share (Assigned to Me, Not Yet Labelled)' },
   raw: { keys: ['m'], title: 'Toggle Markdown / Raw Text' },
   stats: { keys: ['s'], title: 'Toggle Statistics' },
 } as const satisfies Record<string, { keys: readonly string[]; title: string }>;
@@ -208,6 +231,7 @@ export type WebviewToHost =
   | { type: 'customizeKeys' }
   | { type: 'bulkAnnotate'; query: RowQuery; action: BulkAction }
   | { type: 'setBlind'; blind: boolean }
+  | { type: 'setAdjudicating'; adjudicating: boolean }
   /** One reviewer action on one pair: every field it sets is one edit, one undo step. */
   | { type: 'annotate'; index: number; values: FieldValues }
   | { type: 'editNote'; index: number }

@@ -8,6 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cliPath, runPlens } from '../support/plens';
+import { assignees } from '../../src/core/assignment';
+import { AnnotationLog, pairKeys } from '../../src/core/annotations';
+import { loadDataset } from '../../src/core/dataset';
 
 let dir: string;
 let dataset: string;
@@ -91,5 +94,78 @@ describe('plens annotate --import and the team figures of plens review', () => {
     const counts = categories.map((c) => values.filter((v) => v === c).length);
     const expected = counts.reduce((sum, ci, i) => sum + counts.reduce((inner, ck, k) => inner + (i === k ? 0 : ci * ck), 0), 0);
     assert.ok(Math.abs(report.inter_annotator.krippendorff_alpha - (1 - ((n - 1) * observed) / expected)) < 1e-12);
+  });
+
+  it('reports each member’s assigned pairs and progress, from --team/--overlap or the team file', async () => {
+    const scores = path.join(dir, 'scores.jsonl');
+    const keys = pairKeys((await loadDataset(dataset)).pairs);
+    const team = { annotators: ['alice', 'bob', 'carol'], overlap: 2 };
+    const labelled = (rows: Array<[number, string]>) => new Set(rows.map(([line]) => keys[line - 1]));
+    const byName: Record<string, Set<string>> = { alice: labelled(ALICE), bob: labelled(BOB), carol: new Set() };
+    const expected = team.annotators.map((name) => {
+      const mine = keys.filter((key) => assignees(key, team).includes(name));
+      return [name, mine.length, mine.filter((key) => byName[name].has(key)).length];
+    });
+    const progress = (report: { annotators: Array<{ name: string; assigned: number; done: number }> }) => report.annotators.map((a) => [a.name, a.assigned, a.done]);
+    const flags = await plens('review', dataset, '--scores', scores, '--team', 'alice,bob,carol', '--overlap', '2');
+    assert.equal(flags.code, 0, flags.stderr);
+    const fromFlags = JSON.parse(flags.stdout);
+    assert.deepEqual(progress(fromFlags), expected);
+    assert.deepEqual(fromFlags.team, team);
+    assert.equal(expected.reduce((n, [, assigned]) => n + (assigned as number), 0), PAIRS * 2, 'every pair has two annotators');
+
+    // The same team in the file beside the dataset, as the editor reads it.
+    await writeFile(`${dataset}.plens-team.json`, JSON.stringify(team, null, 2) + '\n');
+    try {
+      const fromFile = JSON.parse((await plens('review', dataset, '--scores', scores)).stdout);
+      assert.deepEqual(progress(fromFile), expected);
+      const bad = await plens('review', dataset, '--scores', scores, '--team', 'alice,alice');
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /annotator "alice" is listed twice/);
+      const tooMany = await plens('review', dataset, '--scores', scores, '--overlap', '4');
+      assert.match(tooMany.stderr, /plens-team\.json with --overlap: "overlap" should be a whole number from 1 to 3/);
+    } finally {
+      await rm(`${dataset}.plens-team.json`);
+    }
+  });
+
+  it('adjudicates the conflicts and exports labels resolved by the policy asked for', async () => {
+    const scores = path.join(dir, 'scores.jsonl');
+    // Conflicts of alice and bob: lines 4 (a/b) and 7 (b/a).
+    const before = JSON.parse((await plens('review', dataset, '--scores', scores)).stdout);
+    assert.deepEqual(before.adjudication, { conflicts: 2, adjudicated: 0 });
+    const decided = await plens('annotate', dataset, '--annotator', 'carol', '--adjudicate', '--import', await labelsFile('carol', [[4, 'b'], [7, 'b']]));
+    assert.equal(decided.code, 0, decided.stderr);
+    assert.equal(JSON.parse(decided.stdout).role, 'adjudicator');
+    const after = JSON.parse((await plens('review', dataset, '--scores', scores)).stdout);
+    assert.deepEqual(after.adjudication, { conflicts: 2, adjudicated: 2 });
+    // carol is no annotator: the agreement figures are alice's and bob's alone.
+    assert.deepEqual(after.annotators.map((a: { name: string }) => a.name), ['alice', 'bob']);
+    const log = await AnnotationLog.load(`${dataset}.plens-annotations.jsonl`);
+    assert.equal(log.adjudicationOf(pairKeys((await loadDataset(dataset)).pairs)[3])?.by, 'carol');
+
+    const exported = async (resolve?: string) => {
+      const out = path.join(dir, `out-${resolve ?? 'default'}.jsonl`);
+      const run = await plens('export', dataset, '--out', out, '--to', 'trl-standard', ...(resolve ? ['--resolve', resolve] : []));
+      assert.equal(run.code, 0, run.stderr);
+      const chosen = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l).chosen as string);
+      // "a" where the chosen response is the file's chosen one (it is the longer, "careful" answer).
+      const labels = chosen.map((c) => (c.startsWith('A careful') ? 'a' : 'b'));
+      return { labels, report: JSON.parse(run.stdout) };
+    };
+    // Lines 1–12 — alice: a a b a tie a b a · bob (3–10): b b tie a a a both-bad a. Ties and both-bad
+    // are not expressible in TRL standard, so those lines are left out: the lines kept are listed.
+    const byDefault = await exported();
+    // adjudicated → majority → file: 1 a, 2 a, 3 b, 4 b (carol), 6 a, 7 b (carol), 8 a, 10 a, 11 a, 12 a; 5 tie, 9 both-bad dropped.
+    assert.deepEqual(byDefault.labels, ['a', 'a', 'b', 'b', 'a', 'b', 'a', 'a', 'a', 'a']);
+    assert.deepEqual(byDefault.report.resolution, { policy: 'adjudicated', adjudicated: 2, majority: 6, ties: 0 });
+    const majority = await exported('majority');
+    // Without the decisions, lines 4 and 7 tie and keep the file's label (a).
+    assert.deepEqual(majority.labels, ['a', 'a', 'b', 'a', 'a', 'a', 'a', 'a', 'a', 'a']);
+    assert.deepEqual(majority.report.resolution, { policy: 'majority', adjudicated: 0, majority: 6, ties: 2 });
+    assert.deepEqual((await exported('file')).labels, Array(12).fill('a'));
+    const wrong = await plens('export', dataset, '--out', path.join(dir, 'x.jsonl'), '--resolve', 'latest');
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /--resolve should be one of adjudicated, majority, file, got "latest"/);
   });
 });
