@@ -92,3 +92,25 @@ export function consensusReport(models: readonly ModelColumn[], count: number, l
   }
   return { models: models.map((m) => m.name), agreement, pairwise, consensus: { scored: s.scored, agreement: s.agreement, disagreements: s.disagreements }, everyModelDisagrees };
 }
+
+/** A ConsensusReport as the stats view receives it: the pairs every model disagrees with, counted. */
+export type ModelAgreementStats = Omit<ConsensusReport, 'everyModelDisagrees'> & { everyModelDisagrees: number };
+
+/**
+ * One further model's scores of an open review (the review editor scores each of
+ * `preferenceLens.additionalModels` into one), filled while it scores; the table holds the first model's.
+ */
+export class ModelScores implements ModelColumn {
+  private readonly scores: (PairScore | undefined)[] = [];
+  scored = 0;
+
+  constructor(readonly name: string) {}
+
+  /** A bound function: readers pass `column.score` around on its own (../core/noiseScore). */
+  readonly score = (index: number): PairScore | undefined => this.scores[index];
+
+  set(index: number, score: PairScore): void {
+    if (this.scores[index] === undefined) this.scored++;
+    this.scores[index] = score;
+  }
+}

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { consensusMargins, consensusReport, type ModelColumn } from '../../src/core/modelConsensus';
+import { consensusMargins, consensusReport, ModelScores, type ModelColumn } from '../../src/core/modelConsensus';
 import type { Pair, Preference } from '../../src/core/pair';
 import { PairTable } from '../../src/core/pairTable';
 import { ReviewState } from '../../src/core/reviewState';
@@ -62,6 +62,71 @@ describe('consensus of several models', () => {
     const doubts = together.betas.map((beta, k) => 1 / (1 + Math.exp(beta * (k === 0 ? -2 : -200))));
     assert.ok(Math.abs(together.evidence(1).model! - (doubts[0] + doubts[1]) / 2) < 1e-12);
     assert.ok(Math.abs(doubts[0] - alone) < 1e-12, 'the first model’s part is what it was alone');
+  });
+});
+
+describe('several models in the review state (the editor with preferenceLens.additionalModels)', () => {
+  const labels: Preference[] = ['a', 'a', 'b', 'a', 'tie', 'a'];
+  const pairs: Pair[] = labels.map((label, i) => ({ line: i + 1, prompt: [{ role: 'user', content: `q${i}` }], a: [{ role: 'assistant', content: 'x'.repeat(i + 1) }], b: [{ role: 'assistant', content: 'y' }], label }));
+  const first = [300, -200, -100, -400, 50, undefined];
+  const second = [1, -2, 3, -1, 1, 2];
+
+  /** A state whose table holds the first model and whose further model fills in as the editor's does. */
+  function stateWithTwo() {
+    const table = PairTable.fromPairs(pairs);
+    first.forEach((m, i) => m !== undefined && table.setScore(i, { rewardA: m, rewardB: 0 }));
+    const state = new ReviewState(table);
+    state.firstModelName = 'big';
+    const other = new ModelScores('small');
+    state.otherModels = [other];
+    return { state, other };
+  }
+
+  it('stats, queue and pair rows follow the further model as it scores, with the figures plens review prints', async () => {
+    const { state, other } = stateWithTwo();
+    // Not scored yet by the second model: no pair has every model against its label.
+    assert.deepEqual(await state.select({ filter: 'every-model-disagrees', sort: 'file' }), []);
+    assert.equal(state.stats().models!.agreement[1].scored, 0);
+    const noiseBefore = state.noise();
+    second.forEach((m, i) => other.set(i, { rewardA: m, rewardB: 0 }));
+    state.modelsChanged();
+    const expected = consensusReport([column('big', first), column('small', second)], labels.length, (i) => labels[i]);
+    const stats = state.stats().models!;
+    assert.deepEqual(stats.agreement, expected.agreement);
+    assert.deepEqual(stats.pairwise, expected.pairwise);
+    assert.deepEqual(stats.consensus, expected.consensus);
+    assert.equal(stats.everyModelDisagrees, 2);
+    assert.deepEqual(stats.models, ['big', 'small']);
+    assert.notEqual(state.noise(), noiseBefore, 'the noise score is refitted with the further model’s scores once it has scored');
+    // The queue: pairs 1 and 3, the one the consensus contradicts most first.
+    const queue = await state.select({ filter: 'every-model-disagrees', sort: 'consensus' });
+    assert.deepEqual([...queue].sort(), [1, 3]);
+    const margins = consensusMargins([column('big', first), column('small', second)], labels.length);
+    assert.ok(margins[queue[0]]! <= margins[queue[1]]!, `queue ${queue} by consensus ${margins}`);
+    const [row] = await state.pairRows([2]);
+    assert.deepEqual(row.models!.map((m) => [m.name, m.score?.margin, m.score?.agrees]), [['big', -100, true], ['small', 3, false]]);
+    assert.equal(row.consensusMargin, margins[2]);
+    const [unscored] = await state.pairRows([5]);
+    assert.equal(unscored.models![0].score, undefined, 'a pair the first model has not scored shows so');
+    assert.deepEqual(state.status().models, [{ name: 'small', scored: 6 }]);
+  });
+
+  it('a reviewer relabelling a pair moves it out of the every-model queue', async () => {
+    const { state, other } = stateWithTwo();
+    second.forEach((m, i) => other.set(i, { rewardA: m, rewardB: 0 }));
+    state.modelsChanged();
+    state.annotations.record({ key: state.table.keys[1], line: 2, field: 'label', from: null, to: 'b', by: 'me', at: new Date().toISOString() });
+    assert.deepEqual(await state.select({ filter: 'every-model-disagrees', sort: 'file' }), [3]);
+    assert.equal(state.stats().models!.everyModelDisagrees, 1);
+  });
+
+  it('blind review withholds every model’s scores', async () => {
+    const { state, other } = stateWithTwo();
+    second.forEach((m, i) => other.set(i, { rewardA: m, rewardB: 0 }));
+    state.blind = true;
+    const [row] = await state.pairRows([2]);
+    assert.equal(row.models, undefined);
+    assert.equal(row.consensusMargin, undefined);
   });
 });
 
