@@ -716,6 +716,8 @@ window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
         invalidateListSoon();
         requestStats(status.scoring.state !== 'scoring');
       }
+      // A run that ends (the further models score after the first) leaves the last figures to fetch, unthrottled.
+      if (before && before.scoring.state !== status.scoring.state && status.scoring.state === 'done') requestStats(true);
       if (before && status.pairs !== before.pairs) {
         if (isPlainQuery(query)) {
           total = status.pairs;
