@@ -60,8 +60,19 @@ export function consensusMargins(models: readonly ModelColumn[], count: number):
   });
 }
 
-export function consensusReport(models: readonly ModelColumn[], count: number, labelOf: (index: number) => Preference, fileLabel = labelOf): ConsensusReport {
-  const asPairs = (model: ModelColumn): ScoredPairs => ({ count, fileLabel, score: (i) => model.score(i) });
+/**
+ * `identical`: whether a pair's two responses are the same text. Such a pair has no verdict (as in
+ * the one-model figures, ./verdict): it counts in no model's agreement, no model-vs-model
+ * agreement, and is never one every model disagrees with.
+ */
+export function consensusReport(
+  models: readonly ModelColumn[],
+  count: number,
+  labelOf: (index: number) => Preference,
+  fileLabel = labelOf,
+  identical: (index: number) => boolean = () => false,
+): ConsensusReport {
+  const asPairs = (model: ModelColumn): ScoredPairs => ({ count, fileLabel, identical, score: (i) => model.score(i) });
   const agreement = models.map((model) => {
     const s = summarize(asPairs(model), labelOf);
     return { model: model.name, scored: s.scored, agreement: s.agreement, disagreements: s.disagreements };
@@ -74,7 +85,7 @@ export function consensusReport(models: readonly ModelColumn[], count: number, l
       for (let i = 0; i < count; i++) {
         const sx = models[x].score(i);
         const sy = models[y].score(i);
-        if (!sx || !sy) continue;
+        if (!sx || !sy || identical(i)) continue;
         pairs++;
         if (Math.sign(margin(sx)) === Math.sign(margin(sy))) same++;
       }
@@ -82,11 +93,11 @@ export function consensusReport(models: readonly ModelColumn[], count: number, l
     }
   }
   const consensus = consensusMargins(models, count);
-  const s = summarize({ count, fileLabel, score: (i) => (consensus[i] === undefined ? undefined : { rewardA: consensus[i]!, rewardB: 0 }) }, labelOf);
+  const s = summarize({ count, fileLabel, identical, score: (i) => (consensus[i] === undefined ? undefined : { rewardA: consensus[i]!, rewardB: 0 }) }, labelOf);
   const everyModelDisagrees: number[] = [];
   for (let i = 0; i < count; i++) {
     const label = labelOf(i);
-    if (label !== 'a' && label !== 'b') continue;
+    if ((label !== 'a' && label !== 'b') || identical(i)) continue;
     const verdicts = models.map((model) => model.score(i));
     if (verdicts.every((score) => score !== undefined && verdict(label, score).agrees === false && margin(score) !== 0)) everyModelDisagrees.push(i);
   }

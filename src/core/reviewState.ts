@@ -78,7 +78,7 @@ export class ReviewState {
     const key = `${this.table.count}/${this.table.scoreVersion}/${this.annotations.version}/${this.modelsVersion}/${this.otherModels.length}`;
     if (this.consensusCache?.key !== key || this.consensusCache.log !== this.annotations) {
       const columns: ModelColumn[] = [{ name: this.firstModelName, score: (index) => this.table.score(index) }, ...this.otherModels];
-      const report = consensusReport(columns, this.table.count, (index) => this.label(index), (index) => this.table.fileLabel(index));
+      const report = consensusReport(columns, this.table.count, (index) => this.label(index), (index) => this.table.fileLabel(index), (index) => this.table.identical(index));
       this.consensusCache = { key, log: this.annotations, report, everyModel: new Set(report.everyModelDisagrees), margins: consensusMargins(columns, this.table.count) };
     }
     return this.consensusCache;

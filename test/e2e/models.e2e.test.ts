@@ -1,27 +1,31 @@
 /**
  * Several reward models in a real VS Code (issue 12): the review is scored by the bundled baseline
- * (the first model) and a Hugging Face folder listed in `preferenceLens.additionalModels`, and the
- * statistics view's several-model figures — each model's agreement, model-vs-model agreement, the
+ * (the first model) and a Hugging Face folder listed in `preferenceLens.additionalModels`; then a
+ * third model, a (fake) vLLM endpoint, is added with *Preference Lens: Add Model to Review…* and
+ * scores without a reload. The statistics view's several-model figures — each model's agreement, model-vs-model agreement, the
  * consensus, the pairs every model disagrees with — and its label-noise figures — the model-free
  * checks, the length-control paragraph, the noise score's suspects — equal what `plens review
- * --model <baseline> --model <folder>` prints for the same file. The "every model disagrees" queue
- * lists as many pairs as the CLI counts, and the pair view shows both models' scores.
+ * --model <baseline> --model <folder> --model <endpoint>` prints for the same file. The "every model disagrees" queue
+ * lists as many pairs as the CLI counts, and the pair view shows every model's scores.
  *
  * The second model is generated (random weights, Llama architecture, the Llama-2 tokenizer of
- * models/demo), so the test needs no shared data and no network.
+ * models/demo) and the third is an in-process vLLM stand-in (test/support/servingFakes.ts), so the
+ * test needs no shared data and no network.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { writeDecoderCheckpoint } from '../support/checkpoint';
 import { runPlens } from '../support/plens';
+import { lightVllmFake } from '../support/servingFakes';
 import { repoRoot } from './codeServer';
 import { findVsix, launchVsCode, pollUntil, reportFailure } from './harness';
 
 const FIXTURE = path.join(repoRoot, 'test/fixtures/hh-rlhf-sample.jsonl');
-const PAIRS = 40;
+/** The fixture's 40 pairs and the two label-noise cases the test appends (see withNoise). */
+const PAIRS = 42;
 const SCORING_TIMEOUT_MS = Number(process.env.PLENS_E2E_SCORING_TIMEOUT_MS ?? 8 * 60_000);
 const BASELINE = path.join(repoRoot, 'dist/models/baseline');
 /** How the editor names its first model when `preferenceLens.modelPath` is empty (the bundled baseline). */
@@ -45,6 +49,19 @@ interface CliReview {
     consensus: { scored: number; agreement: number | null; disagreements: number };
     every_model_disagrees: { count: number; lines: number[] };
   };
+}
+
+/**
+ * The fixture with two pairs the model-free checks flag appended, so their counts compared below are
+ * not all zero: the first pair again with its label swapped (conflicting duplicates), and a pair
+ * whose two responses are the same text (identical responses).
+ */
+function withNoise(text: string): string {
+  const lines = text.trim().split('\n');
+  const first = JSON.parse(lines[0]) as { chosen: string; rejected: string };
+  const swapped = { chosen: first.rejected, rejected: first.chosen };
+  const same = { chosen: first.chosen.replace('Do you know', 'Do you really know'), rejected: first.chosen.replace('Do you know', 'Do you really know') };
+  return [...lines, JSON.stringify(swapped), JSON.stringify(same)].join('\n') + '\n';
 }
 
 const pct = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)}%`);
@@ -110,22 +127,25 @@ const READ_SHOWN = `(() => {
   };
 })()`;
 
-test('a review scored by two models shows the figures plens review prints for both', { timeout: SCORING_TIMEOUT_MS + 5 * 60_000 }, async (context) => {
+test('a review scored by three models, the third added live, shows the figures plens review prints for them', { timeout: SCORING_TIMEOUT_MS + 5 * 60_000 }, async (context) => {
   const vsix = findVsix();
   const workspace = mkdtempSync(path.join(os.tmpdir(), 'plens-e2e-models-'));
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'plens-e2e-models-hf-'));
   const dataset = path.join(workspace, 'sample.jsonl');
-  copyFileSync(FIXTURE, dataset);
+  writeFileSync(dataset, withNoise(readFileSync(FIXTURE, 'utf8')));
   const modelDir = path.join(scratch, 'tiny-llama-rm');
   writeDecoderCheckpoint(modelDir, { modelType: 'llama', vocabSize: 32000, hiddenSize: 64, intermediateSize: 128, layers: 2, heads: 4, kvHeads: 2, maxPositions: 4096, padTokenId: null }, { dtype: 'BF16', shards: 2, seed: 5 });
   for (const file of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(repoRoot, 'models/demo', file), path.join(modelDir, file));
 
+  const endpoint = await lightVllmFake({ latencyMs: 2 });
+
   // Before VS Code starts, so the two do not compete for the CPUs.
-  const cli = await runPlens(['review', dataset, '--model', BASELINE, '--model', modelDir, '--no-cache']);
+  const cli = await runPlens(['review', dataset, '--model', BASELINE, '--model', modelDir, '--model', endpoint.url, '--no-cache']);
   assert.equal(cli.code, 0, cli.stderr.slice(-2000));
   const cliReview = JSON.parse(cli.stdout) as CliReview;
-  assert.deepEqual(cliReview.models.models, [BASELINE, modelDir]);
-  assert.deepEqual(cliReview.models.agreement.map((m) => m.scored), [PAIRS, PAIRS], 'plens review scored every pair with both models');
+  assert.deepEqual(cliReview.models.models, [BASELINE, modelDir, endpoint.url]);
+  assert.deepEqual(cliReview.models.agreement.map((m) => m.scored), [PAIRS, PAIRS, PAIRS], 'plens review scored every pair with every model');
+  assert.ok(cliReview.checks.conflicting_duplicates.count >= 2 && cliReview.checks.identical_responses.count === 1, `the appended pairs are flagged: ${JSON.stringify(cliReview.checks)}`);
   const expected = displayed(cliReview);
   context.diagnostic(`as the stats view should show it: ${JSON.stringify(expected)}`);
 
@@ -143,6 +163,21 @@ test('a review scored by two models shows the figures plens review prints for bo
     // The second model scores after the first; the header says how far it is.
     const [other] = await vscode.waitForWebviewTexts('[data-testid="other-model"]', (t) => t[0] === `${modelDir} (${PAIRS}/${PAIRS})`, scoring);
     assert.equal(other, `${modelDir} (${PAIRS}/${PAIRS})`);
+
+    // A third model through the command, which reuses the model chooser: the endpoint is entered,
+    // appended to preferenceLens.additionalModels, and scored in the open review without a reload.
+    const { page } = vscode;
+    const quickInput = page.locator('.quick-input-widget');
+    await vscode.runCommand('Preference Lens: Add Model to Review…', 'Skywork Reward V2 (Qwen3, 0.6B)');
+    await quickInput.locator('input').fill('serving endpoint');
+    await quickInput.locator('.monaco-list-row.focused', { hasText: 'Use a serving endpoint' }).waitFor({ state: 'visible', timeout: 30_000 });
+    await page.keyboard.press('Enter');
+    await quickInput.locator('.quick-input-title', { hasText: 'Reward model endpoint' }).waitFor({ state: 'visible', timeout: 30_000 });
+    await quickInput.locator('input').fill(endpoint.url);
+    await page.keyboard.press('Enter');
+    await quickInput.waitFor({ state: 'hidden' });
+    const others = await vscode.waitForWebviewTexts('[data-testid="other-model"]', (t) => t.length === 2 && t[1] === `${endpoint.url} (${PAIRS}/${PAIRS})`, scoring);
+    assert.deepEqual(others, [`${modelDir} (${PAIRS}/${PAIRS})`, `${endpoint.url} (${PAIRS}/${PAIRS})`]);
 
     // The statistics view against plens review: the editor refetches when the run ends.
     const toggle = '[data-testid="toggle-stats"]';
@@ -165,9 +200,10 @@ test('a review scored by two models shows the figures plens review prints for bo
       const lines = await vscode.evalInWebview<string>('.pair .pair-id', `document.querySelector('.pair .pair-id').textContent`);
       const line = Number(/line (\d+)/.exec(lines)?.[1]);
       assert.ok(cliReview.models.every_model_disagrees.lines.includes(line), `line ${line} is not one plens review lists: ${cliReview.models.every_model_disagrees.lines}`);
-      const models = await vscode.waitForWebviewTexts('[data-testid="pair-model"]', (t) => t.length === 2);
+      const models = await vscode.waitForWebviewTexts('[data-testid="pair-model"]', (t) => t.length === 3);
       assert.match(models[0], new RegExp(`^${FIRST_MODEL_NAME}.*disagrees$`));
       assert.ok(models[1].startsWith(modelDir) && models[1].endsWith('disagrees'), models[1]);
+      assert.ok(models[2].startsWith(endpoint.url) && models[2].endsWith('disagrees'), models[2]);
       await vscode.screenshot('models-queue');
     } else {
       await vscode.waitForWebviewTexts('.detail .empty', (t) => t[0] === 'No pairs match.');
@@ -177,6 +213,7 @@ test('a review scored by two models shows the figures plens review prints for bo
     throw error;
   } finally {
     await vscode.stop();
+    await endpoint.close();
     rmSync(workspace, { recursive: true, force: true });
     rmSync(scratch, { recursive: true, force: true });
   }

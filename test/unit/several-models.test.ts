@@ -42,6 +42,15 @@ describe('consensus of several models', () => {
     assert.deepEqual(report.everyModelDisagrees, [1, 3]);
   });
 
+  it('leaves pairs with identical responses out of every agreement and of the every-model list, as the one-model figures do', () => {
+    const identical = (i: number) => i === 1;
+    const report = consensusReport([big, small], labels.length, (i) => labels[i], undefined, identical);
+    // Pair 1 (both models against label a) is identical text now: no verdict.
+    assert.deepEqual(report.everyModelDisagrees, [3]);
+    assert.deepEqual(report.agreement.map((a) => a.disagreements), [2, 3]);
+    assert.deepEqual(report.pairwise, [{ a: 'big', b: 'small', pairs: 4, agreement: 3 / 4 }]);
+  });
+
   it('standardises each model by its median |margin|, so a model with large rewards does not outvote', () => {
     const consensus = consensusMargins([big, small], labels.length);
     // Pair 2: big says −100 (a third of its median 300), small says +3 (1.5 medians of 2): small wins.
@@ -153,8 +162,12 @@ describe('plens with two --model flags', () => {
     }
     // What the score file says, read independently: labelled pairs both models disagree with.
     const every = rows.filter((r) => (r.label === 'a' || r.label === 'b') && [baseline, demo].every((m) => r.models[m].agrees === false && r.models[m].margin !== 0)).map((r) => r.line);
-    const perModel = (m: string) => rows.filter((r) => r.label === 'a' || r.label === 'b').filter((r) => r.models[m].agrees).length / rows.filter((r) => r.label === 'a' || r.label === 'b').length;
-    const same = rows.filter((r) => Math.sign(r.models[baseline].margin) === Math.sign(r.models[demo].margin)).length / rows.length;
+    // Pairs with identical responses have no verdict (`agrees` null, `prefers` "identical"): out of every agreement.
+    const labelled = (m: string) => rows.filter((r) => (r.label === 'a' || r.label === 'b') && r.models[m].agrees !== null);
+    const perModel = (m: string) => labelled(m).filter((r) => r.models[m].agrees).length / labelled(m).length;
+    const distinct = rows.filter((r) => r.models[baseline].prefers !== 'identical');
+    assert.ok(distinct.length < rows.length, 'the fixture has a pair with identical responses');
+    const same = distinct.filter((r) => Math.sign(r.models[baseline].margin) === Math.sign(r.models[demo].margin)).length / distinct.length;
 
     const review = await runPlens(['review', fixture, '--scores', scores], env());
     assert.equal(review.code, 0, review.stderr);
