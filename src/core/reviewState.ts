@@ -75,7 +75,10 @@ export class ReviewState {
    */
   consensus(): { report: ConsensusReport; everyModel: Set<number>; margins: (number | undefined)[] } | undefined {
     if (this.otherModels.length === 0) return undefined;
-    const key = `${this.table.count}/${this.table.scoreVersion}/${this.annotations.version}/${this.modelsVersion}/${this.otherModels.length}`;
+    // While the first model's scores stream in, recomputed with the length fit (every 5% more
+    // scored pairs, and once all are: see lengthFit), as the noise score is, not at every score.
+    this.lengthFit();
+    const key = `${this.table.count}/${this.fitted!.generation}/${this.annotations.version}/${this.modelsVersion}/${this.otherModels.length}`;
     if (this.consensusCache?.key !== key || this.consensusCache.log !== this.annotations) {
       const columns: ModelColumn[] = [{ name: this.firstModelName, score: (index) => this.table.score(index) }, ...this.otherModels];
       const report = consensusReport(columns, this.table.count, (index) => this.label(index), (index) => this.table.fileLabel(index), (index) => this.table.identical(index));
