@@ -36,7 +36,8 @@ export function activate(context: vscode.ExtensionContext): void {
       const uri = target instanceof vscode.Uri ? target : (activeFileUri() ?? (await pickDataset()));
       if (uri) await vscode.commands.executeCommand('vscode.openWith', uri, REVIEW_VIEW_TYPE);
     }),
-    vscode.commands.registerCommand('preferenceLens.chooseModel', chooseModel),
+    vscode.commands.registerCommand('preferenceLens.chooseModel', () => chooseModel('modelPath')),
+    vscode.commands.registerCommand('preferenceLens.addModel', () => chooseModel('additionalModels')),
     vscode.commands.registerCommand('preferenceLens.setRemoteToken', async () => {
       const token = await vscode.window.showInputBox({
         title: 'Token for the remote scoring endpoint',
@@ -91,7 +92,12 @@ async function pickDataset(): Promise<vscode.Uri | undefined> {
   return picked?.[0];
 }
 
-async function chooseModel(): Promise<void> {
+/**
+ * The model chooser. `modelPath`: the review's model. `additionalModels`: one more model that scores
+ * every review besides it (several models, see Settings.additionalModels), added to that list.
+ */
+async function chooseModel(target: 'modelPath' | 'additionalModels'): Promise<void> {
+  const adding = target === 'additionalModels';
   type Choice = vscode.QuickPickItem & { pick: () => Promise<string | undefined> };
   const recommended: Choice[] = RECOMMENDED_MODELS.map((model) => ({
     label: model.title,
@@ -106,17 +112,30 @@ async function chooseModel(): Promise<void> {
     { label: '$(folder) Choose a model folder…', detail: 'A Hugging Face folder (config.json + model.safetensors, as downloaded) or an ONNX export', pick: pickModelFolder } as Choice,
     { label: '$(cloud-download) Enter a Hugging Face model id…', detail: 'org/name of a reward model (a sequence classifier) on the Hub', pick: enterHubId } as Choice,
     { label: '$(server) Use a serving endpoint…', detail: 'vLLM …/classify, Text Embeddings Inference …/predict, or Triton / KServe …/v2/models/<name>', pick: enterEndpoint } as Choice,
-    {
-      label: 'Use the bundled baseline',
-      detail: 'Offline fallback: a linear bag-of-tokens model, mostly a length model. Its disagreements are not evidence of label errors.',
-      pick: async () => '',
-    } as Choice,
+    // The baseline is the fallback first model, not a second opinion worth adding.
+    ...(adding
+      ? []
+      : [
+          {
+            label: 'Use the bundled baseline',
+            detail: 'Offline fallback: a linear bag-of-tokens model, mostly a length model. Its disagreements are not evidence of label errors.',
+            pick: async () => '',
+          } as Choice,
+        ]),
   ];
-  const choice = (await vscode.window.showQuickPick(choices, { title: 'Reward model for Preference Lens', matchOnDescription: true, matchOnDetail: true })) as Choice | undefined;
+  const title = adding ? 'Reward model to add to every review (scored besides the first)' : 'Reward model for Preference Lens';
+  const choice = (await vscode.window.showQuickPick(choices, { title, matchOnDescription: true, matchOnDetail: true })) as Choice | undefined;
   if (!choice) return;
   const modelPath = await choice.pick();
   if (modelPath === undefined) return;
-  await vscode.workspace.getConfiguration(SECTION).update('modelPath', modelPath, vscode.ConfigurationTarget.Global);
+  const config = vscode.workspace.getConfiguration(SECTION);
+  if (!adding) return void (await config.update('modelPath', modelPath, vscode.ConfigurationTarget.Global));
+  const models = readSettings().additionalModels;
+  if (models.includes(modelPath) || modelPath === readSettings().modelPath) {
+    void vscode.window.showInformationMessage(`Preference Lens: ${modelPath} already scores the reviews.`);
+    return;
+  }
+  await config.update('additionalModels', [...models, modelPath], vscode.ConfigurationTarget.Global);
 }
 
 /** A folder the engine can read, or undefined after saying why not (the same reader the worker uses). */

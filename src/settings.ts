@@ -23,6 +23,11 @@ export interface ModelSettings {
 }
 
 export interface Settings extends ModelSettings {
+  /**
+   * Further reward models (folders, Hub ids, endpoints) that score every review besides `modelPath`,
+   * with the same device and template settings, one after the other: `plens score --model A --model B`.
+   */
+  additionalModels: string[];
   scoreOnOpen: boolean;
   /** Name recorded with each annotation; empty means the git user name. */
   annotator: string;
@@ -45,6 +50,8 @@ export function readSettings(): Settings {
     unloadAfterMinutes: Math.max(0, config.get<number>('unloadAfterMinutes', 0)),
     remoteConcurrency: config.get<number | null>('remoteConcurrency') ?? undefined,
     remoteBatchSize: config.get<number | null>('remoteBatchSize') ?? undefined,
+    // Blank entries and repeats say nothing more: dropped, as the first model is (its own column).
+    additionalModels: [...new Set(config.get<unknown[]>('additionalModels', []).filter((m): m is string => typeof m === 'string').map((m) => m.trim()).filter(Boolean))],
     scoreOnOpen: config.get<boolean>('scoreOnOpen', true),
     annotator: config.get<string>('annotator', '').trim(),
     blindMode: config.get<boolean>('blindMode', false),
@@ -56,3 +63,6 @@ export function readSettings(): Settings {
 export const MODEL_SETTINGS = ['modelPath', 'device', 'maxLength', 'batchTokens', 'template', 'modelVariant', 'logitIndex', 'unloadAfterMinutes', 'remoteConcurrency', 'remoteBatchSize'].map((key) => `${SECTION}.${key}`);
 
 const resolvePolicy = (value: string): ResolvePolicy => ((RESOLVE_POLICIES as readonly string[]).includes(value) ? (value as ResolvePolicy) : DEFAULT_RESOLVE_POLICY);
+
+/** The setting naming the further models a review is scored by (see Settings.additionalModels). */
+export const ADDITIONAL_MODELS_SETTING = `${SECTION}.additionalModels`;

@@ -313,6 +313,9 @@ function layout(): void {
   keysSlot.replaceChildren(renderKeys());
 }
 
+/** Pairs scored by the further models, all together, and how many models: a change re-fetches what they feed. */
+const modelsScored = (s: ReviewStatus) => (s.models ?? []).map((m) => `${m.name}:${m.scored}`).join('|');
+
 function requestStats(force: boolean): void {
   if (!showStats || (!force && Date.now() - lastStatsRequest < STATS_INTERVAL_MS)) return;
   lastStatsRequest = Date.now();
@@ -448,7 +451,7 @@ function renderHeaderElement(): HTMLElement {
           'div',
           { class: 'scoring' },
           el('progress', { max: String(Math.max(1, scoring.total)), value: String(scoring.done), 'aria-label': 'Scoring progress' }),
-          el('span', { 'data-testid': 'scoring-text' }, scoring.state === 'loading' ? ` ${scoring.detail ?? 'Loading model…'} ` : ` Scoring ${scoring.done}/${scoring.total} responses `),
+          el('span', { 'data-testid': 'scoring-text' }, scoring.state === 'loading' ? ` ${scoring.detail ?? 'Loading model…'} ` : ` ${scoring.model ? `${scoring.model}: ` : ''}Scoring ${scoring.done}/${scoring.total} responses `),
           button('Cancel', () => post({ type: 'cancelScoring' }), 'cancel-scoring'),
         )
       : scoring.state === 'error'
@@ -488,6 +491,17 @@ function renderHeaderElement(): HTMLElement {
           : null,
       )
     : null;
+  // The further models (preferenceLens.additionalModels) and how far each has scored.
+  const others = s.models?.length
+    ? el(
+        'div',
+        { class: 'model-detail', 'data-testid': 'other-models' },
+        'Also scored by: ',
+        ...s.models.flatMap((m, i) => [i ? ' · ' : '', el('span', { 'data-testid': 'other-model' }, `${m.name} (${m.scored}/${s.pairs})`)]),
+        ' ',
+        button('Every model disagrees', () => setQuery(EVERY_MODEL_QUEUE), 'every-model-queue'),
+      )
+    : null;
   const reading = s.loading ? el('div', { class: 'scoring', 'data-testid': 'reading' }, `Reading the file… ${s.pairs} pairs so far`) : null;
   const malformed = s.malformed
     ? el(
@@ -521,6 +535,7 @@ function renderHeaderElement(): HTMLElement {
     reading,
     progress,
     model,
+    others,
     malformed,
   );
 }
@@ -536,6 +551,8 @@ const REVIEW_QUEUE: Partial<RowQuery> = { filter: 'disagreements', sort: 'noise'
 const ADJUDICATION_QUEUE: Partial<RowQuery> = { filter: 'annotators-disagree', sort: 'file' };
 /** The pairs the team file assigns to you that you have not labelled yet, in file order. */
 const MY_SHARE: Partial<RowQuery> = { filter: 'my-share', sort: 'file' };
+/** With several models: the pairs every model disagrees with, the label the models together contradict most first. */
+const EVERY_MODEL_QUEUE: Partial<RowQuery> = { filter: 'every-model-disagrees', sort: 'consensus' };
 
 const FILTERS: [RowFilter, string][] = [
   ['all', 'All pairs'],
@@ -550,6 +567,7 @@ const FILTERS: [RowFilter, string][] = [
   ['my-share', 'My share (assigned, not labelled by me)'],
   ['annotators-disagree', 'Annotators disagree (to adjudicate)'],
   ['adjudicated', 'Adjudicated'],
+  ['every-model-disagrees', 'Every model disagrees (several models)'],
 ];
 
 const SORTS: [RowSort, string][] = [
@@ -560,6 +578,7 @@ const SORTS: [RowSort, string][] = [
   ['length-difference', 'Length difference ↓'],
   ['length-controlled', 'Length-controlled doubt ↓'],
   ['noise', 'Noise score ↓'],
+  ['consensus', 'Consensus doubt ↓ (several models)'],
 ];
 
 const BULK: [string, string, BulkAction][] = [
@@ -723,6 +742,11 @@ window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
         forgetPairs();
         invalidateList();
         renderToolbar();
+      } else if (before && modelsScored(status) !== modelsScored(before)) {
+        // A further model scored more pairs: each pair's models, the consensus and its queues changed.
+        forgetPairs();
+        invalidateListSoon();
+        requestStats(status.scoring.state !== 'scoring');
       } else if (before && status.scored !== before.scored) {
         // Scores of pairs in view (or of the pairs a filter keeps) changed.
         if (status.scored < before.scored) forgetPairs();
@@ -730,6 +754,8 @@ window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
         invalidateListSoon();
         requestStats(status.scoring.state !== 'scoring');
       }
+      // A run that ends (the further models score after the first) leaves the last figures to fetch, unthrottled.
+      if (before && before.scoring.state !== status.scoring.state && status.scoring.state === 'done') requestStats(true);
       if (before && status.pairs !== before.pairs) {
         if (isPlainQuery(query)) {
           total = status.pairs;

@@ -159,6 +159,44 @@ function noiseBadge(noise: NonNullable<PairRow['noise']>): HTMLElement {
   );
 }
 
+/**
+ * With several models: each model's rewards, margin and verdict, and their consensus margin
+ * (src/core/modelConsensus.ts), as a small table the keyboard and screen readers reach like text.
+ */
+function renderModels(row: PairRow): HTMLElement {
+  const models = row.models!;
+  const verdictOf = (agrees: boolean | null | undefined) => (agrees === undefined ? '' : agrees === null ? '—' : agrees ? 'agrees' : 'disagrees');
+  return el(
+    'table',
+    { class: 'numbers models', 'data-testid': 'pair-models' },
+    el('caption', {}, 'Every model\'s scores of this pair'),
+    el('thead', {}, el('tr', {}, ...['model', 'reward A', 'reward B', 'margin', 'with the label'].map((h) => el('th', { scope: 'col' }, h)))),
+    el(
+      'tbody',
+      {},
+      ...models.map((m) =>
+        el(
+          'tr',
+          { 'data-testid': 'pair-model' },
+          el('td', {}, m.name),
+          ...(m.score
+            ? [el('td', {}, fmtReward(m.score.rewardA)), el('td', {}, fmtReward(m.score.rewardB)), el('td', {}, fmtSigned(m.score.margin)), el('td', { class: m.score.agrees === false ? 'disagree' : '' }, verdictOf(m.score.agrees))]
+            : [el('td', { colspan: '4', class: 'pending' }, 'not scored yet')]),
+        ),
+      ),
+      el(
+        'tr',
+        { 'data-testid': 'pair-consensus' },
+        el('td', { title: "Mean of the models' margins, each divided by that model's median |margin|" }, 'consensus'),
+        el('td', {}, ''),
+        el('td', {}, ''),
+        el('td', {}, row.consensusMargin === undefined ? '—' : fmtSigned(row.consensusMargin)),
+        el('td', {}, ''),
+      ),
+    ),
+  );
+}
+
 /** The whole pair. `position` is its place in the list (1-based in the text), `total` the list's length. */
 export function renderPair(context: PairViewContext, row: PairRow, position: number, total: number): HTMLElement {
   const score = row.score;
@@ -209,6 +247,7 @@ export function renderPair(context: PairViewContext, row: PairRow, position: num
       ...checkBadges(row.checks),
     ),
     renderTeamLine(row),
+    row.models ? renderModels(row) : null,
     el(
       'details',
       { class: 'prompt', open: '' },

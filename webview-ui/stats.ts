@@ -5,6 +5,7 @@
  */
 import type { CalibrationBin, DatasetStats, HistogramBin } from '../src/core/stats';
 import type { TeamReport } from '../src/core/team';
+import type { ModelAgreementStats } from '../src/core/modelConsensus';
 import { CHECK_NAMES, CHECK_TITLES } from '../src/core/checkNames';
 import { el, svg } from './dom';
 
@@ -132,6 +133,44 @@ function teamSection(team: TeamReport): HTMLElement {
   );
 }
 
+/**
+ * Several models (preferenceLens.additionalModels): each model's agreement with the labels, how often
+ * each two agree with each other, and their consensus — the figures `plens review --model A --model B`
+ * prints, from the same function (src/core/modelConsensus.ts).
+ */
+function modelsSection(models: ModelAgreementStats): HTMLElement {
+  return el(
+    'section',
+    { class: 'models', 'data-testid': 'models' },
+    el('h3', {}, 'Models'),
+    table(
+      'Each model against the labels',
+      ['model', 'scored', 'agreement', 'disagreements'],
+      models.agreement.map((m) => [m.model, String(m.scored), pct(m.agreement), String(m.disagreements)]),
+      'model-agreement-table',
+    ),
+    table(
+      'Model against model: how often two models prefer the same response',
+      ['models', 'pairs both scored', 'agreement'],
+      models.pairwise.map((p) => [`${p.a} · ${p.b}`, String(p.pairs), pct(p.agreement)]),
+      'model-pairwise-table',
+    ),
+    el(
+      'p',
+      {},
+      'Consensus (mean standardised margin) agrees with ',
+      figure('consensus-agreement', pct(models.consensus.agreement)),
+      ' of ',
+      figure('consensus-scored', String(models.consensus.scored)),
+      ' scored pairs (',
+      figure('consensus-disagreements', String(models.consensus.disagreements)),
+      ' disagreements); every model disagrees with the label on ',
+      figure('every-model-disagrees', String(models.everyModelDisagrees)),
+      ' pairs.',
+    ),
+  );
+}
+
 /** How much of the agreement length explains (src/core/lengthControl.ts; `plens review` prints the same). */
 function lengthControlParagraph(stats: DatasetStats): HTMLElement | null {
   const lc = stats.lengthControl;
@@ -240,5 +279,6 @@ export function renderStats(stats: DatasetStats | undefined): HTMLElement {
       ),
     ),
     stats.team ? teamSection(stats.team) : null,
+    stats.models ? modelsSection(stats.models) : null,
   );
 }

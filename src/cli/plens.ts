@@ -34,7 +34,7 @@ import { checkTeam, teamPath, type Team } from '../core/assignment';
 import { readTeam } from '../core/teamFile';
 import type { Preference } from '../core/pair';
 import { asColumns, modelsReport, readModelColumns, scoreEach, writeSeveral } from './severalModels';
-import { consensusReport, type ModelColumn } from '../core/modelConsensus';
+import type { ModelColumn } from '../core/modelConsensus';
 
 const USAGE = `usage:
   plens inspect <file> [--format <name>]
@@ -376,7 +376,10 @@ async function review(file: string, values: ReviewFlags, models: string[] = []):
   const annotations = values.annotations || existsSync(annotationsFile) ? await AnnotationLog.load(annotationsFile) : AnnotationLog.empty();
   const state = new ReviewState(table, annotations);
   state.team = teamConfig;
-  if (columns) state.otherModels = columns.slice(1);
+  if (columns) {
+    state.firstModelName = columns[0].name;
+    state.otherModels = columns.slice(1);
+  }
   const stats = state.stats();
   const labelOf = (index: number) => state.label(index);
   const team = teamReport({
@@ -439,7 +442,8 @@ async function review(file: string, values: ReviewFlags, models: string[] = []):
     },
     length_control: await lengthControlReport(state),
     noise: await noiseReport(state, positiveInt(values.top, '--top') ?? 10),
-    ...(columns ? { models: modelsReport(consensusReport(columns, table.count, (i) => state.label(i), (i) => table.fileLabel(i)), (i) => table.line(i)) } : {}),
+    // The review state's report, which the editor's stats view shows: the two cannot drift.
+    ...(columns ? { models: modelsReport(state.consensus()!.report, (i) => table.line(i)) } : {}),
     // Model-free label-noise checks (src/core/noiseChecks.ts): pairs involved and their lines.
     checks: checksReport(table.checks, (index) => table.line(index)),
     // The bundled baseline is no reward model: whoever reads the report must know its "disagreements" are not findings.

@@ -62,7 +62,7 @@ export function writeSeveral(table: PairTable, runs: readonly { model: string; r
     // The content key, as in one-model score files: review and export check the scores belong to the file.
     out.write(JSON.stringify({ line: table.line(index), ...columns(label, score, identical), label, key: table.keys[index], models }) + '\n');
   }
-  const report = consensusReport(asColumns(runs), table.count, (i) => table.fileLabel(i));
+  const report = consensusReport(asColumns(runs), table.count, (i) => table.fileLabel(i), undefined, (i) => table.identical(i));
   return {
     ...summarize(first.run.scores),
     models: runs.map(({ model, run }) => ({

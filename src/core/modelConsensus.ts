@@ -60,8 +60,19 @@ export function consensusMargins(models: readonly ModelColumn[], count: number):
   });
 }
 
-export function consensusReport(models: readonly ModelColumn[], count: number, labelOf: (index: number) => Preference, fileLabel = labelOf): ConsensusReport {
-  const asPairs = (model: ModelColumn): ScoredPairs => ({ count, fileLabel, score: (i) => model.score(i) });
+/**
+ * `identical`: whether a pair's two responses are the same text. Such a pair has no verdict (as in
+ * the one-model figures, ./verdict): it counts in no model's agreement, no model-vs-model
+ * agreement, and is never one every model disagrees with.
+ */
+export function consensusReport(
+  models: readonly ModelColumn[],
+  count: number,
+  labelOf: (index: number) => Preference,
+  fileLabel = labelOf,
+  identical: (index: number) => boolean = () => false,
+): ConsensusReport {
+  const asPairs = (model: ModelColumn): ScoredPairs => ({ count, fileLabel, identical, score: (i) => model.score(i) });
   const agreement = models.map((model) => {
     const s = summarize(asPairs(model), labelOf);
     return { model: model.name, scored: s.scored, agreement: s.agreement, disagreements: s.disagreements };
@@ -74,7 +85,7 @@ export function consensusReport(models: readonly ModelColumn[], count: number, l
       for (let i = 0; i < count; i++) {
         const sx = models[x].score(i);
         const sy = models[y].score(i);
-        if (!sx || !sy) continue;
+        if (!sx || !sy || identical(i)) continue;
         pairs++;
         if (Math.sign(margin(sx)) === Math.sign(margin(sy))) same++;
       }
@@ -82,13 +93,35 @@ export function consensusReport(models: readonly ModelColumn[], count: number, l
     }
   }
   const consensus = consensusMargins(models, count);
-  const s = summarize({ count, fileLabel, score: (i) => (consensus[i] === undefined ? undefined : { rewardA: consensus[i]!, rewardB: 0 }) }, labelOf);
+  const s = summarize({ count, fileLabel, identical, score: (i) => (consensus[i] === undefined ? undefined : { rewardA: consensus[i]!, rewardB: 0 }) }, labelOf);
   const everyModelDisagrees: number[] = [];
   for (let i = 0; i < count; i++) {
     const label = labelOf(i);
-    if (label !== 'a' && label !== 'b') continue;
+    if ((label !== 'a' && label !== 'b') || identical(i)) continue;
     const verdicts = models.map((model) => model.score(i));
     if (verdicts.every((score) => score !== undefined && verdict(label, score).agrees === false && margin(score) !== 0)) everyModelDisagrees.push(i);
   }
   return { models: models.map((m) => m.name), agreement, pairwise, consensus: { scored: s.scored, agreement: s.agreement, disagreements: s.disagreements }, everyModelDisagrees };
+}
+
+/** A ConsensusReport as the stats view receives it: the pairs every model disagrees with, counted. */
+export type ModelAgreementStats = Omit<ConsensusReport, 'everyModelDisagrees'> & { everyModelDisagrees: number };
+
+/**
+ * One further model's scores of an open review (the review editor scores each of
+ * `preferenceLens.additionalModels` into one), filled while it scores; the table holds the first model's.
+ */
+export class ModelScores implements ModelColumn {
+  private readonly scores: (PairScore | undefined)[] = [];
+  scored = 0;
+
+  constructor(readonly name: string) {}
+
+  /** A bound function: readers pass `column.score` around on its own (../core/noiseScore). */
+  readonly score = (index: number): PairScore | undefined => this.scores[index];
+
+  set(index: number, score: PairScore): void {
+    if (this.scores[index] === undefined) this.scored++;
+    this.scores[index] = score;
+  }
 }

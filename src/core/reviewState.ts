@@ -6,7 +6,7 @@
 import { AnnotationLog, type Annotation, type ReviewLabel } from './annotations';
 import type { Preference } from './pair';
 import { fitLengthEffect, lengthControlledMargin, lengthControlStats, preferredOnlyForLength, type LengthFit } from './lengthControl';
-import type { ModelColumn } from './modelConsensus';
+import { consensusMargins, consensusReport, type ConsensusReport, type ModelAgreementStats, type ModelColumn } from './modelConsensus';
 import { noiseModel, type NoiseModel } from './noiseScore';
 import type { PairTable } from './pairTable';
 import { datasetStats, type DatasetStats } from './stats';
@@ -65,14 +65,45 @@ export class ReviewState {
   ) {}
 
   private noiseFitted?: { key: string; log: AnnotationLog; model: NoiseModel };
-  /** Further reward models' scores of the same pairs (plens review of a several-model score file); the table holds the first's. */
+  /**
+   * Further reward models' scores of the same pairs (plens review of a several-model score file, the
+   * editor's `preferenceLens.additionalModels`); the table holds the first's. Whoever fills them
+   * calls modelsChanged, so what is derived from them is computed again.
+   */
   otherModels: ModelColumn[] = [];
+  /** The first model's name in the several-model figures (plens review names each by its --model). */
+  firstModelName = 'model 1';
+  private modelsVersion = 0;
+  private consensusCache?: { key: string; log: AnnotationLog; report: ConsensusReport; everyModel: Set<number>; margins: (number | undefined)[] };
+
+  /** The further models' scores (or the list of models) changed. */
+  modelsChanged(): void {
+    this.modelsVersion++;
+  }
+
+  /**
+   * With further models: the figures `plens review` prints about several models (./modelConsensus),
+   * over every model's column, the table's first; undefined with one model.
+   */
+  consensus(): { report: ConsensusReport; everyModel: Set<number>; margins: (number | undefined)[] } | undefined {
+    if (this.otherModels.length === 0) return undefined;
+    // While the first model's scores stream in, recomputed with the length fit (every 5% more
+    // scored pairs, and once all are: see lengthFit), as the noise score is, not at every score.
+    this.lengthFit();
+    const key = `${this.table.count}/${this.fitted!.generation}/${this.annotations.version}/${this.modelsVersion}/${this.otherModels.length}`;
+    if (this.consensusCache?.key !== key || this.consensusCache.log !== this.annotations) {
+      const columns: ModelColumn[] = [{ name: this.firstModelName, score: (index) => this.table.score(index) }, ...this.otherModels];
+      const report = consensusReport(columns, this.table.count, (index) => this.label(index), (index) => this.table.fileLabel(index), (index) => this.table.identical(index));
+      this.consensusCache = { key, log: this.annotations, report, everyModel: new Set(report.everyModelDisagrees), margins: consensusMargins(columns, this.table.count) };
+    }
+    return this.consensusCache;
+  }
 
   /** The noise score's model (./noiseScore), refitted when pairs, scores or labels change. */
   noise(): NoiseModel {
     const fit = this.lengthFit();
     // Refitted with the length fit (see lengthFit), not at every score that streams in.
-    const key = `${this.table.count}/${this.fitted!.generation}/${this.annotations.version}/${this.otherModels.length}`;
+    const key = `${this.table.count}/${this.fitted!.generation}/${this.annotations.version}/${this.otherModels.length}/${this.modelsVersion}`;
     if (this.noiseFitted?.key !== key || this.noiseFitted.log !== this.annotations) {
       this.noiseFitted = { key, log: this.annotations, model: noiseModel(this.table, this.table.checks, (index) => this.label(index), fit, this.otherModels) };
     }
@@ -139,6 +170,8 @@ export class ReviewState {
         return this.annotatorsDisagree(index) && !this.annotations.adjudicationOf(this.table.keys[index]);
       case 'adjudicated':
         return this.annotations.adjudicationOf(this.table.keys[index]) !== undefined;
+      case 'every-model-disagrees':
+        return this.consensus()?.everyModel.has(index) ?? false;
     }
   }
 
@@ -205,7 +238,7 @@ export class ReviewState {
 
   /** Everything a selection depends on: the query, the table's size and scores, the annotations and the mode. */
   private fingerprint(query: RowQuery): string {
-    return JSON.stringify([query, this.table.count, this.table.scoreVersion, this.annotations.version, this.blind, this.annotator, this.team]);
+    return JSON.stringify([query, this.table.count, this.table.scoreVersion, this.annotations.version, this.blind, this.annotator, this.team, this.modelsVersion, this.otherModels.length]);
   }
 
   private async selection(query: RowQuery): Promise<readonly number[]> {
@@ -270,6 +303,16 @@ export class ReviewState {
           return m === undefined || (label !== 'a' && label !== 'b') ? undefined : label === 'a' ? m : -m;
         });
         break;
+      case 'consensus': {
+        // The label-signed consensus margin: most negative = the label the models together contradict most.
+        const margins = this.consensus()?.margins;
+        by((i) => {
+          const label = this.label(i);
+          const m = margins?.[i];
+          return m === undefined || (label !== 'a' && label !== 'b') ? undefined : label === 'a' ? m : -m;
+        });
+        break;
+      }
       case 'noise': {
         const noise = this.noise();
         by((i) => -noise.evidence(i).score);
@@ -373,10 +416,22 @@ export class ReviewState {
         return { ...row, label: null, blind: { swapped: parseInt(this.table.keys[index].slice(0, 2), 16) % 2 === 1 } };
       }
       const score = this.table.score(index);
+      const consensus = this.consensus();
+      const label = this.label(index);
+      const identical = this.table.identical(index);
       return {
         ...row,
-        score: score && { ...verdict(this.label(index), score, this.table.identical(index)), lengthControlledMargin: this.lengthControlledMargin(index) },
+        score: score && { ...verdict(label, score, identical), lengthControlledMargin: this.lengthControlledMargin(index) },
         noise: this.noise().evidence(index),
+        ...(consensus
+          ? {
+              models: consensus.report.models.map((name, k) => {
+                const s = k === 0 ? score : this.otherModels[k - 1].score(index);
+                return { name, ...(s ? { score: verdict(label, s, identical) } : {}) };
+              }),
+              consensusMargin: consensus.margins[index],
+            }
+          : {}),
       };
     });
   }
@@ -395,6 +450,7 @@ export class ReviewState {
       ...(this.team ? { team: this.team } : {}),
       ...(this.teamError ? { teamError: this.teamError } : {}),
       checks: this.table.checks.summary(),
+      ...(this.otherModels.length ? { models: this.otherModels.map((m) => ({ name: m.name, scored: scoredBy(m, this.table.count) })) } : {}),
       scoring: { ...this.scoring },
       model: this.model,
     };
@@ -425,6 +481,7 @@ export class ReviewState {
       checks: this.table.checks.summary(),
       noiseSuspects: this.noiseSuspects(),
       ...(team ? { team } : {}),
+      ...(this.consensus() ? { models: modelAgreementStats(this.consensus()!.report) } : {}),
     };
   }
 
@@ -446,4 +503,18 @@ export class ReviewState {
     for (let i = from; i < this.table.count && indices.length < limit; i++) if (!this.table.score(i)) indices.push(i);
     return indices;
   }
+}
+
+/** How many pairs a further model has scored (its own count when it keeps one). */
+function scoredBy(model: ModelColumn, count: number): number {
+  if ('scored' in model && typeof model.scored === 'number') return model.scored;
+  let scored = 0;
+  for (let i = 0; i < count; i++) if (model.score(i)) scored++;
+  return scored;
+}
+
+/** The consensus report for the stats view: the pairs every model disagrees with, counted (the queue lists them). */
+function modelAgreementStats(report: ConsensusReport): ModelAgreementStats {
+  const { everyModelDisagrees, ...rest } = report;
+  return { ...rest, everyModelDisagrees: everyModelDisagrees.length };
 }

@@ -7,6 +7,7 @@ import type { Annotation } from './annotationTypes';
 import type { TeamReport } from './team';
 import type { CheckName } from './checkNames';
 import type { LengthControlStats } from './lengthControl';
+import type { ModelAgreementStats } from './modelConsensus';
 import type { Preference } from './pair';
 import { summarize, verdict, type AgreementSummary, type ScoredPairs } from './verdict';
 
@@ -45,6 +46,8 @@ export interface DatasetStats extends AgreementSummary {
   /** Pairs each model-free check flags, and pairs whose noise score is ≥ 0.5 (set by ReviewState). */
   checks?: Record<CheckName, number>;
   noiseSuspects?: number;
+  /** With several models: each one's agreement, model-vs-model agreement and the consensus (set by ReviewState, see ./modelConsensus). */
+  models?: ModelAgreementStats;
 }
 
 const CALIBRATION_EDGES = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0];

@@ -14,6 +14,7 @@ import { writeFileAtomic } from '../core/atomicWrite';
 import { openDatasetIndex, type DatasetIndex } from '../core/dataset';
 import type { PreferenceFormat } from '../core/formats';
 import { PairTable } from '../core/pairTable';
+import { ModelScores } from '../core/modelConsensus';
 import { RecoveryJournal } from '../core/recoveryJournal';
 import type { FieldValues } from '../core/annotationTypes';
 import { applyEdit, invertEdit, makeEdit, type ReviewEdit } from '../core/reviewEdits';
@@ -21,7 +22,7 @@ import { ReviewState } from '../core/reviewState';
 import type { PairScore } from '../core/verdict';
 import { scorePairs } from '../engine/scorePairs';
 import type { LoadedScorer, ScorerService } from '../scoring/scorerService';
-import { readSettings } from '../settings';
+import { ADDITIONAL_MODELS_SETTING, readSettings } from '../settings';
 import type { ReviewStatus } from '../shared/reviewProtocol';
 
 /** Webviews are told about progress at most this often, so streaming scores cannot flood them. */
@@ -89,6 +90,7 @@ export class ReviewDocument implements vscode.CustomDocument {
           this.state.annotator = delegate.annotator();
           this.changed();
         }
+        if (event.affectsConfiguration(ADDITIONAL_MODELS_SETTING) || event.affectsConfiguration('preferenceLens.modelPath')) void this.updateModels();
       }),
     );
     this.watchFiles();
@@ -106,13 +108,20 @@ export class ReviewDocument implements vscode.CustomDocument {
       const score = previous.table.score(i);
       if (score) scoresByKey.set(previous.table.keys[i], score);
     }
+    // The further models' scores carry over the same way, model by model.
+    const others = this.modelColumns(previous);
     let carried = 0;
     const { table, done } = PairTable.fromIndex(index, {
       onGrow: () => {
         for (; carried < table.count; carried++) {
           const score = scoresByKey.get(table.keys[carried]);
           if (score) table.setScore(carried, score);
+          for (const { column, byKey } of others) {
+            const other = byKey.get(table.keys[carried]);
+            if (other) column.set(carried, other);
+          }
         }
+        if (others.length) this.state?.modelsChanged();
         this.tableGrew.fire();
         this.scheduleStatus();
       },
@@ -121,6 +130,8 @@ export class ReviewDocument implements vscode.CustomDocument {
     this.index = index;
     this.format = index.format;
     this.state = new ReviewState(table, previous?.annotations ?? this.initialAnnotations);
+    this.state.otherModels = others.map(({ column }) => column);
+    this.state.firstModelName = firstModelName();
     this.state.model = previous?.model;
     this.state.blind = previous?.blind ?? readSettings().blindMode;
     this.state.annotator = this.delegate.annotator();
@@ -135,6 +146,48 @@ export class ReviewDocument implements vscode.CustomDocument {
     await oldIndex?.close();
     // The first rows are there before the editor shows, unless the file has fewer pairs.
     await Promise.race([done.catch(() => undefined), new Promise<void>((resolve) => this.tableGrew.event(() => resolve()))]);
+  }
+
+  /**
+   * A column for each of `preferenceLens.additionalModels` (the first model aside), with the scores
+   * `previous` had of it by content key, so a reload or a change of the list scores only what is new.
+   */
+  private modelColumns(previous?: ReviewState): { column: ModelScores; byKey: Map<string, PairScore> }[] {
+    const { additionalModels, modelPath } = readSettings();
+    return additionalModels
+      .filter((name) => name !== modelPath)
+      .map((name) => {
+        const byKey = new Map<string, PairScore>();
+        const before = previous?.otherModels.find((m) => m.name === name);
+        if (previous && before) for (let i = 0; i < previous.table.count; i++) {
+          const score = before.score(i);
+          if (score) byKey.set(previous.table.keys[i], score);
+        }
+        return { column: new ModelScores(name), byKey };
+      });
+  }
+
+  /**
+   * The list of further models changed: columns of models still listed keep their scores, new
+   * ones are scored (the first model's scores are kept; a change of it re-scores through rescore).
+   */
+  private async updateModels(): Promise<void> {
+    const previous = this.run;
+    previous?.controller.abort();
+    await previous?.done;
+    const old = this.state;
+    const columns = this.modelColumns(old);
+    for (const { column, byKey } of columns) {
+      for (let i = 0; i < old.table.count; i++) {
+        const score = byKey.get(old.table.keys[i]);
+        if (score) column.set(i, score);
+      }
+    }
+    old.otherModels = columns.map(({ column }) => column);
+    old.firstModelName = firstModelName();
+    old.modelsChanged();
+    this.changed();
+    if (readSettings().scoreOnOpen || previous) void this.score();
   }
 
   private get fileName(): string {
@@ -383,6 +436,14 @@ export class ReviewDocument implements vscode.CustomDocument {
           this.scheduleStatus();
         });
         try {
+          // Only further models to score (one was added): the first model need not load.
+          if (table.complete && state.unscored(0, 1).length === 0 && state.model) {
+            building.dispose();
+            state.setScoring('scoring');
+            await this.scoreOtherModels(signal, (message) => progress.report({ message }));
+            state.setScoring('done');
+            return;
+          }
           let loaded: LoadedScorer;
           try {
             loaded = await this.delegate.scorers.get();
@@ -433,6 +494,7 @@ export class ReviewDocument implements vscode.CustomDocument {
             if (stats.truncated) state.scoring = { ...state.scoring, truncated: (state.scoring.truncated ?? 0) + stats.truncated };
             report(0);
           }
+          await this.scoreOtherModels(signal, (message) => progress.report({ message }));
           state.setScoring('done');
         } catch (error) {
           if ((error as Error).name === 'AbortError') {
@@ -450,6 +512,69 @@ export class ReviewDocument implements vscode.CustomDocument {
         }
       },
     );
+  }
+
+  /**
+   * Scores every pair with each further model in turn (`preferenceLens.additionalModels`), once the
+   * file is read and the first model is done: one scorer at a time, disposed after its run, so at
+   * most the first model and one further model are in memory. A model that fails is reported by
+   * name and the next one scores; cancelling stops them all.
+   */
+  private async scoreOtherModels(signal: AbortSignal, message: (text: string) => void): Promise<void> {
+    const state = this.state;
+    const { table } = state;
+    const models = state.otherModels.filter((m): m is ModelScores => m instanceof ModelScores);
+    for (const [k, column] of models.entries()) {
+      const unscored = () => {
+        const indices: number[] = [];
+        for (let i = 0; i < table.count; i++) if (!column.score(i)) indices.push(i);
+        return indices;
+      };
+      let todo = unscored();
+      if (todo.length === 0) continue;
+      const which = `model ${k + 2} of ${models.length + 1}: ${column.name}`;
+      const progressOf = (inFlight: number) => ({ done: 2 * column.scored + inFlight, total: 2 * table.count });
+      state.scoring = { ...state.scoring, state: 'loading', model: which, detail: `Loading ${which}…`, ...progressOf(0) };
+      message(`Loading ${which}…`);
+      this.flushStatus();
+      let loaded: LoadedScorer | undefined;
+      try {
+        loaded = await this.delegate.scorers.load(column.name);
+        if (signal.aborted) throw abortError();
+        state.scoring = { ...state.scoring, state: 'scoring', detail: undefined };
+        this.flushStatus();
+        while (todo.length) {
+          const chunk = todo.slice(0, SCORING_CHUNK);
+          todo = todo.slice(SCORING_CHUNK);
+          const pairs = await table.pairs(chunk);
+          await scorePairs(pairs, pairs.map((_, i) => i), loaded.scorer, {
+            signal,
+            onPair: (i, score) => column.set(chunk[i], score),
+            onNotice: (notice) => {
+              if (notice.kind !== 'endpoint-waiting') void vscode.window.showWarningMessage(`Preference Lens (${column.name}): ${notice.message}`);
+            },
+            onProgress: (done) => {
+              let before = 0;
+              for (const index of chunk) if (column.score(index)) before++;
+              state.scoring = { ...state.scoring, ...progressOf(done - 2 * before) };
+              this.scheduleStatus();
+            },
+          });
+          // Consensus, queues and noise score follow each chunk, not each score.
+          state.modelsChanged();
+          state.scoring = { ...state.scoring, ...progressOf(0) };
+          message(`${which}: ${state.scoring.done}/${state.scoring.total} responses`);
+          this.flushStatus();
+        }
+      } catch (error) {
+        if ((error as Error).name === 'AbortError') throw error;
+        void vscode.window.showErrorMessage(`Preference Lens could not score ${this.fileName} with ${column.name}: ${(error as Error).message}`);
+      } finally {
+        await loaded?.scorer.dispose();
+        state.scoring = { ...state.scoring, model: undefined, detail: undefined };
+        state.modelsChanged();
+      }
+    }
   }
 
   private scheduleStatus(): void {
@@ -489,4 +614,9 @@ function abortError(): Error {
   const error = new Error('cancelled');
   error.name = 'AbortError';
   return error;
+}
+
+/** The first model's name in the several-model figures: its setting, as each further model is named by its own. */
+function firstModelName(): string {
+  return readSettings().modelPath || 'bundled baseline';
 }

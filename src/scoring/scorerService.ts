@@ -67,10 +67,19 @@ export class ScorerService implements vscode.Disposable {
     return this.current;
   }
 
-  private async create(): Promise<LoadedScorer> {
+  /**
+   * A scorer of its own for one of the further models (`preferenceLens.additionalModels`), with the
+   * same settings as the first: the caller scores with it and disposes of it, so besides the first
+   * model only the one being scored is loaded. Scores are cached per model as the first model's are.
+   */
+  load(model: string): Promise<LoadedScorer> {
+    return this.create(model);
+  }
+
+  private async create(modelSpec?: string): Promise<LoadedScorer> {
     const settings = readSettings();
-    const bundled = !settings.modelPath;
-    const model = bundled ? path.join(this.extensionPath, 'dist', 'models', 'baseline') : settings.modelPath;
+    const bundled = !(modelSpec ?? settings.modelPath);
+    const model = bundled ? path.join(this.extensionPath, 'dist', 'models', 'baseline') : (modelSpec ?? settings.modelPath);
     const cancelDownload = new AbortController();
     let loaded!: () => void;
     const loading = new Promise<void>((resolve) => (loaded = resolve));

@@ -53,6 +53,12 @@ export interface PairRow {
   annotators?: Array<{ name: string; label: ReviewLabel }>;
   /** The adjudicator's decision, when there is one (withheld likewise). */
   adjudication?: { label: ReviewLabel; by: string };
+  /**
+   * With further models (`preferenceLens.additionalModels`): each model's scores of the pair, the
+   * first model's first, and their consensus margin (src/core/modelConsensus.ts). Withheld in blind mode.
+   */
+  models?: { name: string; score?: Omit<RowScore, 'lengthControlledMargin'> }[];
+  consensusMargin?: number;
 }
 
 /** One line of the pair list: enough to scan and sort by eye; the text is a short preview. */
@@ -84,14 +90,18 @@ export type RowFilter = 'all' | 'disagreements' | 'agreements' | 'unlabelled' | 
   /** The adjudication queue: pairs two or more annotators labelled differently, not yet adjudicated. */
   | 'annotators-disagree'
   /** Pairs an adjudicator decided. */
-  | 'adjudicated';
+  | 'adjudicated'
+  /** Scored by every model, and every model prefers the other response than the label (src/core/modelConsensus.ts). */
+  | 'every-model-disagrees';
 
 /** Row orders; `confidence` puts the disagreements the model is surest about first (the review queue). */
 export type RowSort = 'file' | 'confidence' | 'margin' | 'margin-desc' | 'length-difference'
   /** Labelled pairs whose length-controlled margin contradicts the label most, first. */
   | 'length-controlled'
   /** The noise score (src/core/noiseScore.ts), highest first: the review queue's order. */
-  | 'noise';
+  | 'noise'
+  /** Labelled pairs whose consensus margin over the models contradicts the label most, first. */
+  | 'consensus';
 
 /** Which pairs the list shows and in what order; the parts combine. */
 export interface RowQuery {
@@ -141,6 +151,8 @@ export interface ReviewStatus {
   disagreements: number;
   /** Pairs each model-free noise check flags (so far, while the file is read). */
   checks?: Record<CheckName, number>;
+  /** The further models (`preferenceLens.additionalModels`) and how many pairs each has scored. */
+  models?: { name: string; scored: number }[];
   scoring: {
     state: ScoringState;
     done: number;
@@ -148,6 +160,8 @@ export interface ReviewStatus {
     error?: string;
     /** While loading: what takes the time (a checkpoint's graph being built, with its step). */
     detail?: string;
+    /** While a further model (`preferenceLens.additionalModels`) scores: which, e.g. "model 2 of 3: org/name". */
+    model?: string;
     /** Responses longer than the model's limit, scored on their last tokens (left truncation), in this session's runs. */
     truncated?: number;
   };

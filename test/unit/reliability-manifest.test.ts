@@ -12,8 +12,8 @@ test('in an untrusted workspace, settings that choose a model or an endpoint are
   const { untrustedWorkspaces } = manifest.capabilities;
   assert.equal(untrustedWorkspaces.supported, 'limited');
   // Every setting that names something to load or to send data to.
-  const pointing = Object.keys(manifest.contributes.configuration.properties).filter((key) => /modelPath|endpoint|url/i.test(key));
-  assert.deepEqual(pointing, ['preferenceLens.modelPath']);
+  const pointing = Object.keys(manifest.contributes.configuration.properties).filter((key) => /modelPath|models$|endpoint|url/i.test(key));
+  assert.deepEqual(pointing, ['preferenceLens.modelPath', 'preferenceLens.additionalModels']);
   for (const key of pointing) assert.ok(untrustedWorkspaces.restrictedConfigurations.includes(key), `${key} must be restricted`);
 });
 
