@@ -29,6 +29,8 @@ import {
 const SEARCH_CHUNK = 2000;
 /** Characters of the prompt a list row previews. */
 const PREVIEW_CHARS = 160;
+/** List-row previews kept (about 2 MB): many screens of scrolling back and forth. */
+const MAX_CACHED_PREVIEWS = 10_000;
 
 export class ReviewState {
   scoring: ReviewStatus['scoring'] = { state: 'idle', done: 0, total: 0 };
@@ -55,6 +57,9 @@ export class ReviewState {
    * the same query, and a sort over every pair per window would make each scroll step O(n log n).
    */
   private selected?: { fingerprint: string; annotationsLog: AnnotationLog; indices: number[] };
+
+  /** Previews of list rows by table index, least recently used first (see previews()). */
+  private readonly previewCache = new Map<number, string>();
 
   /** The length effect fitted on the scores as they stand (./lengthControl). */
   private fitted?: { count: number; scoreVersion: number; scored: number; generation: number; fit: LengthFit | null };
@@ -363,16 +368,10 @@ export class ReviewState {
   /** List rows `offset`… of the query's list, and the list's length. */
   async rows(offset: number, count: number, query: RowQuery = DEFAULT_QUERY): Promise<{ total: number; rows: RowSummary[] }> {
     const { total, indices } = await this.window(offset, count, query);
-    const pairs = await this.table.pairs(indices);
+    const previews = await this.previews(indices);
     const rows = indices.map((index, k): RowSummary => {
       const annotation = this.visibleAnnotation(index);
-      const lastTurn = pairs[k].prompt.at(-1)?.content ?? '';
-      const row: RowSummary = {
-        index,
-        line: this.table.line(index),
-        label: this.table.fileLabel(index),
-        preview: lastTurn.slice(0, 4 * PREVIEW_CHARS).replace(/\s+/g, ' ').trim().slice(0, PREVIEW_CHARS),
-      };
+      const row: RowSummary = { index, line: this.table.line(index), label: this.table.fileLabel(index), preview: previews[k] };
       // "you:" is yours: a colleague's label is not shown as one.
       const mine = this.mine(index);
       if (mine) row.yours = mine;
@@ -382,14 +381,48 @@ export class ReviewState {
       const checks = this.table.checks.of(index);
       if (checks.length) row.checks = checks;
       if (this.hidden(index)) return { ...row, label: null, blind: true };
-      const score = this.table.score(index);
-      if (score) {
-        const { margin, prefers, agrees } = verdict(this.label(index), score, this.table.identical(index));
-        row.score = { margin, prefers, agrees };
-      }
+      const score = this.rowScore(index);
+      if (score) row.score = score;
       return row;
     });
     return { total, rows };
+  }
+
+  /**
+   * Pair `index`'s verdict as a list row shows it; undefined while unscored, and while blind review
+   * withholds it. The host pushes these as scores arrive, so a list in file order needs no new rows.
+   */
+  rowScore(index: number): RowSummary['score'] {
+    const score = this.table.score(index);
+    if (!score || this.hidden(index)) return undefined;
+    const { margin, prefers, agrees } = verdict(this.label(index), score, this.table.identical(index));
+    return { margin, prefers, agrees };
+  }
+
+  /**
+   * The list rows' previews (the start of the last prompt turn, whitespace collapsed), from a cache:
+   * a row's text is read from the file once, not each time the list is fetched again as scores or
+   * labels change. A state belongs to one reading of the file, so its cache never goes stale.
+   */
+  private async previews(indices: readonly number[]): Promise<string[]> {
+    const missing = indices.filter((index) => !this.previewCache.has(index));
+    const pairs = await this.table.pairs(missing);
+    missing.forEach((index, k) => {
+      const lastTurn = pairs[k].prompt.at(-1)?.content ?? '';
+      this.previewCache.set(index, lastTurn.slice(0, 4 * PREVIEW_CHARS).replace(/\s+/g, ' ').trim().slice(0, PREVIEW_CHARS));
+    });
+    const previews = indices.map((index) => {
+      const preview = this.previewCache.get(index) as string;
+      // Refreshed as used, so the rows in view stay while the oldest go.
+      this.previewCache.delete(index);
+      this.previewCache.set(index, preview);
+      return preview;
+    });
+    for (const oldest of this.previewCache.keys()) {
+      if (this.previewCache.size <= MAX_CACHED_PREVIEWS) break;
+      this.previewCache.delete(oldest);
+    }
+    return previews;
   }
 
   /** The pairs at these table positions, whole, as the pair view shows them (invalid ones skipped). */

@@ -71,6 +71,10 @@ export class ReviewDocument implements vscode.CustomDocument {
   private readonly annotationsChanged = new vscode.EventEmitter<readonly number[] | undefined>();
   /** Fires when annotations or the pairs themselves changed: webviews fetch their rows again. */
   readonly onDidChangeAnnotations = this.annotationsChanged.event;
+  /** The pairs scored since the last status, told with it: webviews update the rows they hold. */
+  private readonly scored = new vscode.EventEmitter<readonly number[]>();
+  readonly onDidScore = this.scored.event;
+  private newlyScored: number[] = [];
   private run?: { controller: AbortController; done: Promise<void> };
   private statusTimer?: NodeJS.Timeout;
   private readonly disposables: vscode.Disposable[] = [];
@@ -405,6 +409,7 @@ export class ReviewDocument implements vscode.CustomDocument {
     previous?.controller.abort();
     await previous?.done;
     this.state.table.clearScores();
+    this.newlyScored = [];
     this.state.model = undefined;
     await this.score();
   }
@@ -478,7 +483,10 @@ export class ReviewDocument implements vscode.CustomDocument {
             const pairs = await table.pairs(chunk);
             const stats = await scorePairs(pairs, pairs.map((_, k) => k), loaded.scorer, {
               signal,
-              onPair: (k, score) => table.setScore(chunk[k], score),
+              onPair: (k, score) => {
+                table.setScore(chunk[k], score);
+                this.newlyScored.push(chunk[k]);
+              },
               onNotice: (notice) => {
                 // A slow endpoint is a state of the run, shown with its progress; a crash deserves a message.
                 if (notice.kind === 'endpoint-waiting') {
@@ -584,6 +592,11 @@ export class ReviewDocument implements vscode.CustomDocument {
   private flushStatus(): void {
     if (this.statusTimer) clearTimeout(this.statusTimer);
     this.statusTimer = undefined;
+    if (this.newlyScored.length) {
+      const indices = this.newlyScored;
+      this.newlyScored = [];
+      this.scored.fire(indices);
+    }
     this.statusChanged.fire(this.state.status());
   }
 
@@ -596,6 +609,7 @@ export class ReviewDocument implements vscode.CustomDocument {
     this.disposables.forEach((d) => d.dispose());
     this.statusChanged.dispose();
     this.annotationsChanged.dispose();
+    this.scored.dispose();
   }
 }
 

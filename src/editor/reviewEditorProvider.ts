@@ -13,12 +13,14 @@ import {
   REVIEW_FOCUS_CONTEXT,
   type BulkAction,
   type HostToWebview,
+  type ReviewRequests,
   type ReviewKeymap,
   type RowQuery,
   type WebviewToHost,
 } from '../shared/reviewProtocol';
 import { ReviewDocument } from './reviewDocument';
 import { reviewKeymap } from '../shared/reviewKeymap';
+import { answerRequests } from '../shared/requests';
 import { watchReviewKeymap } from './reviewKeymap';
 import { reviewWebviewHtml } from './webviewHtml';
 
@@ -89,9 +91,28 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
     webview.html = this.html(webview);
     const post = (message: HostToWebview) => void webview.postMessage(message);
 
+    // Pushes go out in the order their changes happened, though reading a changed pair is async.
+    let pushed = Promise.resolve();
+    const push = (message: () => Promise<HostToWebview> | HostToWebview) => {
+      pushed = pushed.then(message).then(post, (error: Error) => this.readError(document, error));
+    };
+    const reading = <T>(read: Promise<T>) => read.catch((error: Error) => {
+      this.readError(document, error);
+      throw error;
+    });
+    const answer = answerRequests<ReviewRequests>(
+      {
+        rows: ({ offset, count, query }) => reading(document.state.rows(offset, count, query)),
+        pairs: ({ indices }) => (Array.isArray(indices) ? reading(document.state.pairRows(indices)) : []),
+        stats: () => document.state.stats(),
+      },
+      post,
+    );
+
     const subscriptions = [
       document.onDidChangeStatus((status) => post({ type: 'status', status })),
-      document.onDidChangeAnnotations((indices) => post({ type: 'annotationsChanged', indices: indices && [...indices] })),
+      document.onDidScore((indices) => push(() => ({ type: 'scores', scores: indices.map((index) => ({ index, score: document.state.rowScore(index) })) }))),
+      document.onDidChangeAnnotations((indices) => push(async () => ({ type: 'annotationsChanged', pairs: indices && (await document.state.pairRows(indices)) }))),
       webview.onDidReceiveMessage((message: WebviewToHost) => {
         switch (message.type) {
           case 'ready': {
@@ -108,18 +129,8 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
             });
             break;
           }
-          case 'requestRows':
-            void document.state.rows(message.offset, message.count, message.query).then(
-              (window) => post({ type: 'rows', token: message.token, offset: message.offset, ...window }),
-              (error: Error) => void vscode.window.showErrorMessage(`Preference Lens could not read ${document.uri.fsPath}: ${error.message}`),
-            );
-            break;
-          case 'requestPairs':
-            if (!Array.isArray(message.indices)) break;
-            void document.state.pairRows(message.indices).then(
-              (rows) => post({ type: 'pairs', token: message.token, rows }),
-              (error: Error) => void vscode.window.showErrorMessage(`Preference Lens could not read ${document.uri.fsPath}: ${error.message}`),
-            );
+          case 'request':
+            void answer(message);
             break;
           case 'focus':
             void this.setFocused(panel, message.focused === true).then(() => post({ type: 'keys', active: this.focusedPanel === panel }));
@@ -143,9 +154,6 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
             break;
           case 'setAdjudicating':
             document.setAdjudicating(message.adjudicating === true);
-            break;
-          case 'requestStats':
-            post({ type: 'stats', stats: document.state.stats() });
             break;
           case 'cancelScoring':
             document.cancelScoring();
@@ -181,6 +189,10 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
       if (this.focusedPanel === panel) void this.setFocused(panel, false);
     });
     if (readSettings().scoreOnOpen) void document.score();
+  }
+
+  private readError(document: ReviewDocument, error: Error): void {
+    void vscode.window.showErrorMessage(`Preference Lens could not read ${document.uri.fsPath}: ${error.message}`);
   }
 
   /** The review keybindings apply while some review webview has focus, and go to that one. */

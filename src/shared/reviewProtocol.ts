@@ -9,6 +9,7 @@ import type { CheckName } from '../core/checkNames';
 import type { NoiseEvidence } from '../core/noiseScore';
 import type { DatasetStats } from '../core/stats';
 import type { ModelPreference } from '../core/verdict';
+import type { ReplyMessage, RequestMessage } from './requests';
 
 export interface RowScore {
   rewardA: number;
@@ -234,11 +235,19 @@ export type ReviewKeymap = Record<ReviewAction, string[]>;
 /** The context key that is true while a review webview has keyboard focus (the keybindings' `when`). */
 export const REVIEW_FOCUS_CONTEXT = 'preferenceLens.reviewFocus';
 
+/**
+ * What the webview asks of the host, each with its reply (see ./requests.ts): list rows a window at
+ * a time, whole pairs for the pair view, the statistics.
+ */
+export type ReviewRequests = {
+  rows: { params: { offset: number; count: number; query: RowQuery }; reply: { total: number; rows: RowSummary[] } };
+  pairs: { params: { indices: number[] }; reply: PairRow[] };
+  stats: { params: Record<string, never>; reply: DatasetStats };
+};
+
 export type WebviewToHost =
   | { type: 'ready' }
-  /** `token` comes back with the answer, so the webview can drop answers to outdated requests. */
-  | { type: 'requestRows'; token: number; offset: number; count: number; query: RowQuery }
-  | { type: 'requestPairs'; token: number; indices: number[] }
+  | RequestMessage<ReviewRequests>
   /** The webview gained or lost keyboard focus: the review keybindings apply only while it has it. */
   | { type: 'focus'; focused: boolean }
   /** Opens Keyboard Shortcuts filtered to the review keys. */
@@ -249,7 +258,6 @@ export type WebviewToHost =
   /** One reviewer action on one pair: every field it sets is one edit, one undo step. */
   | { type: 'annotate'; index: number; values: FieldValues }
   | { type: 'editNote'; index: number }
-  | { type: 'requestStats' }
   | { type: 'cancelScoring' }
   | { type: 'rescore' }
   /** The baseline is scoring: the user picked the recommended reward model (a download they agreed to), or wants to choose. */
@@ -258,16 +266,19 @@ export type WebviewToHost =
 
 export type HostToWebview =
   | { type: 'snapshot'; snapshot: ReviewSnapshot }
-  | { type: 'rows'; token: number; offset: number; total: number; rows: RowSummary[] }
-  | { type: 'pairs'; token: number; rows: PairRow[] }
+  | ReplyMessage
   | { type: 'command'; action: ReviewAction }
   /** The user changed their keybindings: the hints show these keys now. */
   | { type: 'keymap'; keymap: ReviewKeymap }
   /** The review keybindings are now on (this webview has focus) or off. */
   | { type: 'keys'; active: boolean }
-  /** `indices`: the pairs whose annotations changed, when it is a few; absent: any may have. */
-  | { type: 'annotationsChanged'; indices?: number[] }
-  | { type: 'stats'; stats: DatasetStats }
+  /**
+   * `pairs`: the pairs whose annotations changed, as the pair view shows them now, when it is a few;
+   * absent: any may have.
+   */
+  | { type: 'annotationsChanged'; pairs?: PairRow[] }
+  /** Pairs scored since the last push, each with its verdict as a list row shows it (none while blind review withholds it). */
+  | { type: 'scores'; scores: Array<{ index: number; score?: RowSummary['score'] }> }
   | { type: 'status'; status: ReviewStatus };
 
 /** Most list rows or pairs the host serves per request: the webview never holds the whole file. */

@@ -104,6 +104,27 @@ describe('ReviewState', () => {
     assert.equal(plain.label, 'b');
   });
 
+  it('list rows read a pair\'s text once: fetching them again (new scores, labels) reads no text', async () => {
+    const state = new ReviewState(PairTable.fromPairs(Array.from({ length: 30 }, (_, i) => ({ ...pair('a', i + 1), prompt: [{ role: 'user', content: `question ${i}` }] }))));
+    const read: number[] = [];
+    const pairsOf = state.table.pairs.bind(state.table);
+    state.table.pairs = (indices) => {
+      read.push(...indices);
+      return pairsOf(indices);
+    };
+    const first = (await state.rows(0, 20)).rows;
+    assert.equal(read.length, 20);
+    state.table.setScore(3, { rewardA: 0, rewardB: 2 });
+    const again = (await state.rows(0, 20)).rows;
+    assert.equal(read.length, 20, 'no text read for rows already previewed');
+    assert.deepEqual(again.map((r) => r.preview), first.map((r) => r.preview));
+    assert.equal(again[3].preview, 'question 3');
+    assert.deepEqual(again[3].score, { margin: -2, prefers: 'b', agrees: false }, 'the new score is in the row');
+    assert.deepEqual(state.rowScore(3), again[3].score, 'the score the host pushes is the row\'s');
+    await state.rows(10, 20);
+    assert.deepEqual(read.slice(20), [20, 21, 22, 23, 24, 25, 26, 27, 28, 29], 'only rows never shown are read');
+  });
+
   it('a cached selection follows new scores, annotations and pairs', async () => {
     const state = new ReviewState(PairTable.fromPairs(Array.from({ length: 6 }, (_, i) => pair('a', i + 1))));
     const queue = { filter: 'disagreements', sort: 'confidence' } as const;
