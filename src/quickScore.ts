@@ -4,19 +4,22 @@
  */
 import * as vscode from 'vscode';
 import { readSelectedConversation } from './core/transcript';
+import { Disposable } from './disposable';
 import type { ScorerService } from './scoring/scorerService';
 
 const RESULT_SECONDS = 15;
 
-export class QuickScore implements vscode.Disposable {
-  private readonly decoration = vscode.window.createTextEditorDecorationType({
-    after: { margin: '0 0 0 1em', color: new vscode.ThemeColor('editorCodeLens.foreground'), fontStyle: 'italic' },
-  });
-  private readonly disposables: vscode.Disposable[] = [this.decoration];
+export class QuickScore extends Disposable {
+  private readonly decoration = this.register(
+    vscode.window.createTextEditorDecorationType({
+      after: { margin: '0 0 0 1em', color: new vscode.ThemeColor('editorCodeLens.foreground'), fontStyle: 'italic' },
+    }),
+  );
 
   constructor(private readonly scorers: ScorerService) {
-    this.disposables.push(
-      vscode.commands.registerCommand('preferenceLens.scoreSelection', () => this.scoreSelection()),
+    super();
+    this.register(vscode.commands.registerCommand('preferenceLens.scoreSelection', () => this.scoreSelection()));
+    this.register(
       // A result describes the text as it was: any edit clears it.
       vscode.workspace.onDidChangeTextDocument((event) => {
         for (const editor of vscode.window.visibleTextEditors) if (editor.document === event.document) editor.setDecorations(this.decoration, []);
@@ -70,9 +73,5 @@ export class QuickScore implements vscode.Disposable {
     } catch (error) {
       void vscode.window.showErrorMessage(`Preference Lens could not score the selection: ${(error as Error).message}`);
     }
-  }
-
-  dispose(): void {
-    this.disposables.forEach((d) => d.dispose());
   }
 }

@@ -3,30 +3,28 @@ import * as vscode from 'vscode';
 import type { ReviewEditorProvider } from './editor/reviewEditorProvider';
 import type { ReviewDocument } from './editor/reviewDocument';
 import type { ReviewStatus } from './shared/reviewProtocol';
+import { Disposable, DisposableSlot } from './disposable';
 
-export class StatusBar implements vscode.Disposable {
-  private readonly item = vscode.window.createStatusBarItem('preferenceLens.status', vscode.StatusBarAlignment.Right, 100);
-  private readonly disposables: vscode.Disposable[] = [this.item];
-  private documentSubscription?: vscode.Disposable;
+export class StatusBar extends Disposable {
+  private readonly item = this.register(vscode.window.createStatusBarItem('preferenceLens.status', vscode.StatusBarAlignment.Right, 100));
+  private readonly documentSubscription = this.register(new DisposableSlot());
 
   constructor(reviews: ReviewEditorProvider) {
+    super();
     this.item.name = 'Preference Lens';
     this.item.command = 'preferenceLens.statusActions';
-    this.disposables.push(
-      reviews.onDidChangeActive((document) => this.follow(document)),
-      vscode.commands.registerCommand('preferenceLens.statusActions', () => this.actions(reviews.active)),
-    );
+    this.register(reviews.onDidChangeActive((document) => this.follow(document)));
+    this.register(vscode.commands.registerCommand('preferenceLens.statusActions', () => this.actions(reviews.active)));
     this.follow(reviews.active);
   }
 
   private follow(document: ReviewDocument | undefined): void {
-    this.documentSubscription?.dispose();
-    this.documentSubscription = undefined;
+    this.documentSubscription.value = undefined;
     if (!document) {
       this.item.hide();
       return;
     }
-    this.documentSubscription = document.onDidChangeStatus((status) => this.show(status));
+    this.documentSubscription.value = document.onDidChangeStatus((status) => this.show(status));
     this.show(document.state.status());
   }
 
@@ -50,10 +48,5 @@ export class StatusBar implements vscode.Disposable {
     );
     const picked = await vscode.window.showQuickPick(items, { title: 'Preference Lens' });
     if (picked) await vscode.commands.executeCommand(picked.command);
-  }
-
-  dispose(): void {
-    this.documentSubscription?.dispose();
-    this.disposables.forEach((d) => d.dispose());
   }
 }

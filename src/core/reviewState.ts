@@ -23,7 +23,7 @@ import {
   type RowFilter,
   type RowQuery,
   type ScoringState,
-} from '../shared/reviewProtocol';
+} from './reviewView';
 
 /** Pairs read per step when searching text: bounds memory on huge files. */
 const SEARCH_CHUNK = 2000;

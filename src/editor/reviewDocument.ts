@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { Disposable } from '../disposable';
 import { DEFAULT_RECOMMENDATION } from '../engine/recommendedModels';
 import { AnnotationLog, sidecarPath, type AnnotationEvent, type ReviewLabel } from '../core/annotations';
 import { teamPath } from '../core/assignment';
@@ -42,7 +43,7 @@ export interface ReviewDocumentDelegate {
 /** Beyond this many pairs, a change is announced as "any may have changed" (bulk edits). */
 const MAX_CHANGED_INDICES = 100;
 
-export class ReviewDocument implements vscode.CustomDocument {
+export class ReviewDocument extends Disposable implements vscode.CustomDocument {
   static async open(uri: vscode.Uri, backupId: string | undefined, delegate: ReviewDocumentDelegate): Promise<ReviewDocument> {
     const annotations = await AnnotationLog.load(sidecarPath(uri.fsPath));
     const journal = RecoveryJournal.for(delegate.recoveryDir, uri.fsPath);
@@ -64,20 +65,19 @@ export class ReviewDocument implements vscode.CustomDocument {
   format!: PreferenceFormat;
   state!: ReviewState;
   private index?: DatasetIndex;
-  private readonly tableGrew = new vscode.EventEmitter<void>();
-  private readonly statusChanged = new vscode.EventEmitter<ReviewStatus>();
+  private readonly tableGrew = this.register(new vscode.EventEmitter<void>());
+  private readonly statusChanged = this.register(new vscode.EventEmitter<ReviewStatus>());
   readonly onDidChangeStatus = this.statusChanged.event;
   /** The pairs whose annotations changed; undefined when any may have (revert, reload, merge, blind). */
-  private readonly annotationsChanged = new vscode.EventEmitter<readonly number[] | undefined>();
+  private readonly annotationsChanged = this.register(new vscode.EventEmitter<readonly number[] | undefined>());
   /** Fires when annotations or the pairs themselves changed: webviews fetch their rows again. */
   readonly onDidChangeAnnotations = this.annotationsChanged.event;
   /** The pairs scored since the last status, told with it: webviews update the rows they hold. */
-  private readonly scored = new vscode.EventEmitter<readonly number[]>();
+  private readonly scored = this.register(new vscode.EventEmitter<readonly number[]>());
   readonly onDidScore = this.scored.event;
   private newlyScored: number[] = [];
   private run?: { controller: AbortController; done: Promise<void> };
   private statusTimer?: NodeJS.Timeout;
-  private readonly disposables: vscode.Disposable[] = [];
 
   private constructor(
     readonly uri: vscode.Uri,
@@ -85,9 +85,9 @@ export class ReviewDocument implements vscode.CustomDocument {
     private readonly delegate: ReviewDocumentDelegate,
     private readonly journal: RecoveryJournal,
   ) {
-    this.disposables.push(
-      delegate.scorers.onDidChangeModel(() => void this.rescore()),
-      this.tableGrew,
+    super();
+    this.register(delegate.scorers.onDidChangeModel(() => void this.rescore()));
+    this.register(
       vscode.workspace.onDidChangeConfiguration((event) => {
         if (event.affectsConfiguration('preferenceLens.blindMode')) this.setBlind(readSettings().blindMode);
         if (event.affectsConfiguration('preferenceLens.annotator')) {
@@ -346,7 +346,7 @@ export class ReviewDocument implements vscode.CustomDocument {
       const handler = () => void onChange().catch((error: Error) => void vscode.window.showErrorMessage(error.message));
       watcher.onDidChange(handler);
       watcher.onDidCreate(handler);
-      this.disposables.push(watcher);
+      this.register(watcher);
     };
     watch(this.uri.fsPath, () => this.reloadDataset());
     watch(sidecarPath(this.uri.fsPath), () => this.reloadAnnotations());
@@ -358,7 +358,7 @@ export class ReviewDocument implements vscode.CustomDocument {
     watch(teamPath(this.uri.fsPath), team);
     const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(this.uri.fsPath)), path.basename(teamPath(this.uri.fsPath))));
     watcher.onDidDelete(() => void team());
-    this.disposables.push(watcher);
+    this.register(watcher);
   }
 
   /**
@@ -600,16 +600,13 @@ export class ReviewDocument implements vscode.CustomDocument {
     this.statusChanged.fire(this.state.status());
   }
 
-  dispose(): void {
+  override dispose(): void {
     // Closed, saved or not ("Don't Save" included): nothing to recover. A crash never gets here.
     void this.journal.delete();
     this.cancelScoring();
     void this.index?.close();
     if (this.statusTimer) clearTimeout(this.statusTimer);
-    this.disposables.forEach((d) => d.dispose());
-    this.statusChanged.dispose();
-    this.annotationsChanged.dispose();
-    this.scored.dispose();
+    super.dispose();
   }
 }
 

@@ -22,11 +22,12 @@ import { ReviewDocument } from './reviewDocument';
 import { reviewKeymap } from '../shared/reviewKeymap';
 import { answerRequests } from '../shared/requests';
 import { watchReviewKeymap } from './reviewKeymap';
+import { Disposable } from '../disposable';
 import { reviewWebviewHtml } from './webviewHtml';
 
 export const REVIEW_VIEW_TYPE = 'preferenceLens.review';
 
-export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewDocument> {
+export class ReviewEditorProvider extends Disposable implements vscode.CustomEditorProvider<ReviewDocument> {
   private activeDocument?: ReviewDocument;
   /** The review webview that has keyboard focus, which the review key commands go to. */
   private focusedPanel?: vscode.WebviewPanel;
@@ -34,10 +35,10 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
   private activePanel?: vscode.WebviewPanel;
   private readonly panels = new Set<vscode.WebviewPanel>();
   private keymap?: { current(): ReviewKeymap };
-  private readonly activeChanged = new vscode.EventEmitter<ReviewDocument | undefined>();
+  private readonly activeChanged = this.register(new vscode.EventEmitter<ReviewDocument | undefined>());
   /** Fires when the review the user works in changes (or none is left). */
   readonly onDidChangeActive = this.activeChanged.event;
-  private readonly edits = new vscode.EventEmitter<vscode.CustomDocumentEditEvent<ReviewDocument>>();
+  private readonly edits = this.register(new vscode.EventEmitter<vscode.CustomDocumentEditEvent<ReviewDocument>>());
   readonly onDidChangeCustomDocument = this.edits.event;
 
   constructor(
@@ -46,7 +47,9 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
     private readonly annotator: () => string,
     /** The extension's storage: recovery journals of unsaved changes go under it. */
     private readonly storageDir: string,
-  ) {}
+  ) {
+    super();
+  }
 
   static register(context: vscode.ExtensionContext, scorers: ScorerService, annotator: () => string): ReviewEditorProvider {
     const provider = new ReviewEditorProvider(context.extensionUri, scorers, annotator, (context.storageUri ?? context.globalStorageUri).fsPath);
@@ -55,6 +58,7 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
       for (const panel of provider.panels) void panel.webview.postMessage({ type: 'keymap', keymap } satisfies HostToWebview);
     });
     context.subscriptions.push(
+      provider,
       vscode.window.registerCustomEditorProvider(REVIEW_VIEW_TYPE, provider, {
         // Off: a hidden review re-syncs from the host's snapshot instead of holding memory.
         webviewOptions: { retainContextWhenHidden: false },
@@ -109,7 +113,7 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
       post,
     );
 
-    const subscriptions = [
+    const subscriptions = vscode.Disposable.from(
       document.onDidChangeStatus((status) => post({ type: 'status', status })),
       document.onDidScore((indices) => push(() => ({ type: 'scores', scores: indices.map((index) => ({ index, score: document.state.rowScore(index) })) }))),
       document.onDidChangeAnnotations((indices) => push(async () => ({ type: 'annotationsChanged', pairs: indices && (await document.state.pairRows(indices)) }))),
@@ -176,14 +180,14 @@ export class ReviewEditorProvider implements vscode.CustomEditorProvider<ReviewD
           this.activePanel = panel;
         }
       }),
-    ];
+    );
     this.setActive(document);
     this.activePanel = panel;
     this.panels.add(panel);
     document.restoreRecovered();
     panel.onDidDispose(() => {
       this.panels.delete(panel);
-      subscriptions.forEach((s) => s.dispose());
+      subscriptions.dispose();
       if (this.activeDocument === document) this.setActive(undefined);
       if (this.activePanel === panel) this.activePanel = undefined;
       if (this.focusedPanel === panel) void this.setFocused(panel, false);

@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { Disposable } from '../disposable';
 import type { Scorer, ScorerInfo } from '../engine/scorer';
 import { createScorer, isEndpoint, isHubModel } from '../engine/createScorer';
 import type { HubProgress } from '../engine/hub';
@@ -21,15 +22,14 @@ export interface LoadedScorer {
   bundledNote?: string;
 }
 
-export class ScorerService implements vscode.Disposable {
+export class ScorerService extends Disposable {
   private current?: Promise<LoadedScorer>;
-  private readonly changed = new vscode.EventEmitter<void>();
+  private readonly changed = this.register(new vscode.EventEmitter<void>());
   /** Fires after a model setting changed; open documents re-score with the new model. */
   readonly onDidChangeModel = this.changed.event;
-  private readonly loadProgress = new vscode.EventEmitter<LoadProgress>();
+  private readonly loadProgress = this.register(new vscode.EventEmitter<LoadProgress>());
   /** Fires while a Hugging Face checkpoint's graph is being built (its first load; minutes for a 13B model). */
   readonly onDidLoadProgress = this.loadProgress.event;
-  private readonly subscription: vscode.Disposable;
 
   /** Scores and built model graphs are cached here. */
   private readonly cacheDir: string;
@@ -43,10 +43,13 @@ export class ScorerService implements vscode.Disposable {
     private readonly storageDir: string,
     private readonly remoteToken: () => Thenable<string | undefined>,
   ) {
+    super();
     this.cacheDir = path.join(storageDir, 'score-cache');
-    this.subscription = vscode.workspace.onDidChangeConfiguration((event) => {
-      if (MODEL_SETTINGS.some((key) => event.affectsConfiguration(key))) this.reset();
-    });
+    this.register(
+      vscode.workspace.onDidChangeConfiguration((event) => {
+        if (MODEL_SETTINGS.some((key) => event.affectsConfiguration(key))) this.reset();
+      }),
+    );
   }
 
   /** Forgets the loaded model, e.g. after the endpoint token changed; the next use loads it again. */
@@ -116,10 +119,8 @@ export class ScorerService implements vscode.Disposable {
     if (previous) await previous.then((loaded) => loaded.scorer.dispose(), () => undefined);
   }
 
-  dispose(): void {
-    this.subscription.dispose();
-    this.changed.dispose();
-    this.loadProgress.dispose();
+  override dispose(): void {
+    super.dispose();
     void this.unload();
   }
 }
