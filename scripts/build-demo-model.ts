@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { buildKnownScoreModel, DEMO_MODEL_NAME } from '../src/engine/modelkit/knownScoreModel';
+import { buildKnownScoreModel, DEMO_MODEL_NAME } from './modelkit/knownScoreModel';
 
 /**
  * The repo root is found from this file, not the cwd: the bundle runs from out/tools/ and the source

@@ -6,7 +6,7 @@
  *   core     src/core        the dataset model: formats, index, annotations, statistics
  *   shared   src/shared      message types between host, webview and worker
  *   engine   src/engine      tokenizers, models, scoring, remote endpoints
- *   host     src/cli, src/editor, src/scoring, src/*.ts   the two front ends
+ *   host     src/cli, src/editor, src/*.ts   the two front ends
  *   webview  webview-ui      the review UI in the browser sandbox
  *
  * A layer imports its own and those below it: core ← shared ← engine ← host. The webview may

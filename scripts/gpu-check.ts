@@ -19,7 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type * as Ort from 'onnxruntime-node';
 import { cudaPlatformSupport, DEFAULT_NUGET_FEED, installCudaProviders, readOnnxRuntimeVersion } from '../src/engine/gpu/cudaProviderInstall';
-import { knownScoreModelBytes, knownScoreReward } from '../src/engine/modelkit/knownScoreModel';
+import { knownScoreModelBytes, knownScoreReward } from './modelkit/knownScoreModel';
 
 const repoRoot = path.resolve(__dirname, '..');
 const bundledOrt = path.join(repoRoot, 'node_modules', 'onnxruntime-node');

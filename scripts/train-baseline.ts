@@ -20,7 +20,7 @@ import path from 'node:path';
 import { loadDataset } from '../src/core/dataset';
 import type { Message, Pair } from '../src/core/pair';
 import { createEncoder, type Encoder } from '../src/engine/encoder';
-import { buildKnownScoreModel, knownScoreReward } from '../src/engine/modelkit/knownScoreModel';
+import { buildKnownScoreModel, knownScoreReward } from './modelkit/knownScoreModel';
 import { readTokenizerFolder } from '../src/engine/modelFolder';
 
 const repoRoot = path.resolve(__dirname, '..');

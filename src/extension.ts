@@ -6,7 +6,7 @@ import { exportFromEditor } from './editor/exportFromEditor';
 import { registerGpuCommands } from './gpuCommand';
 import { REVIEW_VIEW_TYPE, ReviewEditorProvider } from './editor/reviewEditorProvider';
 import { QuickScore } from './quickScore';
-import { ScorerService } from './scoring/scorerService';
+import { ScorerService } from './scorerService';
 import { StatusBar } from './statusBar';
 import { readSettings, SECTION } from './settings';
 import { isEndpoint } from './engine/createScorer';

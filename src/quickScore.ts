@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import { readSelectedConversation } from './core/transcript';
 import { Disposable } from './disposable';
-import type { ScorerService } from './scoring/scorerService';
+import type { ScorerService } from './scorerService';
 
 const RESULT_SECONDS = 15;
 

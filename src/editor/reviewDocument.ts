@@ -22,7 +22,7 @@ import { applyEdit, invertEdit, makeEdit, type ReviewEdit } from '../core/review
 import { ReviewState } from '../core/reviewState';
 import type { PairScore } from '../core/verdict';
 import { scorePairs } from '../engine/scorePairs';
-import type { LoadedScorer, ScorerService } from '../scoring/scorerService';
+import type { LoadedScorer, ScorerService } from '../scorerService';
 import { ADDITIONAL_MODELS_SETTING, readSettings } from '../settings';
 import type { ReviewStatus } from '../shared/reviewProtocol';
 

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { DEFAULT_RECOMMENDATION } from '../engine/recommendedModels';
 import { readSettings, SECTION } from '../settings';
-import type { ScorerService } from '../scoring/scorerService';
+import type { ScorerService } from '../scorerService';
 import {
   REVIEW_ACTIONS,
   REVIEW_FOCUS_CONTEXT,
@@ -19,9 +19,9 @@ import {
   type WebviewToHost,
 } from '../shared/reviewProtocol';
 import { ReviewDocument } from './reviewDocument';
-import { reviewKeymap } from '../shared/reviewKeymap';
+import { reviewKeymap } from '../shared/userKeymap';
 import { answerRequests } from '../shared/requests';
-import { watchReviewKeymap } from './reviewKeymap';
+import { watchReviewKeymap } from './keybindingsFile';
 import { Disposable } from '../disposable';
 import { reviewWebviewHtml } from './webviewHtml';
 

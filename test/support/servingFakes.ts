@@ -30,7 +30,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Tokenizer } from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
 import { readTokenizerFolder } from '../../src/engine/modelFolder';
-import { knownScoreReward } from '../../src/engine/modelkit/knownScoreModel';
+import { knownScoreReward } from '../../scripts/modelkit/knownScoreModel';
 
 export const demoTokenizerDir = path.resolve(__dirname, '..', '..', 'models', 'demo');
 

@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildKnownScoreModel } from '../../src/engine/modelkit/knownScoreModel';
+import { buildKnownScoreModel } from '../../scripts/modelkit/knownScoreModel';
 import { readModelFolder } from '../../src/engine/modelFolder';
 import { defaultCacheDir, modelIdentity, ScoreCache } from '../../src/engine/scoreCache';
 import type { ScoreItem, ScoreResult } from '../../src/engine/scorer';

@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildKnownScoreModel } from '../../src/engine/modelkit/knownScoreModel';
+import { buildKnownScoreModel } from '../../scripts/modelkit/knownScoreModel';
 import type { ScoreItem, ScoreResult, Scorer } from '../../src/engine/scorer';
 import { createWorkerScorer, type WorkerScorerOptions } from '../../src/engine/workerScorer';
 import { buildWorkerBundle } from '../support/workerBundle';

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Tokenizer } from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
-import { buildKnownScoreModel, DEMO_MODEL_NAME, KNOWN_SCORE_BIAS, knownScoreWeight } from '../../src/engine/modelkit/knownScoreModel';
+import { buildKnownScoreModel, DEMO_MODEL_NAME, KNOWN_SCORE_BIAS, knownScoreWeight } from '../../scripts/modelkit/knownScoreModel';
 import type { ScoreItem, ScoreResult, Scorer } from '../../src/engine/scorer';
 import { ScoringEngine } from '../../src/engine/scoringEngine';
 import { createWorkerScorer, type WorkerScorerOptions } from '../../src/engine/workerScorer';

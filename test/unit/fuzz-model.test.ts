@@ -15,7 +15,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { createScorer } from '../../src/engine/createScorer';
-import { buildKnownScoreModel } from '../../src/engine/modelkit/knownScoreModel';
+import { buildKnownScoreModel } from '../../scripts/modelkit/knownScoreModel';
 import type { ScoreItem } from '../../src/engine/scorer';
 import { buildWorkerBundle } from '../support/workerBundle';
 

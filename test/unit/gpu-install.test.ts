@@ -22,7 +22,7 @@ import {
   readOnnxRuntimeVersion,
   type CudaInstallProgress,
 } from '../../src/engine/gpu/cudaProviderInstall';
-import { knownScoreModelBytes, knownScoreReward } from '../../src/engine/modelkit/knownScoreModel';
+import { knownScoreModelBytes, knownScoreReward } from '../../scripts/modelkit/knownScoreModel';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const ortPackageDir = path.join(repoRoot, 'node_modules', 'onnxruntime-node');

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createScorer } from '../../src/engine/createScorer';
 import { findCachedModel, hubCacheDir, isHubModelId, resolveHubModel, type HubProgress } from '../../src/engine/hub';
-import { buildKnownScoreModel } from '../../src/engine/modelkit/knownScoreModel';
+import { buildKnownScoreModel } from '../../scripts/modelkit/knownScoreModel';
 import { readModelFolder } from '../../src/engine/modelFolder';
 import { buildWorkerBundle } from '../support/workerBundle';
 import { onnxFile } from '../support/modelFolder';

@@ -13,7 +13,7 @@ import {
   knownScoreReward,
   knownScoreWeight,
   type KnownScoreModelInfo,
-} from '../../src/engine/modelkit/knownScoreModel';
+} from '../../scripts/modelkit/knownScoreModel';
 
 const demoTokenizerDir = path.resolve(__dirname, '..', '..', 'models', 'demo');
 

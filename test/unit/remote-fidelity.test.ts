@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createEncoder, createPairEncoder } from '../../src/engine/encoder';
-import { knownScoreReward } from '../../src/engine/modelkit/knownScoreModel';
+import { knownScoreReward } from '../../scripts/modelkit/knownScoreModel';
 import { readTokenizerFolder } from '../../src/engine/modelFolder';
 import { renderTextPair, renderTulu } from '../../src/engine/promptFormat';
 import { logitOf } from '../../src/engine/remote/protocols';

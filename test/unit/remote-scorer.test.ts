@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createEncoder } from '../../src/engine/encoder';
-import { knownScoreReward } from '../../src/engine/modelkit/knownScoreModel';
+import { knownScoreReward } from '../../scripts/modelkit/knownScoreModel';
 import { readTokenizerFolder } from '../../src/engine/modelFolder';
 import { renderTulu } from '../../src/engine/promptFormat';
 import { createScorer, parseEndpoint, REMOTE_TOKEN_ENV } from '../../src/engine/createScorer';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { reviewKeymap } from '../../src/shared/reviewKeymap';
+import { reviewKeymap } from '../../src/shared/userKeymap';
 import { REVIEW_ACTIONS, REVIEW_FOCUS_CONTEXT, REVIEW_KEYS } from '../../src/shared/reviewProtocol';
 
 const manifest = JSON.parse(readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8'));

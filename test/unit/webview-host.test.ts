@@ -8,7 +8,7 @@ import { JSDOM } from 'jsdom';
 import { loadDataset } from '../../src/core/dataset';
 import { PairTable } from '../../src/core/pairTable';
 import { ReviewState } from '../../src/core/reviewState';
-import { reviewKeymap } from '../../src/shared/reviewKeymap';
+import { reviewKeymap } from '../../src/shared/userKeymap';
 import type { HostToWebview, ReviewRequests, WebviewToHost } from '../../src/shared/reviewProtocol';
 import { answerRequests, RequestClient, type ReplyMessage, type RequestMessage } from '../../src/shared/requests';
 

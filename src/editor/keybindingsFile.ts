@@ -1,12 +1,12 @@
 /**
- * Follows the user's keybindings.json for the review's key hints (see src/shared/reviewKeymap.ts).
+ * Follows the user's keybindings.json for the review's key hints (see src/shared/userKeymap.ts).
  * The file of the default profile is `<user data>/User/keybindings.json`, two folders above the
  * extension's global storage; VS Code offers no API for keybindings.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { reviewKeymap } from '../shared/reviewKeymap';
+import { reviewKeymap } from '../shared/userKeymap';
 import type { ReviewKeymap } from '../shared/reviewProtocol';
 
 /** Reads the keymap now and whenever the file changes; `onChange` gets each new one. */

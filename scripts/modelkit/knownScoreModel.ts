@@ -13,7 +13,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { onnx } from 'onnx-proto';
-import { fmix32 } from '../../core/hash';
+import { fmix32 } from '../../src/core/hash';
 
 /**
  * Every weight is an odd multiple of 1/128 (|w| ≤ 33/128) and the bias a multiple of 1/128, so every

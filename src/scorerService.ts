@@ -7,13 +7,13 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { Disposable } from '../disposable';
-import type { Scorer, ScorerInfo } from '../engine/scorer';
-import { createScorer, isEndpoint, isHubModel } from '../engine/createScorer';
-import type { HubProgress } from '../engine/hub';
-import { MODEL_SETTINGS, readSettings } from '../settings';
-import type { LoadProgress } from '../engine/workerProtocol';
-import { cudaPlatformSupport, findBundledOnnxRuntime, findInstalledCudaRuntime, readOnnxRuntimeVersion } from '../engine/gpu/cudaProviderInstall';
+import { Disposable } from './disposable';
+import type { Scorer, ScorerInfo } from './engine/scorer';
+import { createScorer, isEndpoint, isHubModel } from './engine/createScorer';
+import type { HubProgress } from './engine/hub';
+import { MODEL_SETTINGS, readSettings } from './settings';
+import type { LoadProgress } from './engine/workerProtocol';
+import { cudaPlatformSupport, findBundledOnnxRuntime, findInstalledCudaRuntime, readOnnxRuntimeVersion } from './engine/gpu/cudaProviderInstall';
 
 export interface LoadedScorer {
   scorer: Scorer;

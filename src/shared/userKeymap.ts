@@ -1,7 +1,7 @@
 /**
  * The review keys as the user has them: the defaults from REVIEW_KEYS, changed by the rules of the
  * user's keybindings.json. VS Code has no API to read keybindings, so without this the review's hints
- * would show keys a user rebound. Pure: the host reads the file (src/editor/reviewKeymap.ts).
+ * would show keys a user rebound. Pure: the host reads the file (src/editor/keybindingsFile.ts).
  */
 import { parse, type ParseError } from 'jsonc-parser';
 import { REVIEW_ACTIONS, REVIEW_KEYS, type ReviewAction, type ReviewKeymap } from './reviewProtocol';
