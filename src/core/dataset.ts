@@ -9,6 +9,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { isGzipFile, readChunks } from './byteSource';
 import { FORMATS, RecordError, UNPAIRED_FORMATS, formatByName, shapeOf, type PreferenceFormat } from './formats';
 import { IndexError, LineIndex, RecordScanner, scanBytes, type LineIndexOptions, type RawRecord } from './lineIndex';
+import { firstParquetRows, isParquetFile, parquetRows, type ParquetRow } from './parquetSource';
 import type { Malformed, Pair, Preference } from './pair';
 
 /** The file could not be read as preference data at all (as opposed to a few bad records). */
@@ -160,6 +161,7 @@ function parseBytes(file: string, bytes: Buffer, options: { format?: string }): 
 
 /** Reads a whole file into memory (inflating a gzip-compressed one); for files of any size use {@link openDatasetIndex}. */
 export async function loadDataset(file: string, options: { format?: string } = {}): Promise<Dataset> {
+  if (await isParquetFile(file).catch(() => false)) return loadParquet(file, options);
   let bytes: Buffer;
   try {
     if (await isGzipFile(file)) {
@@ -172,6 +174,36 @@ export async function loadDataset(file: string, options: { format?: string } = {
     throw new DatasetError(`${file}: cannot read the file (${(error as Error).message})`);
   }
   return parseBytes(file, bytes, options);
+}
+
+/** A Parquet file's rows as a {@link Dataset}: a row is a record, its 1-based row number its line. */
+async function loadParquet(file: string, options: { format?: string }): Promise<Dataset> {
+  try {
+    const malformed: Malformed[] = [];
+    const parsed: Parsed[] = [];
+    for await (const row of parquetRows(file)) {
+      const result = parsedRow(row);
+      if ('record' in result) parsed.push(result);
+      else malformed.push(result);
+    }
+    const sample = parsed.slice(0, DETECTION_SAMPLE).map((p) => p.record);
+    const format = chooseFormat(sample, parsed.length + malformed.length, options.format, malformed[0]);
+    const pairs: Pair[] = [];
+    for (const record of parsed) {
+      const result = toPair(record, format);
+      if ('error' in result) malformed.push(result);
+      else pairs.push(result);
+    }
+    malformed.sort((x, y) => x.line - y.line);
+    return { file, format, pairs, malformed };
+  } catch (error) {
+    throw inFile(file, error);
+  }
+}
+
+/** A Parquet row as a parsed record (it is an object already), or why it cannot be one. */
+function parsedRow(row: ParquetRow): Parsed | Malformed {
+  return 'error' in row ? { line: row.line, error: row.error } : { line: row.line, record: row.record };
 }
 
 export interface DatasetIndexOptions extends LineIndexOptions {
@@ -258,6 +290,9 @@ export async function openDatasetIndex(file: string, options: DatasetIndexOption
         'plens inspect, score, review and export read it as it is',
     );
   }
+  if (await isParquetFile(file).catch(() => false)) {
+    throw new DatasetError(`${file}: the file is Parquet, which the review editor does not index; plens inspect, score, review and export read it`);
+  }
   let index: LineIndex;
   try {
     index = await LineIndex.open(file, options);
@@ -296,6 +331,15 @@ export async function detectStreamFormat(file: string, options: { format?: strin
     await stat(file);
   } catch (error) {
     throw new DatasetError(`${file}: cannot read the file (${(error as Error).message})`);
+  }
+  if (await isParquetFile(file)) {
+    try {
+      const rows = (await firstParquetRows(file, DETECTION_SAMPLE, options.signal)).map(parsedRow);
+      const sample = rows.flatMap((row) => ('record' in row ? [row.record] : []));
+      return chooseFormat(sample, rows.length, options.format, rows.find((row): row is Malformed => 'error' in row));
+    } catch (error) {
+      throw inFile(file, error);
+    }
   }
   const scanner = new RecordScanner();
   const window = new ByteWindow();
@@ -407,6 +451,10 @@ export class DatasetStream implements AsyncIterable<StreamedRecord> {
     } catch (error) {
       throw new DatasetError(`${this.file}: cannot read the file (${(error as Error).message})`);
     }
+    if (await isParquetFile(this.file)) {
+      yield* this.parquet();
+      return;
+    }
     const chunkSize = this.options.chunkSize ?? STREAM_CHUNK;
     const window = new ByteWindow();
     // The window keeps chunks until the records in them are read, then hands them back for reuse:
@@ -440,6 +488,29 @@ export class DatasetStream implements AsyncIterable<StreamedRecord> {
       throw inFile(this.file, error);
     } finally {
       await chunks.return(undefined);
+    }
+  }
+
+  /**
+   * A Parquet file's rows, as records of a JSONL file with nothing around them: a copy in the same
+   * format is JSONL, one record a line, each its row as JSON. It has no bytes of its own to rewrite
+   * (start and end are -1), so changing it in place is refused before it is read (see core/export).
+   */
+  private async *parquet(): AsyncGenerator<StreamedRecord> {
+    [this.headBytes, this.tailBytes] = [Buffer.alloc(0), Buffer.from('\n')];
+    try {
+      for await (const row of parquetRows(this.file, this.options)) {
+        const parsed = parsedRow(row);
+        if (!('record' in parsed)) {
+          yield { index: row.index, malformed: parsed };
+          continue;
+        }
+        const pair = toPair(parsed, this.format);
+        if ('error' in pair) yield { index: row.index, malformed: pair };
+        else yield { index: row.index, pair, record: parsed.record, text: JSON.stringify(parsed.record), start: -1, end: -1 };
+      }
+    } catch (error) {
+      throw inFile(this.file, error);
     }
   }
 

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { syncDirectory } from './atomicWrite';
 import { PairKeyer, type Annotation, type AnnotationField, type AnnotationLog, type ReviewLabel } from './annotations';
 import { isGzipFile } from './byteSource';
+import { isParquetFile } from './parquetSource';
 import { DatasetStream, detectStreamFormat, type StreamedRecord } from './dataset';
 import { RecordError, type PreferenceFormat } from './formats';
 import type { IndexProgress } from './lineIndex';
@@ -155,6 +156,10 @@ export async function applyInPlace(file: string, annotations: AnnotationLog, opt
   // Record offsets are offsets in the inflated text: replacing bytes of the compressed file would ruin it.
   if (await isGzipFile(file)) {
     throw new ExportError(`${file} is gzip-compressed and cannot be changed in place; export a copy with --out instead`);
+  }
+  // A Parquet file is rewritten whole or not at all: its records have no bytes of their own to replace.
+  if (await isParquetFile(file)) {
+    throw new ExportError(`${file} is a Parquet file and cannot be changed in place; export a copy with --out instead (JSONL)`);
   }
   const before = await stat(file);
   const report: InPlaceReport = { format: format.name, relabelled: 0, unapplied: {}, rekeyed: 0 };
