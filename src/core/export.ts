@@ -13,9 +13,9 @@ import { PairKeyer, type Annotation, type AnnotationField, type AnnotationLog, t
 import { isGzipFile } from './byteSource';
 import { isParquetFile } from './parquetSource';
 import { DatasetStream, detectStreamFormat, type StreamedRecord } from './dataset';
-import { RecordError, type PreferenceFormat } from './formats';
+import { FORMATS, RecordError, type PreferenceFormat } from './formats';
 import type { IndexProgress } from './lineIndex';
-import type { Message, Pair, Preference } from './pair';
+import type { Malformed, Message, Pair, Preference } from './pair';
 import { identicalResponses, verdict, type PairScore } from './verdict';
 
 export const EXPORT_TARGETS = ['same', 'trl-conversational', 'trl-standard'] as const;
@@ -115,9 +115,11 @@ export async function exportDataset(file: string, out: string, options: ExportOp
   const writer = new RecordWriter(output, stream, options.to, containerOf(out));
   try {
     let ordinal = 0;
+    const misfits: Malformed[] = [];
     for await (const entry of stream) {
       if ('malformed' in entry) {
         count(report.dropped, 'malformed');
+        if (misfits.length < 1) misfits.push(entry.malformed);
         continue;
       }
       const review = reviewOf(entry.pair, keyer.next(entry.pair), options.annotations);
@@ -136,6 +138,7 @@ export async function exportDataset(file: string, out: string, options: ExportOp
       report.written++;
       if (review.relabel) report.relabelled++;
     }
+    if (ordinal === 0) noPairs(file, format, report.dropped.malformed ?? 0, misfits[0], options.format);
     await writer.finish();
     await output.commit();
   } catch (error) {
@@ -172,8 +175,15 @@ export async function applyInPlace(file: string, annotations: AnnotationLog, opt
   try {
     output = await AtomicOutput.create(file, before.mode);
     let copied = 0;
+    let [pairs, records] = [0, 0];
+    let firstMisfit: Malformed | undefined;
     for await (const entry of new DatasetStream(file, format, options)) {
-      if ('malformed' in entry) continue;
+      records++;
+      if ('malformed' in entry) {
+        firstMisfit ??= entry.malformed;
+        continue;
+      }
+      pairs++;
       const key = oldKeys.next(entry.pair);
       const review = reviewOf(entry.pair, key, annotations);
       let pair = entry.pair;
@@ -204,6 +214,7 @@ export async function applyInPlace(file: string, annotations: AnnotationLog, opt
         });
       }
     }
+    if (pairs === 0) noPairs(file, format, records, firstMisfit, options.format);
     if (report.relabelled === 0) {
       await output.abort();
       return report;
@@ -224,6 +235,22 @@ export async function applyInPlace(file: string, annotations: AnnotationLog, opt
   }
   report.rekeyed = moveAnnotations(annotations, moves, options.by);
   return report;
+}
+
+/**
+ * A file of which not one record reads as a pair (under a format named with --format that fits
+ * none of them) is a failure: an export of nothing, reported as a success, would let a script carry
+ * on with an empty dataset. Nothing is written.
+ */
+function noPairs(file: string, format: PreferenceFormat, records: number, first: Malformed | undefined, named: string | undefined): never {
+  const why = first ? ` (line ${first.line}: ${first.error})` : '';
+  if (named !== undefined) {
+    throw new ExportError(
+      `${file}: none of its ${records} records fits --format ${named}${why}; nothing was written; ` +
+        `leave out --format to detect the format, or name one that fits (${FORMATS.map((f) => f.name).join(', ')})`,
+    );
+  }
+  throw new ExportError(`${file}: none of its ${records} records could be read as ${format.name}${why}; nothing was written`);
 }
 
 type PairEntry = Extract<StreamedRecord, { pair: Pair }>;
