@@ -86,7 +86,7 @@ async function pickDataset(): Promise<vscode.Uri | undefined> {
   const picked = await vscode.window.showOpenDialog({
     title: 'Open a preference dataset for review',
     canSelectMany: false,
-    filters: { 'Preference data': ['jsonl', 'json'], 'All files': ['*'] },
+    filters: { 'Preference data': ['jsonl', 'json', 'gz', 'parquet'], 'All files': ['*'] },
   });
   return picked?.[0];
 }

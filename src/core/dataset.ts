@@ -206,6 +206,77 @@ function parsedRow(row: ParquetRow): Parsed | Malformed {
   return 'error' in row ? { line: row.line, error: row.error } : { line: row.line, record: row.record };
 }
 
+/** What {@link DatasetIndex} reads records through: a {@link LineIndex}, or {@link StoredRecords}. */
+type RecordIndex = Pick<LineIndex, 'count' | 'complete' | 'bytesIndexed' | 'totalBytes' | 'done' | 'whenCount' | 'readRecords' | 'close'>;
+
+/** A gzip-compressed or Parquet file: records cannot be read back from the file by byte range. */
+async function isPackedFile(file: string): Promise<boolean> {
+  return (await isGzipFile(file)) || (await isParquetFile(file));
+}
+
+/**
+ * The records of a gzip-compressed or Parquet file, read once, front to back, and kept in memory:
+ * offsets into compressed bytes cannot be read back one record at a time, as a {@link LineIndex}
+ * reads a plain file. Memory is the records' text (the inflated size), which is why the CLI streams
+ * such files instead; the editor shows them read-only as to the dataset (annotations go to the
+ * sidecar, and an export writes JSONL).
+ */
+class StoredRecords implements RecordIndex {
+  readonly complete = true;
+  readonly done: Promise<number>;
+
+  private constructor(
+    private readonly records: RawRecord[],
+    readonly totalBytes: number,
+  ) {
+    this.done = Promise.resolve(records.length);
+  }
+
+  static async read(file: string, options: LineIndexOptions): Promise<StoredRecords> {
+    const totalBytes = (await stat(file)).size;
+    const records: RawRecord[] = [];
+    if (await isParquetFile(file)) {
+      for await (const row of parquetRows(file, options)) {
+        records.push('error' in row ? row : { index: row.index, line: row.line, text: JSON.stringify(row.record) });
+      }
+      return new StoredRecords(records, totalBytes);
+    }
+    const parts: Buffer[] = [];
+    for await (const { bytes, fileBytes } of readChunks(file, 1 << 20, (n) => Buffer.allocUnsafe(n), options.signal)) {
+      parts.push(bytes);
+      options.onProgress?.({ bytesIndexed: fileBytes, totalBytes, records: 0 });
+    }
+    const bytes = Buffer.concat(parts);
+    const scanner = scanBytes(bytes);
+    for (let i = 0; i < scanner.count; i++) {
+      const [start, end] = scanner.span(i);
+      records.push(scanner.decode(i, bytes.subarray(start, end)));
+    }
+    return new StoredRecords(records, totalBytes);
+  }
+
+  get count(): number {
+    return this.records.length;
+  }
+
+  get bytesIndexed(): number {
+    return this.totalBytes;
+  }
+
+  whenCount(): Promise<number> {
+    return this.done;
+  }
+
+  async readRecords(from: number, to: number): Promise<RawRecord[]> {
+    if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to <= this.count)) {
+      throw new RangeError(`records ${from}..${to} are outside the ${this.count} read`);
+    }
+    return this.records.slice(from, to);
+  }
+
+  async close(): Promise<void> {}
+}
+
 export interface DatasetIndexOptions extends LineIndexOptions {
   /** A format name that overrides detection. */
   format?: string;
@@ -223,7 +294,7 @@ export class DatasetIndex {
   constructor(
     readonly file: string,
     readonly format: PreferenceFormat,
-    private readonly index: LineIndex,
+    private readonly index: RecordIndex,
   ) {
     this.done = index.done.catch((error: unknown) => {
       throw inFile(file, error);
@@ -283,20 +354,12 @@ export class DatasetIndex {
  * file cannot be read or holds no pairs.
  */
 export async function openDatasetIndex(file: string, options: DatasetIndexOptions = {}): Promise<DatasetIndex> {
-  // Offsets into compressed bytes mean nothing: say so rather than report the bytes as bad records.
-  if (await isGzipFile(file).catch(() => false)) {
-    throw new DatasetError(
-      `${file}: the file is gzip-compressed; the review editor reads it once decompressed (gunzip -k ${file}); ` +
-        'plens inspect, score, review and export read it as it is',
-    );
-  }
-  if (await isParquetFile(file).catch(() => false)) {
-    throw new DatasetError(`${file}: the file is Parquet, which the review editor does not index; plens inspect, score, review and export read it`);
-  }
-  let index: LineIndex;
+  let index: RecordIndex;
   try {
-    index = await LineIndex.open(file, options);
+    index = (await isPackedFile(file)) ? await StoredRecords.read(file, options) : await LineIndex.open(file, options);
   } catch (error) {
+    if (error instanceof IndexError || error instanceof DatasetError) throw inFile(file, error);
+    if ((error as Error).name === 'AbortError') throw error;
     throw new DatasetError(`${file}: cannot read the file (${(error as Error).message})`);
   }
   try {

@@ -89,6 +89,10 @@ export async function exportDataset(file: string, out: string, options: ExportOp
   if (drop.has('unreviewed-disagreements') && !options.scoreOf) {
     throw new ExportError("dropping unreviewed disagreements needs the reward model's scores (`plens score` output); none were given");
   }
+  // An export is text: a name that promises compression or Parquet would be a file no reader opens.
+  if (/\.(gz|parquet)$/i.test(out)) {
+    throw new ExportError(`${out}: an export is written as JSONL or a JSON array, not compressed or as Parquet; name it .jsonl or .json`);
+  }
   if (await sameFile(file, out)) {
     throw new ExportError(`${out} is the dataset itself: an export writes a new file (in-place mode changes the dataset)`);
   }
@@ -375,6 +379,20 @@ function stringify(value: unknown, item: string, key: string): string {
     return `{${members.map(([k, v]) => JSON.stringify(k) + key + stringify(v, item, key)).join(item)}}`;
   }
   return JSON.stringify(value);
+}
+
+/**
+ * `data.cleaned.jsonl` next to `data.jsonl` (a JSON array stays `.json` in its own format). An export
+ * is text: a compressed or Parquet source is written as JSONL, and named so (`data.jsonl.gz` →
+ * `data.cleaned.jsonl`, `train.parquet` → `train.cleaned.jsonl`).
+ */
+export function suggestedOut(source: string, target: ExportTarget): string {
+  let base = source.replace(/\.gz$/i, '');
+  const packed = base !== source || /\.parquet$/i.test(source);
+  const extension = path.extname(base);
+  base = base.slice(0, base.length - extension.length);
+  const keep = target === 'same' && !packed ? extension || '.jsonl' : target === 'same' && extension === '.json' && packed ? '.json' : '.jsonl';
+  return `${base}.cleaned${keep}`;
 }
 
 /** The container the name `out` asks for (`.jsonl` / `.ndjson`: JSONL, `.json`: a JSON array), if it asks. */

@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { loadDataset } from '../../src/core/dataset';
+import { DatasetError, loadDataset, openDatasetIndex } from '../../src/core/dataset';
+import { suggestedOut } from '../../src/core/export';
 import { writeParquet } from '../support/duckdb';
 import { cliPath as cli, runPlens, type PlensRun as Run } from '../support/plens';
 
@@ -188,5 +189,33 @@ describe('plens reads Parquet datasets', () => {
     assert.equal(run.code, 1);
     assert.match(run.stderr, /is a Parquet file and cannot be changed in place/);
     assert.ok((await readFile(copy)).equals(before));
+  });
+  it("the editor's index reads a Parquet file: the pairs, lines and labels of its JSONL source", async () => {
+    for (const [parquet, source] of COMMITTED) {
+      const index = await openDatasetIndex(parquet);
+      try {
+        assert.equal(await index.done, 5 - (parquet.includes('helpsteer3') ? 2 : 0));
+        const entries = await index.pairs(0, index.count);
+        assert.deepEqual(entries.map((e) => ('pair' in e ? e.pair : e)), (await loadDataset(source)).pairs, parquet);
+      } finally {
+        await index.close();
+      }
+    }
+    const bytes = await readFile(COMMITTED[0][0]);
+    const cut = path.join(dir, 'editor-cut.parquet');
+    await writeFile(cut, bytes.subarray(0, bytes.length - 10));
+    await assert.rejects(openDatasetIndex(cut), (error: Error) => error instanceof DatasetError && /editor-cut\.parquet: not a readable Parquet file/.test(error.message));
+  });
+
+  it('an export of a Parquet or compressed file is JSONL, suggested and named so', async () => {
+    assert.equal(suggestedOut('/d/train-00000.parquet', 'same'), '/d/train-00000.cleaned.jsonl');
+    assert.equal(suggestedOut('/d/test.jsonl.gz', 'same'), '/d/test.cleaned.jsonl');
+    assert.equal(suggestedOut('/d/set.json.gz', 'same'), '/d/set.cleaned.json');
+    assert.equal(suggestedOut('/d/set.json', 'trl-conversational'), '/d/set.cleaned.jsonl');
+    assert.equal(suggestedOut('/d/set.json', 'same'), '/d/set.cleaned.json');
+    const run = await plens('export', COMMITTED[0][0], '--out', path.join(dir, 'out.parquet'));
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /out\.parquet: an export is written as JSONL or a JSON array, not compressed or as Parquet; name it \.jsonl or \.json/);
+    assert.equal(existsSync(path.join(dir, 'out.parquet')), false);
   });
 });
