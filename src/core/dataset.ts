@@ -570,7 +570,11 @@ export class DatasetStream implements AsyncIterable<StreamedRecord> {
         }
         const pair = toPair(parsed, this.format);
         if ('error' in pair) yield { index: row.index, malformed: pair };
-        else yield { index: row.index, pair, record: parsed.record, text: JSON.stringify(parsed.record), start: -1, end: -1 };
+        else {
+          const record = parsed.record;
+          // Made only when asked for (an export): inspect and score never need a row's JSON.
+          yield { index: row.index, pair, record, get text() { return JSON.stringify(record); }, start: -1, end: -1 };
+        }
       }
     } catch (error) {
       throw inFile(this.file, error);
