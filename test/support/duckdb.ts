@@ -6,7 +6,7 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 
 export interface ParquetOptions {
-  compression: 'snappy' | 'zstd' | 'gzip' | 'uncompressed';
+  compression: 'snappy' | 'zstd' | 'gzip' | 'brotli' | 'lz4' | 'uncompressed';
   /** Rows a row group (DuckDB writes at least 2048, its vector size, to a group but the last). */
   rowGroupSize?: number;
 }

@@ -33,6 +33,10 @@ const COMMITTED: [parquet: string, source: string][] = [
   [fixture('helpsteer3.zstd.parquet'), fixture('helpsteer3.jsonl')],
 ];
 
+/** The nested-message fixture in every compression DuckDB writes (its lz4 is LZ4_RAW), made at test time. */
+const COMPRESSIONS = ['snappy', 'gzip', 'zstd', 'brotli', 'lz4', 'uncompressed'] as const;
+const converted: [parquet: string, source: string][] = [];
+
 let runs = 0;
 function plens(...args: string[]): Promise<Run> {
   return runPlens(args, { ...process.env, XDG_CACHE_HOME: path.join(dir, 'cache', String(runs++)) });
@@ -45,6 +49,11 @@ let mostRowGroups = 0;
 before(async () => {
   assert.ok(existsSync(cli), `${cli} is missing: run \`npm run build\` first`);
   dir = await mkdtemp(path.join(os.tmpdir(), 'plens-parquet-'));
+  for (const compression of COMPRESSIONS) {
+    const out = path.join(dir, `trl.${compression}.parquet`);
+    await writeParquet(COMMITTED[0][1], out, { compression });
+    converted.push([out, COMMITTED[0][1]]);
+  }
   for (const original of sharedPresent) {
     const base = path.join(dir, path.basename(original));
     const files: string[] = [];
@@ -115,8 +124,8 @@ describe('plens reads Parquet datasets', () => {
     }
   });
 
-  it('reads nested message lists (TRL conversational) and integer labels as the JSONL source has them', async () => {
-    for (const [parquet, source] of COMMITTED) {
+  it('reads nested message lists (TRL conversational) and integer labels as the JSONL source has them, in every compression', async () => {
+    for (const [parquet, source] of [...COMMITTED, ...converted]) {
       const [fromParquet, fromSource] = [await plens('inspect', parquet), await plens('inspect', source)];
       assert.equal(fromParquet.code, 0, fromParquet.stderr);
       assert.deepEqual(withoutFile(fromParquet.stdout), withoutFile(fromSource.stdout), parquet);
