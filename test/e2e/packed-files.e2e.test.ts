@@ -1,10 +1,11 @@
 /**
  * Parquet and gzip-compressed datasets in the review editor: opened by *Open Review* like a JSONL
  * file, with the pairs of their JSONL source, labelled from the keyboard, saved to the sidecar next to
- * them, and never written to themselves.
+ * them, and never written to themselves. And a Hugging Face dataset file by its hf:// path, found in
+ * the Hugging Face cache without the network.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -19,9 +20,21 @@ const FILES = [
   { name: 'hh.jsonl.gz', from: fixture('hh-rlhf.jsonl.gz'), pairs: '4' },
 ];
 
-test('Parquet and .jsonl.gz files open in the review editor, read-only, with annotations in the sidecar', { timeout: 8 * 60_000 }, async () => {
+const SHA = '0123456789abcdef0123456789abcdef01234567';
+
+test('Parquet and .jsonl.gz files open in the review editor, read-only, with annotations in the sidecar; an hf:// file from the cache', { timeout: 8 * 60_000 }, async () => {
   const workspace = mkdtempSync(path.join(os.tmpdir(), 'plens-e2e-packed-'));
   for (const file of FILES) copyFileSync(file.from, path.join(workspace, file.name));
+  // A Hugging Face cache (Python's layout) holding a dataset file, and no Hub to reach: the code-server
+  // started below, and its extension host, inherit these variables.
+  const cache = mkdtempSync(path.join(os.tmpdir(), 'plens-e2e-hf-cache-'));
+  const repo = path.join(cache, 'datasets--org--prefs');
+  mkdirSync(path.join(repo, 'snapshots', SHA, 'data'), { recursive: true });
+  mkdirSync(path.join(repo, 'refs'));
+  writeFileSync(path.join(repo, 'refs', 'main'), SHA);
+  copyFileSync(FILES[0].from, path.join(repo, 'snapshots', SHA, 'data', 'test.parquet'));
+  process.env.HF_HUB_CACHE = cache;
+  process.env.HF_ENDPOINT = 'http://127.0.0.1:1';
   const settings = { 'preferenceLens.annotator': 'e2e-reviewer', 'preferenceLens.scoreOnOpen': false, 'files.autoSave': 'off' };
   const vscode = await launchVsCode({ workspace, vsix: findVsix(), name: 'packed-files', settings });
   try {
@@ -41,11 +54,17 @@ test('Parquet and .jsonl.gz files open in the review editor, read-only, with ann
       assert.ok(events.some((e) => e.field === 'label' && e.line === 1 && e.to === 'b'), `${file.name}: the label is in the sidecar`);
       assert.ok(readFileSync(dataset).equals(before), `${file.name} itself is unchanged`);
     }
+
+    await vscode.runCommandWithInput('Preference Lens: Open Hugging Face Dataset File…', 'Open a Hugging Face dataset file for review', 'hf://datasets/org/prefs/data/test.parquet');
+    await vscode.waitForWebviewTexts('[data-testid="pair-count"]', (t) => t[0] === '5');
+    await vscode.page.locator('.tab.active', { hasText: 'test.parquet' }).waitFor();
+    await vscode.screenshot('packed-hf-cache');
   } catch (error) {
     await reportFailure(vscode, 'packed-files');
     throw error;
   } finally {
     await vscode.stop();
     rmSync(workspace, { recursive: true, force: true });
+    rmSync(cache, { recursive: true, force: true });
   }
 });
