@@ -4,6 +4,11 @@
  * stops the rest from loading. `loadDataset` reads a whole file at once; `openDatasetIndex` indexes
  * a file of any size in the background and reads pairs on demand. Both split records with the same
  * byte scanner (./lineIndex), so they agree on every record and line number.
+ *
+ * Compressed files (gzip) are inflated as they are read; a Parquet file's rows are its records
+ * (./parquetSource), with the 1-based row number as the line. Both are recognised by their bytes.
+ * Neither can be read back by byte range: `DatasetStream` reads them front to back like any file,
+ * and `openDatasetIndex` reads them once and keeps their records (see `StoredRecords`).
  */
 import { readFile, stat } from 'node:fs/promises';
 import { isGzipFile, readChunks } from './byteSource';
