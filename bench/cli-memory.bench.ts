@@ -4,7 +4,11 @@
  * 400 MB), next to the review editor's index of the same 1 GiB file measured in the same run, and the
  * previous saved run.
  *
- *   npm run build && node --import tsx bench/cli-memory.bench.ts [--inspect-mb 1024] [--score-mb 200] [--no-score] [--keep]
+ *   npm run build && node --import tsx bench/cli-memory.bench.ts [--inspect-mb 1024] [--score-mb 200] [--no-score]
+ *                                                  [--parquet-mb 256] [--parquet-row-group 122880] [--no-parquet] [--keep]
+ *
+ * `--parquet-mb`: `plens inspect` of a Parquet copy (written by DuckDB, zstd, its default row groups of
+ * 122,880 rows) of a generated file of that size: memory follows the largest row group, not the file.
  *
  * Each command runs as a user runs it (node dist/cli.js) with bench/peak-rss.cjs preloaded, which
  * reports the process's peak RSS (VmHWM) as it exits; the scoring worker is a thread of the same
@@ -18,6 +22,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { generate } from './hhLike';
+import { writeParquet } from '../test/support/duckdb';
 
 const TARGETS = { inspectPeakMb: 200, scorePeakMb: 400 };
 const repo = path.resolve(__dirname, '..');
@@ -61,6 +66,9 @@ async function main(): Promise<void> {
       'inspect-mb': { type: 'string', default: '1024' },
       'score-mb': { type: 'string', default: '200' },
       'no-score': { type: 'boolean', default: false },
+      'parquet-mb': { type: 'string', default: '256' },
+      'parquet-row-group': { type: 'string', default: '122880' },
+      'no-parquet': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
     },
   });
@@ -71,6 +79,8 @@ async function main(): Promise<void> {
   const inspectFile = path.join(work, 'hh-like-inspect.jsonl');
   const scoreFile = path.join(work, 'hh-like-score.jsonl');
   const scoresOut = path.join(work, 'scores.jsonl');
+  const parquetSource = path.join(work, 'hh-like-parquet.jsonl');
+  const parquetFile = path.join(work, 'hh-like.zstd.parquet');
   const rows: [string, string, string, string][] = [];
   const ok = (pass: boolean) => (pass ? 'ok' : 'MISSED');
   const summary: Record<string, unknown> = {
@@ -97,6 +107,24 @@ async function main(): Promise<void> {
     rows.push([`plens inspect, ${mib} MiB`, `${inspect.peakMb.toFixed(0)} MB peak, ${inspect.seconds.toFixed(1)} s`, `< ${TARGETS.inspectPeakMb} MB`, ok(inspect.peakMb < TARGETS.inspectPeakMb)]);
     rows.push([`editor's index (same file, tsx)`, `${editor.peakMb.toFixed(0)} MB peak, ${editor.seconds.toFixed(1)} s`, '', '']);
     if (!values.keep) rmSync(inspectFile, { force: true });
+
+    if (!values['no-parquet']) {
+      const made = generate(parquetSource, Number(values['parquet-mb']) * 2 ** 20);
+      const groups = await writeParquet(parquetSource, parquetFile, { compression: 'zstd', rowGroupSize: Number(values['parquet-row-group']) });
+      const jsonlMib = (statSync(parquetSource).size / 2 ** 20).toFixed(0);
+      rmSync(parquetSource, { force: true });
+      const run = measure([cli, 'inspect', parquetFile]);
+      const pairs = JSON.parse(run.stdout).pairs;
+      if (pairs !== made.records) throw new Error(`inspect counted ${pairs} pairs of ${made.records} in the Parquet copy`);
+      const mib = (statSync(parquetFile).size / 2 ** 20).toFixed(0);
+      summary.parquetInspect = { bytes: statSync(parquetFile).size, jsonlMib: Number(jsonlMib), rowGroups: groups, rowGroupRows: Number(values['parquet-row-group']), pairs, seconds: run.seconds, peakMb: run.peakMb };
+      rows.push([
+        `plens inspect, Parquet zstd ${mib} MiB (${jsonlMib} MiB JSONL, ${groups} row groups of ≤ ${values['parquet-row-group']} rows)`,
+        `${run.peakMb.toFixed(0)} MB peak, ${run.seconds.toFixed(1)} s`,
+        '',
+        '',
+      ]);
+    }
 
     if (!values['no-score']) {
       const scoreBytes = Number(values['score-mb']) * 2 ** 20;
@@ -129,7 +157,7 @@ async function main(): Promise<void> {
     writeFileSync(out, `${JSON.stringify(summary, null, 2)}\n`);
     console.log(`\nsaved ${path.relative(process.cwd(), out)}`);
   } finally {
-    if (!values.keep) for (const file of [inspectFile, scoreFile, scoresOut]) rmSync(file, { force: true });
+    if (!values.keep) for (const file of [inspectFile, scoreFile, scoresOut, parquetSource, parquetFile]) rmSync(file, { force: true });
   }
 }
 

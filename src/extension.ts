@@ -11,6 +11,7 @@ import { StatusBar } from './statusBar';
 import { readSettings, SECTION } from './settings';
 import { isEndpoint } from './engine/createScorer';
 import { isHubModelId } from './engine/hub';
+import { parseHubDatasetPath, resolveHubDatasetFile } from './engine/hubDataset';
 import { readModelFolder } from './engine/modelFolder';
 import { DEFAULT_RECOMMENDATION, RECOMMENDED_MODELS } from './engine/recommendedModels';
 
@@ -36,6 +37,7 @@ export function activate(context: vscode.ExtensionContext): void {
       const uri = target instanceof vscode.Uri ? target : (activeFileUri() ?? (await pickDataset()));
       if (uri) await vscode.commands.executeCommand('vscode.openWith', uri, REVIEW_VIEW_TYPE);
     }),
+    vscode.commands.registerCommand('preferenceLens.openHubDataset', openHubDataset),
     vscode.commands.registerCommand('preferenceLens.chooseModel', () => chooseModel('modelPath')),
     vscode.commands.registerCommand('preferenceLens.addModel', () => chooseModel('additionalModels')),
     vscode.commands.registerCommand('preferenceLens.setRemoteToken', async () => {
@@ -87,9 +89,54 @@ async function pickDataset(): Promise<vscode.Uri | undefined> {
   const picked = await vscode.window.showOpenDialog({
     title: 'Open a preference dataset for review',
     canSelectMany: false,
-    filters: { 'Preference data': ['jsonl', 'json'], 'All files': ['*'] },
+    filters: { 'Preference data': ['jsonl', 'json', 'gz', 'parquet'], 'All files': ['*'] },
   });
   return picked?.[0];
+}
+
+/**
+ * A Hugging Face dataset file by its hf:// path, as plens takes it: from the Hugging Face cache, else
+ * downloaded into it (progress and Cancel in a notification), then opened in the review editor. The
+ * annotations sidecar sits next to the file in the cache, as next to any dataset.
+ */
+async function openHubDataset(): Promise<void> {
+  const spec = await vscode.window.showInputBox({
+    title: 'Open a Hugging Face dataset file for review',
+    prompt: 'hf://datasets/org/name/path/to/file (.parquet, .jsonl, .json, .jsonl.gz), or hf://datasets/org/name@revision/path',
+    placeHolder: 'hf://datasets/org/name/data/test-00000-of-00001.parquet',
+    ignoreFocusOut: true,
+    validateInput: (value) => {
+      try {
+        parseHubDatasetPath(value.trim());
+        return undefined;
+      } catch (error) {
+        return (error as Error).message;
+      }
+    },
+  });
+  if (!spec) return;
+  try {
+    const local = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Preference Lens: ${spec.trim()}`, cancellable: true },
+      (progress, token) => {
+        const controller = new AbortController();
+        token.onCancellationRequested(() => controller.abort());
+        let shown = 0;
+        return resolveHubDatasetFile(spec.trim(), {
+          signal: controller.signal,
+          onProgress: ({ loaded, total }) => {
+            const percent = total > 0 ? (100 * loaded) / total : 0;
+            progress.report({ message: `downloading, ${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`, increment: percent - shown });
+            shown = percent;
+          },
+        });
+      },
+    );
+    await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(local), REVIEW_VIEW_TYPE);
+  } catch (error) {
+    if ((error as Error).name === 'AbortError') return;
+    void vscode.window.showErrorMessage(`Preference Lens could not open ${spec.trim()}: ${(error as Error).message}`);
+  }
 }
 
 /**

@@ -22,6 +22,7 @@ import { createScorer, isEndpoint, isHubModel, isRemoteProtocol } from '../engin
 import { describeRecommendations } from '../engine/recommendedModels';
 import { MODEL_VARIANTS, TEMPLATE_CHOICES, type ModelVariant, type TemplateChoice } from '../engine/workerProtocol';
 import { EXPORT_OPTIONS, EXPORT_USAGE, exportCommand } from './exportCommand';
+import { isHubDatasetPath, resolveHubDatasetFile } from '../engine/hubDataset';
 import { checkOutPath, PendingOutput } from './outPath';
 import { requirePairs } from './requirePairs';
 import { matchScores, readScoreFile } from './scoreFile';
@@ -49,6 +50,10 @@ const USAGE = `usage:
   (score and review take several --model flags: every model scores the file; see the README)
 ${EXPORT_USAGE}
 ${ANNOTATE_USAGE}
+
+<file> is JSONL or a JSON array (either may be gzip-compressed: .jsonl.gz), a Parquet file (snappy, zstd, gzip, brotli
+or lz4), or a Hugging Face dataset file: hf://datasets/org/name/path/to/file, or hf://datasets/org/name@revision/path,
+read from the Hugging Face cache, else downloaded into it ($HF_ENDPOINT, $HF_TOKEN and $HF_HUB_CACHE as huggingface_hub reads them).
 
 --model takes a Hugging Face model folder (config.json + safetensors, as downloaded), a Hub id (org/name; downloaded
 once into the Hugging Face cache), an ONNX export, or an http(s) endpoint. Reward models that run on a CPU or a GPU:
@@ -551,6 +556,40 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (!file) throw new UsageError(`${command}: missing <file>\n${USAGE}`);
+  const local = await datasetFile(file);
+  return run(command, local, extra, flags, models);
+}
+
+/**
+ * A dataset path as given, or, for `hf://datasets/org/name/path` (the Hugging Face Hub), the file in
+ * the Hugging Face cache, downloaded first when it is not there (progress on stderr; Ctrl-C cancels).
+ */
+async function datasetFile(file: string): Promise<string> {
+  if (!isHubDatasetPath(file)) return file;
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once('SIGINT', onSigint);
+  let shownPercent = -1;
+  try {
+    const local = await resolveHubDatasetFile(file, {
+      signal: controller.signal,
+      onProgress: ({ loaded, total }) => {
+        const percent = total > 0 ? Math.floor((100 * loaded) / total) : 100;
+        if (percent === shownPercent) return;
+        shownPercent = percent;
+        process.stderr.write(`\rplens: downloading ${file}: ${percent}% of ${(total / 1e6).toFixed(1)} MB${percent === 100 ? '\n' : ''}`);
+      },
+    });
+    process.stderr.write(`plens: ${file} is ${local}\n`);
+    return local;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+type Flags = Parameters<typeof exportCommand>[1] & ReviewFlags & Parameters<typeof annotateCommand>[1];
+
+async function run(command: string, file: string, extra: string[], flags: Flags, models: string[]): Promise<void> {
   if (command === 'merge-scores') return mergeScores(file, extra, flags);
   if (extra.length) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
   if (command === 'inspect') return inspect(file, flags.format);

@@ -4,11 +4,17 @@
  * stops the rest from loading. `loadDataset` reads a whole file at once; `openDatasetIndex` indexes
  * a file of any size in the background and reads pairs on demand. Both split records with the same
  * byte scanner (./lineIndex), so they agree on every record and line number.
+ *
+ * Compressed files (gzip) are inflated as they are read; a Parquet file's rows are its records
+ * (./parquetSource), with the 1-based row number as the line. Both are recognised by their bytes.
+ * Neither can be read back by byte range: `DatasetStream` reads them front to back like any file,
+ * and `openDatasetIndex` reads them once and keeps their records (see `StoredRecords`).
  */
 import { readFile, stat } from 'node:fs/promises';
 import { isGzipFile, readChunks } from './byteSource';
 import { FORMATS, RecordError, UNPAIRED_FORMATS, formatByName, shapeOf, type PreferenceFormat } from './formats';
 import { IndexError, LineIndex, RecordScanner, scanBytes, type LineIndexOptions, type RawRecord } from './lineIndex';
+import { firstParquetRows, isParquetFile, parquetRows, type ParquetRow } from './parquetSource';
 import type { Malformed, Pair, Preference } from './pair';
 
 /** The file could not be read as preference data at all (as opposed to a few bad records). */
@@ -160,6 +166,7 @@ function parseBytes(file: string, bytes: Buffer, options: { format?: string }): 
 
 /** Reads a whole file into memory (inflating a gzip-compressed one); for files of any size use {@link openDatasetIndex}. */
 export async function loadDataset(file: string, options: { format?: string } = {}): Promise<Dataset> {
+  if (await isParquetFile(file).catch(() => false)) return loadParquet(file, options);
   let bytes: Buffer;
   try {
     if (await isGzipFile(file)) {
@@ -172,6 +179,107 @@ export async function loadDataset(file: string, options: { format?: string } = {
     throw new DatasetError(`${file}: cannot read the file (${(error as Error).message})`);
   }
   return parseBytes(file, bytes, options);
+}
+
+/** A Parquet file's rows as a {@link Dataset}: a row is a record, its 1-based row number its line. */
+async function loadParquet(file: string, options: { format?: string }): Promise<Dataset> {
+  try {
+    const malformed: Malformed[] = [];
+    const parsed: Parsed[] = [];
+    for await (const row of parquetRows(file)) {
+      const result = parsedRow(row);
+      if ('record' in result) parsed.push(result);
+      else malformed.push(result);
+    }
+    const sample = parsed.slice(0, DETECTION_SAMPLE).map((p) => p.record);
+    const format = chooseFormat(sample, parsed.length + malformed.length, options.format, malformed[0]);
+    const pairs: Pair[] = [];
+    for (const record of parsed) {
+      const result = toPair(record, format);
+      if ('error' in result) malformed.push(result);
+      else pairs.push(result);
+    }
+    malformed.sort((x, y) => x.line - y.line);
+    return { file, format, pairs, malformed };
+  } catch (error) {
+    throw inFile(file, error);
+  }
+}
+
+/** A Parquet row as a parsed record (it is an object already), or why it cannot be one. */
+function parsedRow(row: ParquetRow): Parsed | Malformed {
+  return 'error' in row ? { line: row.line, error: row.error } : { line: row.line, record: row.record };
+}
+
+/** What {@link DatasetIndex} reads records through: a {@link LineIndex}, or {@link StoredRecords}. */
+type RecordIndex = Pick<LineIndex, 'count' | 'complete' | 'bytesIndexed' | 'totalBytes' | 'done' | 'whenCount' | 'readRecords' | 'close'>;
+
+/** A gzip-compressed or Parquet file: records cannot be read back from the file by byte range. */
+async function isPackedFile(file: string): Promise<boolean> {
+  return (await isGzipFile(file)) || (await isParquetFile(file));
+}
+
+/**
+ * The records of a gzip-compressed or Parquet file, read once, front to back, and kept in memory:
+ * offsets into compressed bytes cannot be read back one record at a time, as a {@link LineIndex}
+ * reads a plain file. Memory is the records' text (the inflated size), which is why the CLI streams
+ * such files instead; the editor shows them read-only as to the dataset (annotations go to the
+ * sidecar, and an export writes JSONL).
+ */
+class StoredRecords implements RecordIndex {
+  readonly complete = true;
+  readonly done: Promise<number>;
+
+  private constructor(
+    private readonly records: RawRecord[],
+    readonly totalBytes: number,
+  ) {
+    this.done = Promise.resolve(records.length);
+  }
+
+  static async read(file: string, options: LineIndexOptions): Promise<StoredRecords> {
+    const totalBytes = (await stat(file)).size;
+    const records: RawRecord[] = [];
+    if (await isParquetFile(file)) {
+      for await (const row of parquetRows(file, options)) {
+        records.push('error' in row ? row : { index: row.index, line: row.line, text: JSON.stringify(row.record) });
+      }
+      return new StoredRecords(records, totalBytes);
+    }
+    const parts: Buffer[] = [];
+    for await (const { bytes, fileBytes } of readChunks(file, 1 << 20, (n) => Buffer.allocUnsafe(n), options.signal)) {
+      parts.push(bytes);
+      options.onProgress?.({ bytesIndexed: fileBytes, totalBytes, records: 0 });
+    }
+    const bytes = Buffer.concat(parts);
+    const scanner = scanBytes(bytes);
+    for (let i = 0; i < scanner.count; i++) {
+      const [start, end] = scanner.span(i);
+      records.push(scanner.decode(i, bytes.subarray(start, end)));
+    }
+    return new StoredRecords(records, totalBytes);
+  }
+
+  get count(): number {
+    return this.records.length;
+  }
+
+  get bytesIndexed(): number {
+    return this.totalBytes;
+  }
+
+  whenCount(): Promise<number> {
+    return this.done;
+  }
+
+  async readRecords(from: number, to: number): Promise<RawRecord[]> {
+    if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to <= this.count)) {
+      throw new RangeError(`records ${from}..${to} are outside the ${this.count} read`);
+    }
+    return this.records.slice(from, to);
+  }
+
+  async close(): Promise<void> {}
 }
 
 export interface DatasetIndexOptions extends LineIndexOptions {
@@ -191,7 +299,7 @@ export class DatasetIndex {
   constructor(
     readonly file: string,
     readonly format: PreferenceFormat,
-    private readonly index: LineIndex,
+    private readonly index: RecordIndex,
   ) {
     this.done = index.done.catch((error: unknown) => {
       throw inFile(file, error);
@@ -251,17 +359,12 @@ export class DatasetIndex {
  * file cannot be read or holds no pairs.
  */
 export async function openDatasetIndex(file: string, options: DatasetIndexOptions = {}): Promise<DatasetIndex> {
-  // Offsets into compressed bytes mean nothing: say so rather than report the bytes as bad records.
-  if (await isGzipFile(file).catch(() => false)) {
-    throw new DatasetError(
-      `${file}: the file is gzip-compressed; the review editor reads it once decompressed (gunzip -k ${file}); ` +
-        'plens inspect, score, review and export read it as it is',
-    );
-  }
-  let index: LineIndex;
+  let index: RecordIndex;
   try {
-    index = await LineIndex.open(file, options);
+    index = (await isPackedFile(file)) ? await StoredRecords.read(file, options) : await LineIndex.open(file, options);
   } catch (error) {
+    if (error instanceof IndexError || error instanceof DatasetError) throw inFile(file, error);
+    if ((error as Error).name === 'AbortError') throw error;
     throw new DatasetError(`${file}: cannot read the file (${(error as Error).message})`);
   }
   try {
@@ -296,6 +399,15 @@ export async function detectStreamFormat(file: string, options: { format?: strin
     await stat(file);
   } catch (error) {
     throw new DatasetError(`${file}: cannot read the file (${(error as Error).message})`);
+  }
+  if (await isParquetFile(file)) {
+    try {
+      const rows = (await firstParquetRows(file, DETECTION_SAMPLE, options.signal)).map(parsedRow);
+      const sample = rows.flatMap((row) => ('record' in row ? [row.record] : []));
+      return chooseFormat(sample, rows.length, options.format, rows.find((row): row is Malformed => 'error' in row));
+    } catch (error) {
+      throw inFile(file, error);
+    }
   }
   const scanner = new RecordScanner();
   const window = new ByteWindow();
@@ -407,6 +519,10 @@ export class DatasetStream implements AsyncIterable<StreamedRecord> {
     } catch (error) {
       throw new DatasetError(`${this.file}: cannot read the file (${(error as Error).message})`);
     }
+    if (await isParquetFile(this.file)) {
+      yield* this.parquet();
+      return;
+    }
     const chunkSize = this.options.chunkSize ?? STREAM_CHUNK;
     const window = new ByteWindow();
     // The window keeps chunks until the records in them are read, then hands them back for reuse:
@@ -440,6 +556,33 @@ export class DatasetStream implements AsyncIterable<StreamedRecord> {
       throw inFile(this.file, error);
     } finally {
       await chunks.return(undefined);
+    }
+  }
+
+  /**
+   * A Parquet file's rows, as records of a JSONL file with nothing around them: a copy in the same
+   * format is JSONL, one record a line, each its row as JSON. It has no bytes of its own to rewrite
+   * (start and end are -1), so changing it in place is refused before it is read (see core/export).
+   */
+  private async *parquet(): AsyncGenerator<StreamedRecord> {
+    [this.headBytes, this.tailBytes] = [Buffer.alloc(0), Buffer.from('\n')];
+    try {
+      for await (const row of parquetRows(this.file, this.options)) {
+        const parsed = parsedRow(row);
+        if (!('record' in parsed)) {
+          yield { index: row.index, malformed: parsed };
+          continue;
+        }
+        const pair = toPair(parsed, this.format);
+        if ('error' in pair) yield { index: row.index, malformed: pair };
+        else {
+          const record = parsed.record;
+          // Made only when asked for (an export): inspect and score never need a row's JSON.
+          yield { index: row.index, pair, record, get text() { return JSON.stringify(record); }, start: -1, end: -1 };
+        }
+      }
+    } catch (error) {
+      throw inFile(this.file, error);
     }
   }
 

@@ -11,10 +11,11 @@ import path from 'node:path';
 import { syncDirectory } from './atomicWrite';
 import { PairKeyer, type Adjudication, type Annotation, type AnnotationField, type AnnotationLog, type ReviewLabel } from './annotations';
 import { isGzipFile } from './byteSource';
+import { isParquetFile } from './parquetSource';
 import { DatasetStream, detectStreamFormat, type StreamedRecord } from './dataset';
-import { RecordError, type PreferenceFormat } from './formats';
+import { FORMATS, RecordError, type PreferenceFormat } from './formats';
 import type { IndexProgress } from './lineIndex';
-import type { Message, Pair, Preference } from './pair';
+import type { Malformed, Message, Pair, Preference } from './pair';
 import { identicalResponses, verdict, type PairScore } from './verdict';
 import { DEFAULT_RESOLVE_POLICY, hasTeamLabels, RESOLVE_POLICIES, resolvePair, type ResolvePolicy } from './labelResolution';
 
@@ -104,6 +105,10 @@ export async function exportDataset(file: string, out: string, options: ExportOp
   if (drop.has('unreviewed-disagreements') && !options.scoreOf) {
     throw new ExportError("dropping unreviewed disagreements needs the reward model's scores (`plens score` output); none were given");
   }
+  // An export is text: a name that promises compression or Parquet would be a file no reader opens.
+  if (/\.(gz|parquet)$/i.test(out)) {
+    throw new ExportError(`${out}: an export is written as JSONL or a JSON array, not compressed or as Parquet; name it .jsonl or .json`);
+  }
   if (await sameFile(file, out)) {
     throw new ExportError(`${out} is the dataset itself: an export writes a new file (in-place mode changes the dataset)`);
   }
@@ -131,9 +136,11 @@ export async function exportDataset(file: string, out: string, options: ExportOp
   const writer = new RecordWriter(output, stream, options.to, containerOf(out));
   try {
     let ordinal = 0;
+    const misfits: Malformed[] = [];
     for await (const entry of stream) {
       if ('malformed' in entry) {
         count(report.dropped, 'malformed');
+        if (misfits.length < 1) misfits.push(entry.malformed);
         continue;
       }
       const review = reviewOf(entry.pair, keyer.next(entry.pair), options.annotations, resolve);
@@ -157,6 +164,7 @@ export async function exportDataset(file: string, out: string, options: ExportOp
         else if (review.tie) resolution.ties++;
       }
     }
+    if (ordinal === 0) noPairs(file, format, report.dropped.malformed ?? 0, misfits[0], options.format);
     await writer.finish();
     await output.commit();
   } catch (error) {
@@ -180,6 +188,10 @@ export async function applyInPlace(file: string, annotations: AnnotationLog, opt
   if (await isGzipFile(file)) {
     throw new ExportError(`${file} is gzip-compressed and cannot be changed in place; export a copy with --out instead`);
   }
+  // A Parquet file is rewritten whole or not at all: its records have no bytes of their own to replace.
+  if (await isParquetFile(file)) {
+    throw new ExportError(`${file} is a Parquet file and cannot be changed in place; export a copy with --out instead (JSONL)`);
+  }
   const before = await stat(file);
   const report: InPlaceReport = { format: format.name, relabelled: 0, unapplied: {}, rekeyed: 0 };
   const oldKeys = new PairKeyer();
@@ -191,8 +203,15 @@ export async function applyInPlace(file: string, annotations: AnnotationLog, opt
   try {
     output = await AtomicOutput.create(file, before.mode);
     let copied = 0;
+    let [pairs, records] = [0, 0];
+    let firstMisfit: Malformed | undefined;
     for await (const entry of new DatasetStream(file, format, options)) {
-      if ('malformed' in entry) continue;
+      records++;
+      if ('malformed' in entry) {
+        firstMisfit ??= entry.malformed;
+        continue;
+      }
+      pairs++;
       const key = oldKeys.next(entry.pair);
       const review = reviewOf(entry.pair, key, annotations, resolve);
       let pair = entry.pair;
@@ -225,6 +244,7 @@ export async function applyInPlace(file: string, annotations: AnnotationLog, opt
         });
       }
     }
+    if (pairs === 0) noPairs(file, format, records, firstMisfit, options.format);
     if (report.relabelled === 0) {
       await output.abort();
       return report;
@@ -245,6 +265,22 @@ export async function applyInPlace(file: string, annotations: AnnotationLog, opt
   }
   report.rekeyed = moveAnnotations(annotations, moves, options.by);
   return report;
+}
+
+/**
+ * A file of which not one record reads as a pair (under a format named with --format that fits
+ * none of them) is a failure: an export of nothing, reported as a success, would let a script carry
+ * on with an empty dataset. Nothing is written.
+ */
+function noPairs(file: string, format: PreferenceFormat, records: number, first: Malformed | undefined, named: string | undefined): never {
+  const why = first ? ` (line ${first.line}: ${first.error})` : '';
+  if (named !== undefined) {
+    throw new ExportError(
+      `${file}: none of its ${records} records fits --format ${named}${why}; nothing was written; ` +
+        `leave out --format to detect the format, or name one that fits (${FORMATS.map((f) => f.name).join(', ')})`,
+    );
+  }
+  throw new ExportError(`${file}: none of its ${records} records could be read as ${format.name}${why}; nothing was written`);
 }
 
 type PairEntry = Extract<StreamedRecord, { pair: Pair }>;
@@ -377,6 +413,20 @@ function stringify(value: unknown, item: string, key: string): string {
     return `{${members.map(([k, v]) => JSON.stringify(k) + key + stringify(v, item, key)).join(item)}}`;
   }
   return JSON.stringify(value);
+}
+
+/**
+ * `data.cleaned.jsonl` next to `data.jsonl` (a JSON array stays `.json` in its own format). An export
+ * is text: a compressed or Parquet source is written as JSONL, and named so (`data.jsonl.gz` →
+ * `data.cleaned.jsonl`, `train.parquet` → `train.cleaned.jsonl`).
+ */
+export function suggestedOut(source: string, target: ExportTarget): string {
+  let base = source.replace(/\.gz$/i, '');
+  const packed = base !== source || /\.parquet$/i.test(source);
+  const extension = path.extname(base);
+  base = base.slice(0, base.length - extension.length);
+  const keep = target === 'same' && !packed ? extension || '.jsonl' : target === 'same' && extension === '.json' && packed ? '.json' : '.jsonl';
+  return `${base}.cleaned${keep}`;
 }
 
 /** The container the name `out` asks for (`.jsonl` / `.ndjson`: JSONL, `.json`: a JSON array), if it asks. */

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { exportDataset, type DropRule, type ExportTarget } from '../core/export';
+import { exportDataset, suggestedOut, type DropRule, type ExportTarget } from '../core/export';
 import { readSettings } from '../settings';
 import type { ReviewDocument } from './reviewDocument';
 
@@ -44,8 +44,7 @@ export async function exportFromEditor(document: ReviewDocument | undefined): Pr
     if (go !== 'Export anyway') return;
   }
   const source = document.uri.fsPath;
-  const extension = path.extname(source);
-  const suggested = `${source.slice(0, source.length - extension.length)}.cleaned${target.target === 'same' ? extension || '.jsonl' : '.jsonl'}`;
+  const suggested = suggestedOut(source, target.target);
   const out = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(suggested), title: 'Export cleaned dataset to' });
   if (!out) return;
 
@@ -88,3 +87,4 @@ export async function exportFromEditor(document: ReviewDocument | undefined): Pr
     void vscode.window.showErrorMessage(`Preference Lens could not export: ${(error as Error).message}`);
   }
 }
+

@@ -100,9 +100,24 @@ describe('plens reads gzip-compressed datasets', () => {
     assert.doesNotMatch(run.stderr, /valid JSON/);
   });
 
-  it('the editor\'s index says the file is compressed rather than reading bytes as records', async () => {
-    const gz = gzipped.get(fixture('hh-rlhf.jsonl'))!;
-    await assert.rejects(openDatasetIndex(gz), (error: Error) => error instanceof DatasetError && /is gzip-compressed/.test(error.message));
+  it('the editor\'s index reads the compressed file: the same records, pairs, lines and malformed records as the original', async () => {
+    for (const [original, gz] of gzipped) {
+      const [plain, compressed] = [await openDatasetIndex(original), await openDatasetIndex(gz)];
+      try {
+        assert.equal(await compressed.done, await plain.done, gz);
+        assert.equal(compressed.format.name, plain.format.name);
+        assert.deepEqual(await compressed.pairs(0, compressed.count), await plain.pairs(0, plain.count), gz);
+      } finally {
+        await Promise.all([plain.close(), compressed.close()]);
+      }
+    }
+  });
+
+  it('the editor\'s index says where the gzip data of a damaged file ends', async () => {
+    const bytes = await readFile(gzipped.get(fixture('hh-rlhf.jsonl'))!);
+    const cut = path.join(dir, 'editor-cut.jsonl.gz');
+    await writeFile(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    await assert.rejects(openDatasetIndex(cut), (error: Error) => error instanceof DatasetError && /editor-cut\.jsonl\.gz: the gzip data is damaged or cut short/.test(error.message));
   });
 
   it('export --in-place refuses a compressed file, leaving it as it is', async () => {

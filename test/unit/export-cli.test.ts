@@ -116,4 +116,20 @@ describe('plens export', () => {
       assert.match(run.stderr, reason);
     }
   });
+  it('--format that fits none of the records exits non-zero, names the file and line, and writes nothing', async () => {
+    const file = await reviewedCopy();
+    const before = await readFile(file);
+    // An earlier export at --out stays as it was.
+    const out = path.join(dir, 'earlier.jsonl');
+    await writeFile(out, 'earlier\n');
+    const run = await plens('export', file, '--format', 'helpsteer3', '--out', out);
+    assert.equal(run.code, 1);
+    assert.equal(run.stdout, '');
+    assert.match(run.stderr, new RegExp(`${path.basename(file)}: none of its 6 records fits --format helpsteer3 \\(line 1: does not fit helpsteer3: .*\\); nothing was written; leave out --format`));
+    assert.equal(await readFile(out, 'utf8'), 'earlier\n');
+    const inPlace = await plens('export', file, '--format', 'helpsteer3', '--in-place');
+    assert.equal(inPlace.code, 1);
+    assert.match(inPlace.stderr, /none of its 6 records fits --format helpsteer3/);
+    assert.ok((await readFile(file)).equals(before));
+  });
 });
