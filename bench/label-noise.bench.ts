@@ -238,7 +238,8 @@ async function main(): Promise<void> {
       const signed = (i: number) => (table.fileLabel(i) === 'a' ? consensus[i]! : -consensus[i]!);
       const contradicted = consensus.flatMap((m, i) => (m !== undefined && (table.fileLabel(i) === 'a' || table.fileLabel(i) === 'b') && signed(i) < 0 ? [i] : []));
       queues.splice(3, 0, ['consensus of the models', contradicted.sort((x, y) => signed(x) - signed(y) || x - y)]);
-      const every = consensusReport(columns, table.count, (i) => table.fileLabel(i)).everyModelDisagrees;
+      // Identical responses have no verdict in any model (as in the editor and plens review).
+      const every = consensusReport(columns, table.count, (i) => table.fileLabel(i), undefined, (i) => table.identical(i)).everyModelDisagrees;
       queues.splice(4, 0, ['every model disagrees (file order)', every]);
     }
     const randomFlips = precisionAt(shuffled, flipped);

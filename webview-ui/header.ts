@@ -76,7 +76,7 @@ export function renderHeader(snapshot: ReviewSnapshot, s: ReviewStatus, view: He
         'Also scored by: ',
         ...s.models.flatMap((m, i) => [i ? ' · ' : '', el('span', { 'data-testid': 'other-model' }, `${m.name} (${m.scored}/${s.pairs})`)]),
         ' ',
-        button('Every model disagrees', () => view.setQuery(EVERY_MODEL_QUEUE), 'every-model-queue'),
+        button(`Every model disagrees (${keyHint('everyModelQueue')})`, () => view.setQuery(EVERY_MODEL_QUEUE), 'every-model-queue'),
       )
     : null;
   const reading = s.loading ? el('div', { class: 'scoring', 'data-testid': 'reading' }, `Reading the file… ${s.pairs} pairs so far`) : null;

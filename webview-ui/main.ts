@@ -18,7 +18,7 @@ import { PairList } from './pairList';
 import { button, renderPair, sideLabel, type PairViewContext } from './pairView';
 import { BLOCK, RowBlocks } from './rowBlocks';
 import { renderStats } from './stats';
-import { ADJUDICATION_QUEUE, MY_SHARE, REVIEW_QUEUE, renderToolbar as toolbarOf } from './toolbar';
+import { ADJUDICATION_QUEUE, EVERY_MODEL_QUEUE, MY_SHARE, REVIEW_QUEUE, renderToolbar as toolbarOf } from './toolbar';
 
 /** Pairs fetched ahead of the focused one, so the next comes up at once. */
 const PREFETCH_AHEAD = 5;
@@ -191,7 +191,7 @@ function renderKeys(): HTMLElement {
     `Keys: ${k('next')} next · ${k('previous')} previous · ${k('labelLeft')} left (A) better · ${k('labelRight')} right (B) better · ` +
       `${k('labelTie')} tie · ${k('labelBothBad')} both bad · ${k('acceptModel')} accept the model · ${k('keepLabel')} keep the label · ` +
       `${k('flag')} flag · ${k('reviewed')} reviewed · ${k('note')} note · ${k('queue')} review queue · ${k('search')} search · ` +
-      `${k('blind')} blind · ${k('adjudicate')} adjudicate · ${k('adjudicationQueue')} annotators disagree · ${k('myShare')} my share · ${k('raw')} markdown / raw · ${k('stats')} statistics · ${k('pageDown')} / ${k('pageUp')} page · ` +
+      `${k('blind')} blind · ${k('adjudicate')} adjudicate · ${k('adjudicationQueue')} annotators disagree · ${k('myShare')} my share · ${k('everyModelQueue')} every model disagrees · ${k('raw')} markdown / raw · ${k('stats')} statistics · ${k('pageDown')} / ${k('pageUp')} page · ` +
       'Ctrl+Z undo · Ctrl+S save ',
     customize,
   );
@@ -291,6 +291,7 @@ function runAction(action: ReviewAction, fromQueue = false): void {
     adjudicate: toggleAdjudicating,
     adjudicationQueue: () => setQuery(ADJUDICATION_QUEUE),
     myShare: () => setQuery(MY_SHARE),
+    everyModelQueue: () => setQuery(EVERY_MODEL_QUEUE),
     raw: toggleRaw,
     stats: toggleStats,
   };

@@ -135,14 +135,14 @@ export class PairList {
     const score = row.score;
     const verdict = row.blind ? 'blind' : !score ? 'unscored' : score.agrees === false ? 'disagrees' : score.agrees ? 'agrees' : 'no label';
     const label = row.yours ? `you: ${reviewLabelName(row.yours)}` : row.blind ? '' : sideName(row.label);
-    const marks = `${row.flagged ? '⚑' : ''}${row.reviewed ? '✓' : ''}${row.noted ? '✎' : ''}`;
+    const marks = `${row.flagged ? '⚑' : ''}${row.reviewed ? '✓' : ''}${row.noted ? '✎' : ''}${row.adjudicated ? '⚖' : ''}`;
     return el(
       'div',
       {
         ...attributes,
         class: `${attributes.class} ${verdict.replace(' ', '-')}`,
         'data-index': String(row.index),
-        'aria-label': `Pair ${row.index + 1}, line ${row.line}, ${verdict}${score ? `, margin ${fmtSigned(score.margin)}` : ''}${label ? `, label ${label.replace('you:', 'yours,')}` : ''}${row.flagged ? ', flagged' : ''}${row.reviewed ? ', reviewed' : ''}${row.noted ? ', has a note' : ''}${row.checks ? `, checks: ${row.checks.join(', ')}` : ''}: ${row.preview}`,
+        'aria-label': `Pair ${row.index + 1}, line ${row.line}, ${verdict}${score ? `, margin ${fmtSigned(score.margin)}` : ''}${label ? `, label ${label.replace('you:', 'yours,')}` : ''}${row.flagged ? ', flagged' : ''}${row.reviewed ? ', reviewed' : ''}${row.noted ? ', has a note' : ''}${row.adjudicated ? ', adjudicated' : ''}${row.checks ? `, checks: ${row.checks.join(', ')}` : ''}: ${row.preview}`,
       },
       el('span', { class: 'row-id' }, `#${row.index + 1}`),
       el('span', { class: 'row-verdict', title: verdict }, row.blind ? '◌' : !score ? '·' : score.agrees === false ? '≠' : score.agrees ? '=' : '–'),

@@ -381,6 +381,7 @@ export class ReviewState {
       const checks = this.table.checks.of(index);
       if (checks.length) row.checks = checks;
       if (this.hidden(index)) return { ...row, label: null, blind: true };
+      if (this.annotations.adjudicationOf(this.table.keys[index])) row.adjudicated = true;
       const score = this.rowScore(index);
       if (score) row.score = score;
       return row;

@@ -72,6 +72,8 @@ export interface RowSummary {
   flagged?: boolean;
   reviewed?: boolean;
   noted?: boolean;
+  /** An adjudicator decided the pair's label (withheld in blind review until you decide, as the decision is). */
+  adjudicated?: boolean;
   /** Absent while unscored, and in blind mode until the reviewer decides. */
   score?: { margin: number; prefers: ModelPreference; agrees: boolean | null };
   blind?: boolean;

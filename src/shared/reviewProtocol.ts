@@ -50,6 +50,7 @@ export const REVIEW_KEYS = {
   adjudicate: { keys: ['shift+a'], title: 'Toggle Adjudication (Label Keys Record the Decision)' },
   adjudicationQueue: { keys: ['shift+q'], title: 'Show the Adjudication Queue (Annotators Disagree)' },
   myShare: { keys: ['shift+m'], title: 'Show My Share (Assigned to Me, Not Yet Labelled)' },
+  everyModelQueue: { keys: ['shift+e'], title: 'Show the Pairs Every Model Disagrees With (Several Models)' },
   raw: { keys: ['m'], title: 'Toggle Markdown / Raw Text' },
   stats: { keys: ['s'], title: 'Toggle Statistics' },
 } as const satisfies Record<string, { keys: readonly string[]; title: string }>;

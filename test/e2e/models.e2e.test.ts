@@ -191,9 +191,11 @@ test('a review scored by three models, the third added live, shows the figures p
     await vscode.page.waitForTimeout(300);
     await vscode.screenshot('models-stats');
 
-    // The "every model disagrees" queue lists the pairs the CLI counts, and the pair view shows both models.
-    const queue = '[data-testid="every-model-queue"]';
-    await (await vscode.webviewFrame(queue)).locator(queue).click();
+    // The "every model disagrees" queue (Shift+E, a VS Code keybinding) lists the pairs the CLI
+    // counts, and the pair view shows every model.
+    await vscode.waitForWebviewTexts('[data-testid="every-model-queue"]', (t) => t[0] === 'Every model disagrees (Shift+E)');
+    await vscode.focusWebview('.pair .pair-id');
+    await vscode.page.keyboard.press('Shift+E');
     const count = cliReview.models.every_model_disagrees.count;
     if (count > 0) {
       await vscode.waitForWebviewTexts('[data-testid="position"]', (t) => t[0] === `1 of ${count} shown`);

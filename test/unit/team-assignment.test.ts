@@ -253,6 +253,8 @@ describe('the review editor’s team queues', () => {
     assert.deepEqual(await state.select({ filter: 'annotators-disagree', sort: 'file' }), [2]);
     assert.deepEqual(await state.select({ filter: 'adjudicated', sort: 'file' }), [1]);
     assert.deepEqual((await state.pairRows([1]))[0].adjudication, { label: 'b', by: 'carol' });
+    const listed = (await state.rows(0, 3)).rows;
+    assert.deepEqual(listed.map((row) => row.adjudicated === true), [false, true, false], 'the list marks the adjudicated pair');
     const report = state.stats().team!;
     assert.deepEqual([report.conflicts, report.adjudicated], [2, 1]);
   });
@@ -262,6 +264,7 @@ describe('the review editor’s team queues', () => {
     state.annotator = 'dan';
     const [before] = await state.pairRows([2]);
     assert.equal(before.annotators, undefined);
+    assert.equal((await state.rows(1, 1)).rows[0].adjudicated, undefined, 'blind: the decision is withheld from the list until you decide');
     assert.equal(before.annotation?.label, undefined);
     state.annotations.record(label(keys[2], 'dan', 'b', 9, 'adjudicator'));
     const [after] = await state.pairRows([2]);
