@@ -12,6 +12,7 @@ import { syncDirectory } from './atomicWrite';
 import { PairKeyer, type Adjudication, type Annotation, type AnnotationField, type AnnotationLog, type ReviewLabel } from './annotations';
 import { isGzipFile } from './byteSource';
 import { isParquetFile } from './parquetSource';
+import { parquetOf } from './parquetWrite';
 import { DatasetStream, detectStreamFormat, type StreamedRecord } from './dataset';
 import { FORMATS, RecordError, type PreferenceFormat } from './formats';
 import type { IndexProgress } from './lineIndex';
@@ -105,9 +106,9 @@ export async function exportDataset(file: string, out: string, options: ExportOp
   if (drop.has('unreviewed-disagreements') && !options.scoreOf) {
     throw new ExportError("dropping unreviewed disagreements needs the reward model's scores (`plens score` output); none were given");
   }
-  // An export is text: a name that promises compression or Parquet would be a file no reader opens.
-  if (/\.(gz|parquet)$/i.test(out)) {
-    throw new ExportError(`${out}: an export is written as JSONL or a JSON array, not compressed or as Parquet; name it .jsonl or .json`);
+  // An export is JSONL, a JSON array or Parquet: a name that promises compression would be a file no reader opens.
+  if (/\.gz$/i.test(out)) {
+    throw new ExportError(`${out}: an export is written as JSONL, a JSON array or Parquet, not compressed; name it .jsonl, .json or .parquet`);
   }
   if (await sameFile(file, out)) {
     throw new ExportError(`${out} is the dataset itself: an export writes a new file (in-place mode changes the dataset)`);
@@ -133,7 +134,7 @@ export async function exportDataset(file: string, out: string, options: ExportOp
   };
 
   const output = await AtomicOutput.create(out);
-  const writer = new RecordWriter(output, stream, options.to, containerOf(out));
+  const writer: ExportWriter = /\.parquet$/i.test(out) ? new ParquetWriter(output) : new RecordWriter(output, stream, options.to, containerOf(out));
   try {
     let ordinal = 0;
     const misfits: Malformed[] = [];
@@ -416,20 +417,19 @@ function stringify(value: unknown, item: string, key: string): string {
 }
 
 /**
- * `data.cleaned.jsonl` next to `data.jsonl` (a JSON array stays `.json` in its own format). An export
- * is text: a compressed or Parquet source is written as JSONL, and named so (`data.jsonl.gz` →
- * `data.cleaned.jsonl`, `train.parquet` → `train.cleaned.jsonl`).
+ * `data.cleaned.jsonl` next to `data.jsonl` (a JSON array stays `.json`, a Parquet file `.parquet`,
+ * in its own format). A compressed source is written as JSONL, and named so (`data.jsonl.gz` →
+ * `data.cleaned.jsonl`); a TRL target is JSONL.
  */
 export function suggestedOut(source: string, target: ExportTarget): string {
   let base = source.replace(/\.gz$/i, '');
-  const packed = base !== source || /\.parquet$/i.test(source);
+  const compressed = base !== source;
   const extension = path.extname(base);
   base = base.slice(0, base.length - extension.length);
-  const keep = target === 'same' && !packed ? extension || '.jsonl' : target === 'same' && extension === '.json' && packed ? '.json' : '.jsonl';
+  const keep = target !== 'same' ? '.jsonl' : compressed ? (extension === '.json' ? '.json' : '.jsonl') : extension || '.jsonl';
   return `${base}.cleaned${keep}`;
 }
 
-/** The container the name `out` asks for (`.jsonl` / `.ndjson`: JSONL, `.json`: a JSON array), if it asks. */
 export function containerOf(out: string): 'jsonl' | 'array' | undefined {
   const extension = path.extname(out).toLowerCase();
   return extension === '.jsonl' || extension === '.ndjson' ? 'jsonl' : extension === '.json' ? 'array' : undefined;
@@ -442,7 +442,27 @@ export function containerOf(out: string): 'jsonl' | 'array' | undefined {
  * changes nothing is the file itself, byte for byte. Records going from an array to JSONL are put on
  * one line each, their text otherwise untouched.
  */
-class RecordWriter {
+interface ExportWriter {
+  record(text: string): Promise<void>;
+  finish(): Promise<void>;
+}
+
+/** Writes the exported records as Parquet (./parquetWrite.ts): held until the end, then written whole. */
+class ParquetWriter implements ExportWriter {
+  private readonly records: Record<string, unknown>[] = [];
+
+  constructor(private readonly output: AtomicOutput) {}
+
+  async record(text: string): Promise<void> {
+    this.records.push(JSON.parse(text) as Record<string, unknown>);
+  }
+
+  async finish(): Promise<void> {
+    await this.output.write(Buffer.from(await parquetOf(this.records)));
+  }
+}
+
+class RecordWriter implements ExportWriter {
   private written = 0;
   private container: 'jsonl' | 'array' | undefined;
   private keepLayout = false;

@@ -29,3 +29,17 @@ export async function writeParquet(json: string, out: string, options: ParquetOp
     db.closeSync();
   }
 }
+
+/** A Parquet file's rows as DuckDB reads them (JSON values), and each column's type as DuckDB names it. */
+export async function readParquet(file: string): Promise<{ rows: Record<string, unknown>[]; types: Record<string, string> }> {
+  const db = await DuckDBInstance.create(':memory:');
+  const connection = await db.connect();
+  try {
+    const rows = (await connection.runAndReadAll(`SELECT * FROM read_parquet(${quote(file)})`)).getRowObjectsJson() as Record<string, unknown>[];
+    const described = (await connection.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${quote(file)})`)).getRowObjectsJson() as { column_name: string; column_type: string }[];
+    return { rows, types: Object.fromEntries(described.map((column) => [column.column_name, column.column_type])) };
+  } finally {
+    connection.closeSync();
+    db.closeSync();
+  }
+}

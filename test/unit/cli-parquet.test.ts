@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { DatasetError, loadDataset, openDatasetIndex } from '../../src/core/dataset';
 import { suggestedOut } from '../../src/core/export';
-import { writeParquet } from '../support/duckdb';
+import { readParquet, writeParquet } from '../support/duckdb';
 import { cliPath as cli, runPlens, type PlensRun as Run } from '../support/plens';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
@@ -216,15 +216,37 @@ describe('plens reads Parquet datasets', () => {
     await assert.rejects(openDatasetIndex(cut), (error: Error) => error instanceof DatasetError && /editor-cut\.parquet: not a readable Parquet file/.test(error.message));
   });
 
-  it('an export of a Parquet or compressed file is JSONL, suggested and named so', async () => {
-    assert.equal(suggestedOut('/d/train-00000.parquet', 'same'), '/d/train-00000.cleaned.jsonl');
+  it('an export is Parquet when named so, read back by DuckDB with the nested types, the same records as the JSONL export', async () => {
+    assert.equal(suggestedOut('/d/train-00000.parquet', 'same'), '/d/train-00000.cleaned.parquet');
     assert.equal(suggestedOut('/d/test.jsonl.gz', 'same'), '/d/test.cleaned.jsonl');
     assert.equal(suggestedOut('/d/set.json.gz', 'same'), '/d/set.cleaned.json');
     assert.equal(suggestedOut('/d/set.json', 'trl-conversational'), '/d/set.cleaned.jsonl');
     assert.equal(suggestedOut('/d/set.json', 'same'), '/d/set.cleaned.json');
-    const run = await plens('export', COMMITTED[0][0], '--out', path.join(dir, 'out.parquet'));
+    assert.equal(suggestedOut('/d/train.parquet', 'trl-conversational'), '/d/train.cleaned.jsonl');
+    for (const [source, to] of [[COMMITTED[0][0], 'same'], [fixture('hh-rlhf.jsonl'), 'trl-conversational']] as const) {
+      const [asJsonl, asParquet] = [path.join(dir, 'export.jsonl'), path.join(dir, 'export.parquet')];
+      for (const out of [asJsonl, asParquet]) {
+        const run = await plens('export', source, '--to', to, '--out', out);
+        assert.equal(run.code, 0, run.stderr);
+      }
+      const { rows, types } = await readParquet(asParquet);
+      // A struct has every field any of its values has: a message without "name" reads back with name null.
+      const withoutNulls = (value: unknown): unknown =>
+        Array.isArray(value)
+          ? value.map(withoutNulls)
+          : value && typeof value === 'object'
+            ? Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, withoutNulls(v)]))
+            : value;
+      assert.deepEqual(withoutNulls(rows), lines(await readFile(asJsonl, 'utf8')).map((line) => withoutNulls(JSON.parse(line))), `${source} → ${to}: DuckDB reads the records the JSONL export has`);
+      // Message lists are lists of structs, as in Hugging Face's own files, not JSON text.
+      assert.match(types.chosen, /^STRUCT\(("\w+" VARCHAR, )*"role" VARCHAR, "content" VARCHAR(, "\w+" VARCHAR)*\)\[\]$/, JSON.stringify(types));
+      // And plens reads its own Parquet export as it reads the JSONL one.
+      const [inspectJsonl, inspectParquet] = await Promise.all([plens('inspect', asJsonl), plens('inspect', asParquet)]);
+      assert.deepEqual(withoutFile(inspectParquet.stdout), withoutFile(inspectJsonl.stdout));
+    }
+    const run = await plens('export', COMMITTED[0][0], '--out', path.join(dir, 'out.jsonl.gz'));
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /out\.parquet: an export is written as JSONL or a JSON array, not compressed or as Parquet; name it \.jsonl or \.json/);
-    assert.equal(existsSync(path.join(dir, 'out.parquet')), false);
+    assert.match(run.stderr, /out\.jsonl\.gz: an export is written as JSONL, a JSON array or Parquet, not compressed; name it \.jsonl, \.json or \.parquet/);
+    assert.equal(existsSync(path.join(dir, 'out.jsonl.gz')), false);
   });
 });
