@@ -149,19 +149,24 @@ function parseBytes(file: string, bytes: Buffer, options: { format?: string }): 
       if ('record' in result) parsed.push(result);
       else malformed.push(result);
     }
-    const sample = parsed.slice(0, DETECTION_SAMPLE).map((p) => p.record);
-    const format = chooseFormat(sample, scanner.count, options.format, malformed[0]);
-    const pairs: Pair[] = [];
-    for (const record of parsed) {
-      const result = toPair(record, format);
-      if ('error' in result) malformed.push(result);
-      else pairs.push(result);
-    }
-    malformed.sort((x, y) => x.line - y.line);
-    return { file, format, pairs, malformed };
+    return datasetOf(file, parsed, malformed, scanner.count, options);
   } catch (error) {
     throw inFile(file, error);
   }
+}
+
+/** The pairs of the records read, in the format detected from a sample of them (or named); `records` counts the unreadable ones too. */
+function datasetOf(file: string, parsed: readonly Parsed[], malformed: Malformed[], records: number, options: { format?: string }): Dataset {
+  const sample = parsed.slice(0, DETECTION_SAMPLE).map((p) => p.record);
+  const format = chooseFormat(sample, records, options.format, malformed[0]);
+  const pairs: Pair[] = [];
+  for (const record of parsed) {
+    const result = toPair(record, format);
+    if ('error' in result) malformed.push(result);
+    else pairs.push(result);
+  }
+  malformed.sort((x, y) => x.line - y.line);
+  return { file, format, pairs, malformed };
 }
 
 /** Reads a whole file into memory (inflating a gzip-compressed one); for files of any size use {@link openDatasetIndex}. */
@@ -191,16 +196,7 @@ async function loadParquet(file: string, options: { format?: string }): Promise<
       if ('record' in result) parsed.push(result);
       else malformed.push(result);
     }
-    const sample = parsed.slice(0, DETECTION_SAMPLE).map((p) => p.record);
-    const format = chooseFormat(sample, parsed.length + malformed.length, options.format, malformed[0]);
-    const pairs: Pair[] = [];
-    for (const record of parsed) {
-      const result = toPair(record, format);
-      if ('error' in result) malformed.push(result);
-      else pairs.push(result);
-    }
-    malformed.sort((x, y) => x.line - y.line);
-    return { file, format, pairs, malformed };
+    return datasetOf(file, parsed, malformed, parsed.length + malformed.length, options);
   } catch (error) {
     throw inFile(file, error);
   }

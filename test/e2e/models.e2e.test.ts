@@ -22,6 +22,7 @@ import { runPlens } from '../support/plens';
 import { lightVllmFake } from '../support/servingFakes';
 import { repoRoot } from './codeServer';
 import { findVsix, launchVsCode, pollUntil, reportFailure } from './harness';
+import type { CliLabelNoise } from './cliReview';
 
 const FIXTURE = path.join(repoRoot, 'test/fixtures/hh-rlhf-sample.jsonl');
 /** The fixture's 40 pairs and the two label-noise cases the test appends (see withNoise). */
@@ -31,17 +32,7 @@ const BASELINE = path.join(repoRoot, 'dist/models/baseline');
 /** How the editor names its first model when `preferenceLens.modelPath` is empty (the bundled baseline). */
 const FIRST_MODEL_NAME = 'bundled baseline';
 
-interface CliReview {
-  length_control: {
-    slope: number | null;
-    agreement: number | null;
-    agreement_length_controlled: number | null;
-    agreement_length_only: number | null;
-    explained_by_length: number | null;
-    preferred_only_for_length: { count: number };
-  };
-  checks: Record<string, { count: number }>;
-  noise: { suspects: number };
+interface CliReview extends CliLabelNoise {
   models: {
     models: string[];
     agreement: { model: string; scored: number; agreement: number | null; disagreements: number }[];

@@ -18,6 +18,7 @@ import { runPlens } from '../support/plens';
 import { repoRoot } from './codeServer';
 import { findVsix, launchVsCode, pollUntil, reportFailure } from './harness';
 import { waitForDirty } from './sidecar';
+import type { CliLabelNoise } from './cliReview';
 
 const shared = path.resolve(repoRoot, '../shared');
 const source = path.join(shared, 'data/hh-rlhf-helpful-base-test/test.jsonl');
@@ -42,7 +43,7 @@ async function cliScoreSummary(dataset: string, rowsFile: string): Promise<{ dis
 }
 
 /** What `plens review` prints (one JSON line; see src/cli/plens.ts). */
-interface CliReview {
+interface CliReview extends CliLabelNoise {
   pairs: number;
   scored: number;
   agreement: number | null;
@@ -51,16 +52,6 @@ interface CliReview {
   margin_histogram: { low: number; high: number; count: number }[];
   length: { human_prefers_longer: number | null; model_prefers_longer: number | null };
   review: { reviewed: number; relabelled: number; both_bad: number; flagged: number; notes: number };
-  length_control: {
-    slope: number | null;
-    agreement: number | null;
-    agreement_length_controlled: number | null;
-    agreement_length_only: number | null;
-    explained_by_length: number | null;
-    preferred_only_for_length: { count: number };
-  };
-  checks: Record<string, { count: number }>;
-  noise: { suspects: number };
 }
 
 /** A share as the review editor shows it: one decimal, or a dash when there is nothing to share. */
