@@ -10,7 +10,11 @@
  * Neither can be read back by byte range: `DatasetStream` reads them front to back like any file,
  * and `openDatasetIndex` reads them once and keeps their records (see `StoredRecords`).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { once } from 'node:events';
+import os from 'node:os';
+import path from 'node:path';
 import { isGzipFile, readChunks } from './byteSource';
 import { FORMATS, RecordError, UNPAIRED_FORMATS, formatByName, shapeOf, type PreferenceFormat } from './formats';
 import { IndexError, LineIndex, RecordScanner, scanBytes, type LineIndexOptions, type RawRecord } from './lineIndex';
@@ -216,66 +220,97 @@ async function isPackedFile(file: string): Promise<boolean> {
 }
 
 /**
- * The records of a gzip-compressed or Parquet file, read once, front to back, and kept in memory:
- * offsets into compressed bytes cannot be read back one record at a time, as a {@link LineIndex}
- * reads a plain file. Memory is the records' text (the inflated size), which is why the CLI streams
- * such files instead; the editor shows them read-only as to the dataset (annotations go to the
- * sidecar, and an export writes JSONL).
+ * A gzip-compressed or Parquet file, unpacked once, front to back, into a temporary copy that a
+ * {@link LineIndex} then reads as it reads a plain file: offsets into compressed bytes cannot be read
+ * back one record at a time, and holding the records instead would make memory the inflated size.
+ * A gzip file's copy is its inflated bytes (same lines, same container); a Parquet file's is JSONL,
+ * one row a line, so a row's number is its line. The copy is deleted when the index closes; the
+ * dataset itself is only read (annotations go to the sidecar, and an export writes a new file).
  */
-class StoredRecords implements RecordIndex {
-  readonly complete = true;
-  readonly done: Promise<number>;
-
+class UnpackedRecords implements RecordIndex {
   private constructor(
-    private readonly records: RawRecord[],
-    readonly totalBytes: number,
-  ) {
-    this.done = Promise.resolve(records.length);
-  }
+    private readonly lines: LineIndex,
+    private readonly folder: string,
+    /** Parquet rows that could not be read, by record index: their line in the copy is a placeholder. */
+    private readonly unreadable: ReadonlyMap<number, string>,
+  ) {}
 
-  static async read(file: string, options: LineIndexOptions): Promise<StoredRecords> {
-    const totalBytes = (await stat(file)).size;
-    const records: RawRecord[] = [];
-    if (await isParquetFile(file)) {
-      for await (const row of parquetRows(file, options)) {
-        records.push('error' in row ? row : { index: row.index, line: row.line, text: JSON.stringify(row.record) });
+  static async read(file: string, options: LineIndexOptions): Promise<UnpackedRecords> {
+    const folder = await mkdtemp(path.join(os.tmpdir(), 'plens-unpacked-'));
+    const copy = path.join(folder, path.basename(file).replace(/\.(gz|parquet)$/i, '') || 'records');
+    const unreadable = new Map<number, string>();
+    try {
+      const output = createWriteStream(copy);
+      // A full disk fails the read with its cause, not the process with an unhandled 'error' event.
+      let failure: Error | undefined;
+      output.on('error', (error) => (failure ??= error));
+      const write = async (chunk: string | Buffer) => {
+        if (failure) throw failure;
+        if (!output.write(chunk)) await once(output, 'drain');
+      };
+      try {
+        if (await isParquetFile(file)) {
+          for await (const row of parquetRows(file, options)) {
+            if ('error' in row) unreadable.set(row.index, row.error);
+            await write(`${'error' in row ? 'null' : JSON.stringify(row.record)}\n`);
+          }
+        } else {
+          const totalBytes = (await stat(file)).size;
+          for await (const { bytes, fileBytes } of readChunks(file, 1 << 20, (n) => Buffer.allocUnsafe(n), options.signal)) {
+            await write(bytes);
+            options.onProgress?.({ bytesIndexed: fileBytes, totalBytes, records: 0 });
+          }
+        }
+      } finally {
+        await new Promise<void>((resolve, reject) => output.end((error?: Error | null) => (error ?? failure ? reject(error ?? failure) : resolve())));
       }
-      return new StoredRecords(records, totalBytes);
+      return new UnpackedRecords(await LineIndex.open(copy, options), folder, unreadable);
+    } catch (error) {
+      await rm(folder, { recursive: true, force: true });
+      throw error;
     }
-    const parts: Buffer[] = [];
-    for await (const { bytes, fileBytes } of readChunks(file, 1 << 20, (n) => Buffer.allocUnsafe(n), options.signal)) {
-      parts.push(bytes);
-      options.onProgress?.({ bytesIndexed: fileBytes, totalBytes, records: 0 });
-    }
-    const bytes = Buffer.concat(parts);
-    const scanner = scanBytes(bytes);
-    for (let i = 0; i < scanner.count; i++) {
-      const [start, end] = scanner.span(i);
-      records.push(scanner.decode(i, bytes.subarray(start, end)));
-    }
-    return new StoredRecords(records, totalBytes);
   }
 
   get count(): number {
-    return this.records.length;
+    return this.lines.count;
+  }
+
+  get complete(): boolean {
+    return this.lines.complete;
   }
 
   get bytesIndexed(): number {
-    return this.totalBytes;
+    return this.lines.bytesIndexed;
   }
 
-  whenCount(): Promise<number> {
-    return this.done;
+  get totalBytes(): number {
+    return this.lines.totalBytes;
+  }
+
+  get done(): Promise<number> {
+    return this.lines.done;
+  }
+
+  whenCount(count: number): Promise<number> {
+    return this.lines.whenCount(count);
   }
 
   async readRecords(from: number, to: number): Promise<RawRecord[]> {
-    if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to <= this.count)) {
-      throw new RangeError(`records ${from}..${to} are outside the ${this.count} read`);
-    }
-    return this.records.slice(from, to);
+    const records = await this.lines.readRecords(from, to);
+    if (this.unreadable.size === 0) return records;
+    return records.map((record) => {
+      const error = this.unreadable.get(record.index);
+      return error === undefined ? record : { index: record.index, line: record.line, error };
+    });
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    try {
+      await this.lines.close();
+    } finally {
+      await rm(this.folder, { recursive: true, force: true });
+    }
+  }
 }
 
 export interface DatasetIndexOptions extends LineIndexOptions {
@@ -357,7 +392,7 @@ export class DatasetIndex {
 export async function openDatasetIndex(file: string, options: DatasetIndexOptions = {}): Promise<DatasetIndex> {
   let index: RecordIndex;
   try {
-    index = (await isPackedFile(file)) ? await StoredRecords.read(file, options) : await LineIndex.open(file, options);
+    index = (await isPackedFile(file)) ? await UnpackedRecords.read(file, options) : await LineIndex.open(file, options);
   } catch (error) {
     if (error instanceof IndexError || error instanceof DatasetError) throw inFile(file, error);
     if ((error as Error).name === 'AbortError') throw error;

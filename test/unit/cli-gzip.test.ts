@@ -2,7 +2,7 @@
 // they are: the same inspect counts, scores, review and export as the uncompressed original.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -111,6 +111,27 @@ describe('plens reads gzip-compressed datasets', () => {
         await Promise.all([plain.close(), compressed.close()]);
       }
     }
+  });
+
+  it('the editor\'s index unpacks into a temporary copy, not memory, and deletes it on close; the dataset is only read', async () => {
+    const gz = gzipped.get(fixture('hh-rlhf.jsonl'))!;
+    const before = await readFile(gz);
+    const temporary = path.join(dir, 'tmp');
+    await mkdir(temporary, { recursive: true });
+    const savedTmp = process.env.TMPDIR;
+    process.env.TMPDIR = temporary;
+    try {
+      const index = await openDatasetIndex(gz);
+      const copies = await readdir(temporary);
+      assert.equal(copies.length, 1, `one unpacked copy: ${copies}`);
+      assert.deepEqual(await readFile(path.join(temporary, copies[0], path.basename(gz, '.gz'))), await readFile(fixture('hh-rlhf.jsonl')), 'the copy is the inflated file');
+      await index.close();
+      assert.deepEqual(await readdir(temporary), [], 'closing the index deletes the copy');
+    } finally {
+      if (savedTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmp;
+    }
+    assert.ok((await readFile(gz)).equals(before));
   });
 
   it('the editor\'s index says where the gzip data of a damaged file ends', async () => {
