@@ -6,13 +6,16 @@
  * leaves the target as it was.
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { syncDirectory } from './atomicWrite';
 import { PairKeyer, type Adjudication, type Annotation, type AnnotationField, type AnnotationLog, type ReviewLabel } from './annotations';
 import { isGzipFile } from './byteSource';
 import { isParquetFile } from './parquetSource';
-import { parquetOf } from './parquetWrite';
+import { ParquetSchema, writeParquet } from './parquetWrite';
 import { DatasetStream, detectStreamFormat, type StreamedRecord } from './dataset';
 import { FORMATS, RecordError, type PreferenceFormat } from './formats';
 import type { IndexProgress } from './lineIndex';
@@ -134,7 +137,7 @@ export async function exportDataset(file: string, out: string, options: ExportOp
   };
 
   const output = await AtomicOutput.create(out);
-  const writer: ExportWriter = /\.parquet$/i.test(out) ? new ParquetWriter(output) : new RecordWriter(output, stream, options.to, containerOf(out));
+  const writer: ExportWriter = /\.parquet$/i.test(out) ? new ParquetExport(output) : new RecordWriter(output, stream, options.to, containerOf(out));
   try {
     let ordinal = 0;
     const misfits: Malformed[] = [];
@@ -169,6 +172,7 @@ export async function exportDataset(file: string, out: string, options: ExportOp
     await writer.finish();
     await output.commit();
   } catch (error) {
+    await writer.discard?.();
     await output.abort();
     throw error;
   }
@@ -445,22 +449,79 @@ export function containerOf(out: string): 'jsonl' | 'array' | undefined {
 interface ExportWriter {
   record(text: string): Promise<void>;
   finish(): Promise<void>;
+  /** The export failed or was cancelled: let go of anything held. */
+  discard?(): Promise<void>;
 }
 
-/** Writes the exported records as Parquet (./parquetWrite.ts): held until the end, then written whole. */
-class ParquetWriter implements ExportWriter {
-  private readonly records: Record<string, unknown>[] = [];
+/** Rows per Parquet row group: a group's columns are built in memory while it is encoded. */
+const PARQUET_GROUP_ROWS = 10_000;
+
+/**
+ * Writes the exported records as Parquet (./parquetWrite.ts). Parquet needs its schema before the
+ * first row group, and the schema is found from every record, so the records are spooled to a
+ * temporary JSONL file as they come (the schema collected on the way), then read back a row group
+ * at a time: memory holds one group, not the export.
+ */
+class ParquetExport implements ExportWriter {
+  private readonly schema = new ParquetSchema();
+  private spool?: { folder: string; file: string; lines: string[]; handle: FileHandle };
 
   constructor(private readonly output: AtomicOutput) {}
 
   async record(text: string): Promise<void> {
-    this.records.push(JSON.parse(text) as Record<string, unknown>);
+    const record = JSON.parse(text) as Record<string, unknown>;
+    this.schema.add(record);
+    if (!this.spool) {
+      const folder = await mkdtemp(path.join(os.tmpdir(), 'plens-export-'));
+      const file = path.join(folder, 'records.jsonl');
+      this.spool = { folder, file, lines: [], handle: await open(file, 'w') };
+    }
+    // One line a record, whatever the source's layout (a pretty-printed array spans lines); written
+    // a thousand at a time, as one write each.
+    this.spool.lines.push(JSON.stringify(record));
+    if (this.spool.lines.length >= 1000) await this.flushSpool();
+  }
+
+  private async flushSpool(): Promise<void> {
+    if (!this.spool?.lines.length) return;
+    const text = this.spool.lines.join('\n') + '\n';
+    this.spool.lines = [];
+    await this.spool.handle.write(text);
   }
 
   async finish(): Promise<void> {
-    await this.output.write(Buffer.from(await parquetOf(this.records)));
+    await this.flushSpool();
+    const spool = this.spool;
+    if (spool) await spool.handle.close();
+    try {
+      await writeParquet(this.schema, spool ? groupsOf(spool.file) : noGroups(), (bytes) => this.output.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)));
+    } finally {
+      await this.discard();
+    }
+  }
+
+  async discard(): Promise<void> {
+    if (!this.spool) return;
+    await this.spool.handle.close().catch(() => undefined);
+    await rm(this.spool.folder, { recursive: true, force: true });
+    this.spool = undefined;
   }
 }
+
+/** The spooled records, PARQUET_GROUP_ROWS at a time. */
+async function* groupsOf(file: string): AsyncGenerator<Record<string, unknown>[]> {
+  let group: Record<string, unknown>[] = [];
+  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+    group.push(JSON.parse(line) as Record<string, unknown>);
+    if (group.length === PARQUET_GROUP_ROWS) {
+      yield group;
+      group = [];
+    }
+  }
+  if (group.length) yield group;
+}
+
+async function* noGroups(): AsyncGenerator<Record<string, unknown>[]> {}
 
 class RecordWriter implements ExportWriter {
   private written = 0;

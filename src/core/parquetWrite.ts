@@ -2,8 +2,9 @@
  * Exported records as a Parquet file, for datasets people load with `datasets` or TRL: the columns
  * and their nested types are found from the records (TRL's `chosen: [{role, content}]` becomes a
  * list of structs, as Hugging Face's own Parquet files have it, not a JSON string), then
- * hyparquet-writer writes them, snappy-compressed. The records are held until the end: Parquet is
- * written column by column, with its footer last.
+ * hyparquet-writer writes them a row group at a time, snappy-compressed, each group's bytes handed
+ * on as soon as it is encoded. The schema must be known before the first group, so the caller
+ * collects it over every record first ({@link ParquetSchema}) and hands the rows over in groups.
  */
 import type { SchemaElement } from 'hyparquet-writer' with { 'resolution-mode': 'import' };
 
@@ -56,7 +57,7 @@ function merge(a: Shape, b: Shape): Shape {
 }
 
 /** The schema elements of a column (depth first, as Parquet lists them). */
-function elements(name: string, shape: Shape): SchemaElement[] {
+function elementsOf(name: string, shape: Shape): SchemaElement[] {
   const optional = { name, repetition_type: 'OPTIONAL' as const };
   switch (shape.kind) {
     case 'null':
@@ -74,9 +75,9 @@ function elements(name: string, shape: Shape): SchemaElement[] {
       return [{ ...optional, type: 'DOUBLE' }];
     case 'list':
       // The three-level list Parquet specifies (and pyarrow and DuckDB write): name → list → element.
-      return [{ ...optional, converted_type: 'LIST', num_children: 1 }, { name: 'list', repetition_type: 'REPEATED', num_children: 1 }, ...elements('element', shape.element)];
+      return [{ ...optional, converted_type: 'LIST', num_children: 1 }, { name: 'list', repetition_type: 'REPEATED', num_children: 1 }, ...elementsOf('element', shape.element)];
     case 'struct':
-      return [{ ...optional, num_children: shape.fields.size }, ...[...shape.fields].flatMap(([field, fieldShape]) => elements(field, fieldShape))];
+      return [{ ...optional, num_children: shape.fields.size }, ...[...shape.fields].flatMap(([field, fieldShape]) => elementsOf(field, fieldShape))];
   }
 }
 
@@ -107,15 +108,40 @@ function conform(value: unknown, shape: Shape): unknown {
   }
 }
 
-/** The Parquet file of `records` (objects, as JSON.parse gives them), columns in first-seen order. */
-export async function parquetOf(records: readonly Record<string, unknown>[]): Promise<Uint8Array> {
-  const { parquetWriteBuffer } = await import('hyparquet-writer');
-  const columns = new Map<string, Shape>();
-  for (const record of records) {
-    for (const [name, value] of Object.entries(record)) columns.set(name, merge(columns.get(name) ?? { kind: 'null' }, shapeOf(value)));
+/** The columns of the records seen so far and their types, in first-seen order. */
+export class ParquetSchema {
+  private readonly columns = new Map<string, Shape>();
+
+  add(record: Record<string, unknown>): void {
+    for (const [name, value] of Object.entries(record)) this.columns.set(name, merge(this.columns.get(name) ?? { kind: 'null' }, shapeOf(value)));
   }
-  for (const [name, shape] of columns) columns.set(name, settle(shape));
-  const schema: SchemaElement[] = [{ name: 'root', num_children: columns.size }, ...[...columns].flatMap(([name, shape]) => elements(name, shape))];
-  const columnData = [...columns].map(([name, shape]) => ({ name, data: records.map((record) => conform(record[name], shape)) }));
-  return new Uint8Array(parquetWriteBuffer({ columnData, schema, codec: 'SNAPPY' }));
+
+  /** The columns as Parquet can hold them. */
+  settled(): [string, Shape][] {
+    return [...this.columns].map(([name, shape]) => [name, settle(shape)]);
+  }
+}
+
+/**
+ * Writes `groups` of records as the row groups of one Parquet file with `schema`'s columns; `write`
+ * gets the file's bytes in order, a group's as soon as it is encoded and the footer last.
+ */
+export async function writeParquet(schema: ParquetSchema, groups: AsyncIterable<Record<string, unknown>[]>, write: (bytes: Uint8Array) => Promise<void>): Promise<void> {
+  const { ByteWriter, ParquetWriter } = await import('hyparquet-writer');
+  const columns = schema.settled();
+  const elements: SchemaElement[] = [{ name: 'root', num_children: columns.length }, ...columns.flatMap(([name, shape]) => elementsOf(name, shape))];
+  // hyparquet-writer counts the file's offset apart from its buffer, so the buffer can be handed on and reused.
+  const bytes = new ByteWriter();
+  const handOn = async () => {
+    const chunk = new Uint8Array(bytes.buffer, 0, bytes.index).slice();
+    bytes.index = 0;
+    if (chunk.length) await write(chunk);
+  };
+  Object.assign(bytes, { flush: handOn, finish: handOn });
+  const parquet = new ParquetWriter({ writer: bytes, schema: elements, codec: 'SNAPPY' });
+  for await (const rows of groups) {
+    if (!rows.length) continue;
+    await parquet.write({ columnData: columns.map(([name, shape]) => ({ name, data: rows.map((row) => conform(row[name], shape)) })), rowGroupSize: rows.length });
+  }
+  await parquet.finish();
 }

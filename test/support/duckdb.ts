@@ -43,3 +43,16 @@ export async function readParquet(file: string): Promise<{ rows: Record<string, 
     db.closeSync();
   }
 }
+
+/** How many row groups a Parquet file has, as DuckDB reads its footer. */
+export async function rowGroups(file: string): Promise<number> {
+  const db = await DuckDBInstance.create(':memory:');
+  const connection = await db.connect();
+  try {
+    const groups = await connection.runAndReadAll(`SELECT count(DISTINCT row_group_id)::INTEGER FROM parquet_metadata(${quote(file)})`);
+    return Number(groups.getRows()[0][0]);
+  } finally {
+    connection.closeSync();
+    db.closeSync();
+  }
+}

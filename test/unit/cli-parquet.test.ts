@@ -3,14 +3,14 @@
 // written by DuckDB, an implementation independent of the reader (hyparquet), with snappy and zstd.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { DatasetError, loadDataset, openDatasetIndex } from '../../src/core/dataset';
 import { suggestedOut } from '../../src/core/export';
-import { readParquet, writeParquet } from '../support/duckdb';
+import { readParquet, rowGroups, writeParquet } from '../support/duckdb';
 import { cliPath as cli, runPlens, type PlensRun as Run } from '../support/plens';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
@@ -214,6 +214,28 @@ describe('plens reads Parquet datasets', () => {
     const cut = path.join(dir, 'editor-cut.parquet');
     await writeFile(cut, bytes.subarray(0, bytes.length - 10));
     await assert.rejects(openDatasetIndex(cut), (error: Error) => error instanceof DatasetError && /editor-cut\.parquet: not a readable Parquet file/.test(error.message));
+  });
+
+  it('a Parquet export is written a row group at a time, every row in order, and leaves no spool behind', async () => {
+    // 25,000 pairs: three row groups of at most 10,000 rows.
+    const records = (await loadDataset(fixture('hh-rlhf.jsonl'))).pairs.map((pair) => ({ chosen: `\n\nHuman: ${pair.prompt[0].content}\n\nAssistant: ${pair.a[0].content}`, rejected: `\n\nHuman: ${pair.prompt[0].content}\n\nAssistant: ${pair.b[0].content}` }));
+    const many = Array.from({ length: 25_000 }, (_, i) => {
+      const record = records[i % records.length];
+      return JSON.stringify({ chosen: `${record.chosen} (${i})`, rejected: record.rejected });
+    });
+    const source = path.join(dir, 'many.jsonl');
+    await writeFile(source, many.join('\n') + '\n');
+    const spool = path.join(dir, 'spool');
+    await mkdir(spool, { recursive: true });
+    const out = path.join(dir, 'many.parquet');
+    const run = await runPlens(['export', source, '--out', out], { ...process.env, TMPDIR: spool, XDG_CACHE_HOME: path.join(dir, 'cache', String(runs++)) });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(JSON.parse(run.stdout).written, 25_000);
+    const { rows } = await readParquet(out);
+    assert.equal(rows.length, 25_000);
+    assert.deepEqual(rows.map((row) => row.chosen), many.map((line) => (JSON.parse(line) as { chosen: string }).chosen), 'every row, in the file order');
+    assert.equal(await rowGroups(out), 3);
+    assert.deepEqual(await readdir(spool), [], 'the spooled records are deleted');
   });
 
   it('an export is Parquet when named so, read back by DuckDB with the nested types, the same records as the JSONL export', async () => {
