@@ -1,13 +1,13 @@
 /**
- * One dataset open in the review editor: loads the file and its annotations sidecar, records the
- * reviewer's changes as undoable edits, saves and backs them up, runs scoring with progress and
- * cancel, and follows the files when they change on disk.
+ * One dataset open in the review editor: loads the file and its annotations sidecar, applies the
+ * reviewer's edits (src/core/reviewEdits.ts) as VS Code undo steps, saves and backs them up with a
+ * recovery journal, and follows the files when they change on disk. Scoring runs are
+ * ./reviewScoring.ts's; the document tells its webviews what they change.
  */
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Disposable } from '../disposable';
-import { DEFAULT_RECOMMENDATION } from '../engine/recommendedModels';
 import { AnnotationLog, sidecarPath, type AnnotationEvent, type ReviewLabel } from '../core/annotations';
 import { teamPath } from '../core/assignment';
 import { readTeam } from '../core/teamFile';
@@ -17,19 +17,17 @@ import type { PreferenceFormat } from '../core/formats';
 import { PairTable } from '../core/pairTable';
 import { ModelScores } from '../core/modelConsensus';
 import { RecoveryJournal } from '../core/recoveryJournal';
+import { ReviewScoring } from './reviewScoring';
 import type { FieldValues } from '../core/annotationTypes';
 import { applyEdit, invertEdit, makeEdit, type ReviewEdit } from '../core/reviewEdits';
 import { ReviewState } from '../core/reviewState';
 import type { PairScore } from '../core/verdict';
-import { scorePairs } from '../engine/scorePairs';
-import type { LoadedScorer, ScorerService } from '../scorerService';
+import type { ScorerService } from '../scorerService';
 import { ADDITIONAL_MODELS_SETTING, readSettings } from '../settings';
 import type { ReviewStatus } from '../shared/reviewProtocol';
 
 /** Webviews are told about progress at most this often, so streaming scores cannot flood them. */
 const STATUS_INTERVAL_MS = 250;
-/** Pairs read from the file and sent to the scorer at a time: bounds memory on huge files. */
-const SCORING_CHUNK = 1024;
 
 export interface ReviewDocumentDelegate {
   scorers: ScorerService;
@@ -76,7 +74,30 @@ export class ReviewDocument extends Disposable implements vscode.CustomDocument 
   private readonly scored = this.register(new vscode.EventEmitter<readonly number[]>());
   readonly onDidScore = this.scored.event;
   private newlyScored: number[] = [];
-  private run?: { controller: AbortController; done: Promise<void> };
+  /** The scoring runs of this document (./reviewScoring.ts); what they need of it is read when they run. */
+  private readonly scoring: ReviewScoring = (() => {
+    const document = this;
+    return new ReviewScoring({
+      get state() {
+        return document.state;
+      },
+      get fileName() {
+        return document.fileName;
+      },
+      get scorers() {
+        return document.delegate.scorers;
+      },
+      tableGrew: () => new Promise<void>((resolve) => {
+        const subscription = document.tableGrew.event(() => {
+          subscription.dispose();
+          resolve();
+        });
+      }),
+      scored: (index) => document.newlyScored.push(index),
+      flushStatus: () => document.flushStatus(),
+      scheduleStatus: () => document.scheduleStatus(),
+    });
+  })();
   private statusTimer?: NodeJS.Timeout;
 
   private constructor(
@@ -176,9 +197,7 @@ export class ReviewDocument extends Disposable implements vscode.CustomDocument 
    * ones are scored (the first model's scores are kept; a change of it re-scores through rescore).
    */
   private async updateModels(): Promise<void> {
-    const previous = this.run;
-    previous?.controller.abort();
-    await previous?.done;
+    const wasScoring = await this.scoring.stop();
     const old = this.state;
     const columns = this.modelColumns(old);
     for (const { column, byKey } of columns) {
@@ -191,7 +210,7 @@ export class ReviewDocument extends Disposable implements vscode.CustomDocument 
     old.firstModelName = firstModelName();
     old.modelsChanged();
     this.changed();
-    if (readSettings().scoreOnOpen || previous) void this.score();
+    if (readSettings().scoreOnOpen || wasScoring) void this.score();
   }
 
   private get fileName(): string {
@@ -366,8 +385,7 @@ export class ReviewDocument extends Disposable implements vscode.CustomDocument 
    * carry over for pairs whose content is unchanged, and the rest is scored again.
    */
   private async reloadDataset(): Promise<void> {
-    this.run?.controller.abort();
-    await this.run?.done;
+    await this.scoring.stop();
     await this.load(this.state);
     this.changed();
     void vscode.window.showInformationMessage(`${this.fileName} changed on disk and was reloaded; annotations are kept.`);
@@ -381,208 +399,28 @@ export class ReviewDocument extends Disposable implements vscode.CustomDocument 
     this.changed();
   }
 
-  // ------------------------------------------------------------------ scoring
+  // ------------------------------------------------------------------ scoring (./reviewScoring.ts)
 
   get isScoring(): boolean {
-    return this.run !== undefined;
+    return this.scoring.isScoring;
   }
 
   /** Scores every pair that has no score yet; a no-op while a run is going. */
   score(): Promise<void> {
-    if (this.run) return this.run.done;
-    const controller = new AbortController();
-    const done = this.scoreUnscored(controller.signal).finally(() => {
-      this.run = undefined;
-      this.flushStatus();
-    });
-    this.run = { controller, done };
-    return done;
+    return this.scoring.score();
   }
 
   cancelScoring(): void {
-    this.run?.controller.abort();
+    this.scoring.cancel();
   }
 
   /** Drops all scores and scores again, e.g. after the model changed. */
   async rescore(): Promise<void> {
-    const previous = this.run;
-    previous?.controller.abort();
-    await previous?.done;
+    await this.scoring.stop();
     this.state.table.clearScores();
     this.newlyScored = [];
     this.state.model = undefined;
-    await this.score();
-  }
-
-  private async scoreUnscored(signal: AbortSignal): Promise<void> {
-    const state = this.state;
-    const { table } = state;
-    const scoredBefore = table.scored;
-    const progressOf = (inFlight: number) => ({ done: 2 * (table.scored - scoredBefore) + inFlight, total: 2 * (table.count - scoredBefore) });
-    state.scoring = { state: 'loading', ...progressOf(0) };
-    this.flushStatus();
-    await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Scoring ${this.fileName}`, cancellable: true },
-      async (progress, token) => {
-        token.onCancellationRequested(() => this.cancelScoring());
-        let reportedPercent = 0;
-        const report = (inFlight: number) => {
-          state.scoring = { ...state.scoring, ...progressOf(inFlight) };
-          const percent = (100 * state.scoring.done) / Math.max(1, state.scoring.total);
-          progress.report({ increment: percent - reportedPercent, message: `${state.scoring.done}/${state.scoring.total} responses` });
-          reportedPercent = percent;
-          this.scheduleStatus();
-        };
-        // A checkpoint's first load builds its graph: say so, or the notification looks stuck.
-        const building = this.delegate.scorers.onDidLoadProgress(({ done, total }) => {
-          const detail = `Building the model's graph (step ${done} of ${total})…`;
-          state.scoring = { ...state.scoring, detail };
-          progress.report({ message: detail });
-          this.scheduleStatus();
-        });
-        try {
-          // Only further models to score (one was added): the first model need not load.
-          if (table.complete && state.unscored(0, 1).length === 0 && state.model) {
-            building.dispose();
-            state.setScoring('scoring');
-            await this.scoreOtherModels(signal, (message) => progress.report({ message }));
-            state.setScoring('done');
-            return;
-          }
-          let loaded: LoadedScorer;
-          try {
-            loaded = await this.delegate.scorers.get();
-          } finally {
-            building.dispose();
-            state.scoring = { ...state.scoring, detail: undefined };
-          }
-          if (signal.aborted) throw abortError();
-          const { model, ...info } = loaded.info;
-          state.model = {
-            ...info,
-            name: model,
-            bundled: loaded.bundledNote,
-            recommendation: loaded.bundledNote === undefined ? undefined : `${DEFAULT_RECOMMENDATION.title}, ~${DEFAULT_RECOMMENDATION.downloadGb} GB download`,
-          };
-          state.setScoring('scoring');
-          this.flushStatus();
-          // One pass in file order, a chunk at a time, following the table while it still grows.
-          for (let cursor = 0; ; ) {
-            const chunk = state.unscored(cursor, SCORING_CHUNK);
-            if (chunk.length === 0) {
-              if (table.complete) break;
-              await new Promise<void>((resolve) => {
-                const subscription = this.tableGrew.event(() => {
-                  subscription.dispose();
-                  resolve();
-                });
-              });
-              continue;
-            }
-            cursor = chunk[chunk.length - 1] + 1;
-            const pairs = await table.pairs(chunk);
-            const stats = await scorePairs(pairs, pairs.map((_, k) => k), loaded.scorer, {
-              signal,
-              onPair: (k, score) => {
-                table.setScore(chunk[k], score);
-                this.newlyScored.push(chunk[k]);
-              },
-              onNotice: (notice) => {
-                // A slow endpoint is a state of the run, shown with its progress; a crash deserves a message.
-                if (notice.kind === 'endpoint-waiting') {
-                  state.scoring = { ...state.scoring, detail: notice.message };
-                  this.flushStatus();
-                } else void vscode.window.showWarningMessage(`Preference Lens: ${notice.message}`);
-              },
-              onProgress: (done) => {
-                if (state.scoring.detail) state.scoring = { ...state.scoring, detail: undefined };
-                report(done - 2 * countScored(table, chunk));
-              },
-            });
-            if (stats.truncated) state.scoring = { ...state.scoring, truncated: (state.scoring.truncated ?? 0) + stats.truncated };
-            report(0);
-          }
-          await this.scoreOtherModels(signal, (message) => progress.report({ message }));
-          state.setScoring('done');
-        } catch (error) {
-          if ((error as Error).name === 'AbortError') {
-            state.setScoring('cancelled');
-            return;
-          }
-          const message = (error as Error).message;
-          state.setScoring('error', message);
-          void vscode.window
-            .showErrorMessage(`Preference Lens could not score ${this.fileName}: ${message}`, 'Choose Model…', 'Open Settings')
-            .then((choice) => {
-              if (choice === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'preferenceLens');
-              if (choice === 'Choose Model…') void vscode.commands.executeCommand('preferenceLens.chooseModel');
-            });
-        }
-      },
-    );
-  }
-
-  /**
-   * Scores every pair with each further model in turn (`preferenceLens.additionalModels`), once the
-   * file is read and the first model is done: one scorer at a time, disposed after its run, so at
-   * most the first model and one further model are in memory. A model that fails is reported by
-   * name and the next one scores; cancelling stops them all.
-   */
-  private async scoreOtherModels(signal: AbortSignal, message: (text: string) => void): Promise<void> {
-    const state = this.state;
-    const { table } = state;
-    const models = state.otherModels.filter((m): m is ModelScores => m instanceof ModelScores);
-    for (const [k, column] of models.entries()) {
-      const unscored = () => {
-        const indices: number[] = [];
-        for (let i = 0; i < table.count; i++) if (!column.score(i)) indices.push(i);
-        return indices;
-      };
-      let todo = unscored();
-      if (todo.length === 0) continue;
-      const which = `model ${k + 2} of ${models.length + 1}: ${column.name}`;
-      const progressOf = (inFlight: number) => ({ done: 2 * column.scored + inFlight, total: 2 * table.count });
-      state.scoring = { ...state.scoring, state: 'loading', model: which, detail: `Loading ${which}…`, ...progressOf(0) };
-      message(`Loading ${which}…`);
-      this.flushStatus();
-      let loaded: LoadedScorer | undefined;
-      try {
-        loaded = await this.delegate.scorers.load(column.name);
-        if (signal.aborted) throw abortError();
-        state.scoring = { ...state.scoring, state: 'scoring', detail: undefined };
-        this.flushStatus();
-        while (todo.length) {
-          const chunk = todo.slice(0, SCORING_CHUNK);
-          todo = todo.slice(SCORING_CHUNK);
-          const pairs = await table.pairs(chunk);
-          await scorePairs(pairs, pairs.map((_, i) => i), loaded.scorer, {
-            signal,
-            onPair: (i, score) => column.set(chunk[i], score),
-            onNotice: (notice) => {
-              if (notice.kind !== 'endpoint-waiting') void vscode.window.showWarningMessage(`Preference Lens (${column.name}): ${notice.message}`);
-            },
-            onProgress: (done) => {
-              let before = 0;
-              for (const index of chunk) if (column.score(index)) before++;
-              state.scoring = { ...state.scoring, ...progressOf(done - 2 * before) };
-              this.scheduleStatus();
-            },
-          });
-          // Consensus, queues and noise score follow each chunk, not each score.
-          state.modelsChanged();
-          state.scoring = { ...state.scoring, ...progressOf(0) };
-          message(`${which}: ${state.scoring.done}/${state.scoring.total} responses`);
-          this.flushStatus();
-        }
-      } catch (error) {
-        if ((error as Error).name === 'AbortError') throw error;
-        void vscode.window.showErrorMessage(`Preference Lens could not score ${this.fileName} with ${column.name}: ${(error as Error).message}`);
-      } finally {
-        await loaded?.scorer.dispose();
-        state.scoring = { ...state.scoring, model: undefined, detail: undefined };
-        state.modelsChanged();
-      }
-    }
+    await this.scoring.score();
   }
 
   private scheduleStatus(): void {
@@ -612,19 +450,6 @@ export class ReviewDocument extends Disposable implements vscode.CustomDocument 
 
 async function readBackup(uri: vscode.Uri): Promise<AnnotationEvent[]> {
   return JSON.parse(await readFile(uri.fsPath, 'utf8')) as AnnotationEvent[];
-}
-
-/** Pairs of `chunk` already scored: the in-flight progress a chunk's callback reports includes them. */
-function countScored(table: PairTable, chunk: readonly number[]): number {
-  let scored = 0;
-  for (const index of chunk) if (table.score(index)) scored++;
-  return scored;
-}
-
-function abortError(): Error {
-  const error = new Error('cancelled');
-  error.name = 'AbortError';
-  return error;
 }
 
 /** The first model's name in the several-model figures: its setting, as each further model is named by its own. */
