@@ -2,13 +2,12 @@
 // they are: the same inspect counts, scores, review and export as the uncompressed original.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { DatasetError, openDatasetIndex } from '../../src/core/dataset';
-import { cliPath as cli, runPlens, type PlensRun as Run } from '../support/plens';
+import { cliScratch, type PlensRun as Run } from '../support/plens';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const fixture = (name: string) => path.join(repoRoot, 'test', 'fixtures', 'formats', name);
@@ -22,23 +21,16 @@ const ORIGINALS = [
   path.join(shared, 'pandalm-testset-v1', 'testset-v1.json'),
 ].filter((file) => existsSync(file));
 
-let runs = 0;
-function plens(...args: string[]): Promise<Run> {
-  return runPlens(args, { ...process.env, XDG_CACHE_HOME: path.join(dir, 'cache', String(runs++)) });
-}
-
-let dir: string;
+const scratch = cliScratch('plens-gzip-');
+const { plens } = scratch;
 const gzipped = new Map<string, string>();
 before(async () => {
-  assert.ok(existsSync(cli), `${cli} is missing: run \`npm run build\` first`);
-  dir = await mkdtemp(path.join(os.tmpdir(), 'plens-gzip-'));
   for (const original of ORIGINALS) {
-    const gz = path.join(dir, `${path.basename(path.dirname(original))}-${path.basename(original)}.gz`);
+    const gz = path.join(scratch.dir, `${path.basename(path.dirname(original))}-${path.basename(original)}.gz`);
     await writeFile(gz, gzipSync(await readFile(original)));
     gzipped.set(original, gz);
   }
 });
-after(() => rm(dir, { recursive: true, force: true }));
 
 const withoutFile = (stdout: string) => {
   const { file: _file, ...rest } = JSON.parse(stdout);
@@ -57,7 +49,7 @@ describe('plens reads gzip-compressed datasets', () => {
 
   it('score gives the same score lines and figures; review takes those scores for the compressed file', async () => {
     for (const [original, gz] of gzipped) {
-      const [plainOut, gzOut] = [path.join(dir, `plain-${runs}.jsonl`), path.join(dir, `gz-${runs}.jsonl`)];
+      const [plainOut, gzOut] = [scratch.file('plain.jsonl'), scratch.file('gz.jsonl')];
       const plain = await plens('score', original, '--out', plainOut);
       const compressed = await plens('score', gz, '--out', gzOut);
       assert.equal(compressed.code, 0, compressed.stderr);
@@ -75,8 +67,8 @@ describe('plens reads gzip-compressed datasets', () => {
 
   it('export writes what it writes for the original', async () => {
     for (const [original, gz] of gzipped) {
-      const [plainOut, gzOut] = [path.join(dir, `plain-${runs}.jsonl`), path.join(dir, `gz-${runs}.jsonl`)];
-      const sidecar = path.join(dir, `empty-${runs}.jsonl`);
+      const [plainOut, gzOut] = [scratch.file('plain.jsonl'), scratch.file('gz.jsonl')];
+      const sidecar = scratch.file('empty.jsonl');
       await writeFile(sidecar, '{"plens":"annotations","version":1}\n');
       const plain = await plens('export', original, '--out', plainOut, '--annotations', sidecar);
       const compressed = await plens('export', gz, '--out', gzOut, '--annotations', sidecar);
@@ -88,10 +80,10 @@ describe('plens reads gzip-compressed datasets', () => {
 
   it('recognises gzip by its bytes, not its name, and says so when the data is damaged', async () => {
     const gz = gzipped.get(fixture('hh-rlhf.jsonl'))!;
-    const renamed = path.join(dir, 'no-suffix.jsonl');
+    const renamed = path.join(scratch.dir, 'no-suffix.jsonl');
     await copyFile(gz, renamed);
     assert.equal((await plens('inspect', renamed)).code, 0);
-    const cut = path.join(dir, 'cut.jsonl.gz');
+    const cut = path.join(scratch.dir, 'cut.jsonl.gz');
     const bytes = await readFile(gz);
     await writeFile(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
     const run = await plens('inspect', cut);
@@ -116,7 +108,7 @@ describe('plens reads gzip-compressed datasets', () => {
   it('the editor\'s index unpacks into a temporary copy, not memory, and deletes it on close; the dataset is only read', async () => {
     const gz = gzipped.get(fixture('hh-rlhf.jsonl'))!;
     const before = await readFile(gz);
-    const temporary = path.join(dir, 'tmp');
+    const temporary = path.join(scratch.dir, 'tmp');
     await mkdir(temporary, { recursive: true });
     const savedTmp = process.env.TMPDIR;
     process.env.TMPDIR = temporary;
@@ -136,13 +128,13 @@ describe('plens reads gzip-compressed datasets', () => {
 
   it('the editor\'s index says where the gzip data of a damaged file ends', async () => {
     const bytes = await readFile(gzipped.get(fixture('hh-rlhf.jsonl'))!);
-    const cut = path.join(dir, 'editor-cut.jsonl.gz');
+    const cut = path.join(scratch.dir, 'editor-cut.jsonl.gz');
     await writeFile(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
     await assert.rejects(openDatasetIndex(cut), (error: Error) => error instanceof DatasetError && /editor-cut\.jsonl\.gz: the gzip data is damaged or cut short/.test(error.message));
   });
 
   it('export --in-place refuses a compressed file, leaving it as it is', async () => {
-    const gz = path.join(dir, 'in-place.jsonl.gz');
+    const gz = path.join(scratch.dir, 'in-place.jsonl.gz');
     await copyFile(gzipped.get(fixture('hh-rlhf.jsonl'))!, gz);
     const before = await readFile(gz);
     const run = await plens('export', gz, '--in-place');

@@ -3,15 +3,14 @@
 // written by DuckDB, an implementation independent of the reader (hyparquet), with snappy and zstd.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { DatasetError, loadDataset, openDatasetIndex } from '../../src/core/dataset';
 import { suggestedOut } from '../../src/core/export';
 import { readParquet, rowGroups, writeParquet } from '../support/duckdb';
-import { cliPath as cli, runPlens, type PlensRun as Run } from '../support/plens';
+import { cliScratch, type PlensRun as Run } from '../support/plens';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const fixture = (name: string) => path.join(repoRoot, 'test', 'fixtures', 'formats', name);
@@ -37,25 +36,19 @@ const COMMITTED: [parquet: string, source: string][] = [
 const COMPRESSIONS = ['snappy', 'gzip', 'zstd', 'brotli', 'lz4', 'uncompressed'] as const;
 const converted: [parquet: string, source: string][] = [];
 
-let runs = 0;
-function plens(...args: string[]): Promise<Run> {
-  return runPlens(args, { ...process.env, XDG_CACHE_HOME: path.join(dir, 'cache', String(runs++)) });
-}
-
-let dir: string;
+const scratch = cliScratch('plens-parquet-');
+const { plens } = scratch;
 /** Each shared original with its copies: Parquet (snappy, zstd; row groups of 2048 rows) and gzip. */
 const copies = new Map<string, string[]>();
 let mostRowGroups = 0;
 before(async () => {
-  assert.ok(existsSync(cli), `${cli} is missing: run \`npm run build\` first`);
-  dir = await mkdtemp(path.join(os.tmpdir(), 'plens-parquet-'));
   for (const compression of COMPRESSIONS) {
-    const out = path.join(dir, `trl.${compression}.parquet`);
+    const out = path.join(scratch.dir, `trl.${compression}.parquet`);
     await writeParquet(COMMITTED[0][1], out, { compression });
     converted.push([out, COMMITTED[0][1]]);
   }
   for (const original of sharedPresent) {
-    const base = path.join(dir, path.basename(original));
+    const base = path.join(scratch.dir, path.basename(original));
     const files: string[] = [];
     for (const compression of ['snappy', 'zstd'] as const) {
       const out = `${base}.${compression}.parquet`;
@@ -67,7 +60,6 @@ before(async () => {
     copies.set(original, files);
   }
 });
-after(() => rm(dir, { recursive: true, force: true }));
 
 const withoutFile = (stdout: string) => {
   const { file: _file, ...rest } = JSON.parse(stdout);
@@ -102,12 +94,12 @@ describe('plens reads Parquet datasets', () => {
 
   it('score (the bundled baseline) gives the same rewards, verdicts and content keys as for the original', { skip: skipShared }, async () => {
     for (const [original, files] of copies) {
-      const plainOut = path.join(dir, `plain-${runs}.jsonl`);
+      const plainOut = scratch.file('plain.jsonl');
       const plain = await plens('score', original, '--out', plainOut);
       assert.equal(plain.code, 0, plain.stderr);
       const expected = await readFile(plainOut, 'utf8');
       for (const file of files) {
-        const out = path.join(dir, `copy-${runs}.jsonl`);
+        const out = scratch.file('copy.jsonl');
         const run = await plens('score', file, '--out', out);
         assert.equal(run.code, 0, `${file}: ${run.stderr}`);
         const got = await readFile(out, 'utf8');
@@ -130,9 +122,9 @@ describe('plens reads Parquet datasets', () => {
       assert.equal(fromParquet.code, 0, fromParquet.stderr);
       assert.deepEqual(withoutFile(fromParquet.stdout), withoutFile(fromSource.stdout), parquet);
       // Exported as JSONL, each row is the source's record: the same messages, roles and contents, in order.
-      const sidecar = path.join(dir, `empty-${runs}.jsonl`);
+      const sidecar = scratch.file('empty.jsonl');
       await writeFile(sidecar, '{"plens":"annotations","version":1}\n');
-      const out = path.join(dir, `export-${runs}.jsonl`);
+      const out = scratch.file('export.jsonl');
       const run = await plens('export', parquet, '--out', out, '--annotations', sidecar);
       assert.equal(run.code, 0, run.stderr);
       assert.deepEqual(lines(await readFile(out, 'utf8')).map((l) => JSON.parse(l)), lines(await readFile(source, 'utf8')).map((l) => JSON.parse(l)), parquet);
@@ -149,7 +141,7 @@ describe('plens reads Parquet datasets', () => {
 
   it('the same scores as the JSONL source for a committed fixture, labels a, b and tie included', async () => {
     const [parquet, source] = COMMITTED[1];
-    const [a, b] = [path.join(dir, `p-${runs}.jsonl`), path.join(dir, `s-${runs}.jsonl`)];
+    const [a, b] = [scratch.file('p.jsonl'), scratch.file('s.jsonl')];
     assert.equal((await plens('score', parquet, '--out', a)).code, 0);
     assert.equal((await plens('score', source, '--out', b)).code, 0);
     const rows = scoreRows(await readFile(a, 'utf8'), true);
@@ -159,21 +151,21 @@ describe('plens reads Parquet datasets', () => {
 
   it('a truncated Parquet file gets a clear error naming the file', async () => {
     const bytes = await readFile(fixture('trl-conversational.snappy.parquet'));
-    const cut = path.join(dir, 'cut.parquet');
+    const cut = path.join(scratch.dir, 'cut.parquet');
     await writeFile(cut, bytes.subarray(0, Math.floor(bytes.length * 0.7)));
     for (const command of ['inspect', 'score', 'export']) {
-      const run = await plens(command, cut, ...(command === 'export' ? ['--out', path.join(dir, 'never.jsonl')] : []));
+      const run = await plens(command, cut, ...(command === 'export' ? ['--out', path.join(scratch.dir, 'never.jsonl')] : []));
       assert.equal(run.code, 1, command);
       assert.match(run.stderr, /cut\.parquet: not a readable Parquet file: .*cut short/, command);
     }
-    assert.equal(existsSync(path.join(dir, 'never.jsonl')), false);
+    assert.equal(existsSync(path.join(scratch.dir, 'never.jsonl')), false);
   });
 
   it('damaged data pages get a clear error naming the file and the rows', async () => {
     const bytes = Buffer.from(await readFile(fixture('trl-conversational.snappy.parquet')));
     // The first column chunk starts right after the leading magic: its page header becomes garbage.
     bytes.fill(0xff, 4, 40);
-    const damaged = path.join(dir, 'damaged.parquet');
+    const damaged = path.join(scratch.dir, 'damaged.parquet');
     await writeFile(damaged, bytes);
     const run = await plens('inspect', damaged);
     assert.equal(run.code, 1);
@@ -181,9 +173,9 @@ describe('plens reads Parquet datasets', () => {
   });
 
   it('a Parquet file whose rows fit no format says which fields it has', async () => {
-    const json = path.join(dir, 'qa.jsonl');
+    const json = path.join(scratch.dir, 'qa.jsonl');
     await writeFile(json, '{"question":"2+2?","answer":"4"}\n{"question":"3+3?","answer":"6"}\n');
-    const parquet = path.join(dir, 'qa.parquet');
+    const parquet = path.join(scratch.dir, 'qa.parquet');
     await writeParquet(json, parquet, { compression: 'snappy' });
     const run = await plens('inspect', parquet);
     assert.equal(run.code, 1);
@@ -192,7 +184,7 @@ describe('plens reads Parquet datasets', () => {
 
   it('export --in-place refuses a Parquet file, leaving it as it is', async () => {
     const before = await readFile(fixture('helpsteer3.zstd.parquet'));
-    const copy = path.join(dir, 'in-place.parquet');
+    const copy = path.join(scratch.dir, 'in-place.parquet');
     await writeFile(copy, before);
     const run = await plens('export', copy, '--in-place');
     assert.equal(run.code, 1);
@@ -211,7 +203,7 @@ describe('plens reads Parquet datasets', () => {
       }
     }
     const bytes = await readFile(COMMITTED[0][0]);
-    const cut = path.join(dir, 'editor-cut.parquet');
+    const cut = path.join(scratch.dir, 'editor-cut.parquet');
     await writeFile(cut, bytes.subarray(0, bytes.length - 10));
     await assert.rejects(openDatasetIndex(cut), (error: Error) => error instanceof DatasetError && /editor-cut\.parquet: not a readable Parquet file/.test(error.message));
   });
@@ -223,12 +215,12 @@ describe('plens reads Parquet datasets', () => {
       const record = records[i % records.length];
       return JSON.stringify({ chosen: `${record.chosen} (${i})`, rejected: record.rejected });
     });
-    const source = path.join(dir, 'many.jsonl');
+    const source = path.join(scratch.dir, 'many.jsonl');
     await writeFile(source, many.join('\n') + '\n');
-    const spool = path.join(dir, 'spool');
+    const spool = path.join(scratch.dir, 'spool');
     await mkdir(spool, { recursive: true });
-    const out = path.join(dir, 'many.parquet');
-    const run = await runPlens(['export', source, '--out', out], { ...process.env, TMPDIR: spool, XDG_CACHE_HOME: path.join(dir, 'cache', String(runs++)) });
+    const out = path.join(scratch.dir, 'many.parquet');
+    const run = await scratch.plensWith({ TMPDIR: spool }, 'export', source, '--out', out);
     assert.equal(run.code, 0, run.stderr);
     assert.equal(JSON.parse(run.stdout).written, 25_000);
     const { rows } = await readParquet(out);
@@ -246,7 +238,7 @@ describe('plens reads Parquet datasets', () => {
     assert.equal(suggestedOut('/d/set.json', 'same'), '/d/set.cleaned.json');
     assert.equal(suggestedOut('/d/train.parquet', 'trl-conversational'), '/d/train.cleaned.jsonl');
     for (const [source, to] of [[COMMITTED[0][0], 'same'], [fixture('hh-rlhf.jsonl'), 'trl-conversational']] as const) {
-      const [asJsonl, asParquet] = [path.join(dir, 'export.jsonl'), path.join(dir, 'export.parquet')];
+      const [asJsonl, asParquet] = [path.join(scratch.dir, 'export.jsonl'), path.join(scratch.dir, 'export.parquet')];
       for (const out of [asJsonl, asParquet]) {
         const run = await plens('export', source, '--to', to, '--out', out);
         assert.equal(run.code, 0, run.stderr);
@@ -266,9 +258,9 @@ describe('plens reads Parquet datasets', () => {
       const [inspectJsonl, inspectParquet] = await Promise.all([plens('inspect', asJsonl), plens('inspect', asParquet)]);
       assert.deepEqual(withoutFile(inspectParquet.stdout), withoutFile(inspectJsonl.stdout));
     }
-    const run = await plens('export', COMMITTED[0][0], '--out', path.join(dir, 'out.jsonl.gz'));
+    const run = await plens('export', COMMITTED[0][0], '--out', path.join(scratch.dir, 'out.jsonl.gz'));
     assert.equal(run.code, 1);
     assert.match(run.stderr, /out\.jsonl\.gz: an export is written as JSONL, a JSON array or Parquet, not compressed; name it \.jsonl, \.json or \.parquet/);
-    assert.equal(existsSync(path.join(dir, 'out.jsonl.gz')), false);
+    assert.equal(existsSync(path.join(scratch.dir, 'out.jsonl.gz')), false);
   });
 });

@@ -1,36 +1,25 @@
 // The rough edges a new user hit with plens (issue 11), each run as a user runs it: the built CLI in a child process.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { pairKeys } from '../../src/core/annotations';
 import { loadDataset } from '../../src/core/dataset';
-import { cliPath as cli, runPlens, type PlensRun as Run } from '../support/plens';
+import { cliScratch } from '../support/plens';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const fixture = (name: string) => path.join(repoRoot, 'test', 'fixtures', 'formats', name);
 
-let runs = 0;
-function plens(...args: string[]): Promise<Run> {
-  // A cache of our own: never the user's, and no run answered from an earlier test's scores.
-  return runPlens(args, { ...process.env, XDG_CACHE_HOME: path.join(dir, 'cache', String(runs++)) });
-}
-
-let dir: string;
-before(async () => {
-  assert.ok(existsSync(cli), `${cli} is missing: run \`npm run build\` first`);
-  dir = await mkdtemp(path.join(os.tmpdir(), 'plens-edges-'));
-});
-after(() => rm(dir, { recursive: true, force: true }));
+const scratch = cliScratch('plens-edges-');
+const { plens } = scratch;
 
 describe('--out that cannot be written', () => {
   it('score fails at once with the path named, before the model is loaded', async () => {
-    const folder = path.join(dir, 'a-folder');
+    const folder = path.join(scratch.dir, 'a-folder');
     await mkdir(folder);
     for (const [out, reason] of [
-      [path.join(dir, 'no-such-dir', 's.jsonl'), /--out .*no-such-dir.*s\.jsonl: the folder .*no-such-dir does not exist/],
+      [path.join(scratch.dir, 'no-such-dir', 's.jsonl'), /--out .*no-such-dir.*s\.jsonl: the folder .*no-such-dir does not exist/],
       [folder, /--out .*a-folder is a folder; give a file path/],
     ] as const) {
       const run = await plens('score', fixture('hh-rlhf.jsonl'), '--out', out);
@@ -44,16 +33,16 @@ describe('--out that cannot be written', () => {
   });
 
   it('a run that fails leaves an earlier --out file as it was, and no temporary file', async () => {
-    const out = path.join(dir, 'earlier-scores.jsonl');
+    const out = path.join(scratch.dir, 'earlier-scores.jsonl');
     await writeFile(out, 'earlier scores\n');
-    const run = await plens('score', fixture('hh-rlhf.jsonl'), '--out', out, '--model', path.join(dir, 'a-folder'));
+    const run = await plens('score', fixture('hh-rlhf.jsonl'), '--out', out, '--model', path.join(scratch.dir, 'a-folder'));
     assert.equal(run.code, 1);
     assert.equal(await readFile(out, 'utf8'), 'earlier scores\n');
-    assert.deepEqual((await readdir(dir)).filter((name) => name.endsWith('.tmp')), []);
+    assert.deepEqual((await readdir(scratch.dir)).filter((name) => name.endsWith('.tmp')), []);
   });
 
   it('export fails the same way', async () => {
-    const run = await plens('export', fixture('hh-rlhf.jsonl'), '--out', path.join(dir, 'missing', 'x.jsonl'));
+    const run = await plens('export', fixture('hh-rlhf.jsonl'), '--out', path.join(scratch.dir, 'missing', 'x.jsonl'));
     assert.equal(run.code, 1);
     assert.match(run.stderr, /^plens: --out .*missing.*x\.jsonl: the folder .*missing does not exist/m);
   });
@@ -77,7 +66,7 @@ describe('a file no record of which can be read', () => {
       ['[' + '['.repeat(5000) + ']'.repeat(5000) + ']', /JSON but holds no records: an array nested 5000 levels deep at line 1/],
       ['[[{"prompt":"p","chosen":"c","rejected":"r"}]]', /JSON but holds no records: an array of objects at line 1/],
     ] as const) {
-      const file = path.join(dir, `doc-${runs}.json`);
+      const file = scratch.file('doc.json');
       await writeFile(file, text);
       const run = await plens('inspect', file);
       assert.equal(run.code, 1, text.slice(0, 20));
@@ -93,7 +82,7 @@ describe('a JSON array cut short', () => {
     const elements = Array.from({ length: 24 }, (_, i) => '  ' + JSON.stringify({ ...record, input: `question ${i}` }));
     const whole = `[\n${elements.join(',\n')}\n]\n`;
     // Cut in the middle of the 24th element, as an interrupted download leaves it.
-    const file = path.join(dir, 'cut.json');
+    const file = path.join(scratch.dir, 'cut.json');
     await writeFile(file, whole.slice(0, whole.indexOf('question 23') + 4));
     const run = await plens('inspect', file);
     assert.equal(run.code, 0, run.stderr);
@@ -115,7 +104,7 @@ describe('pairs whose two responses are identical', () => {
   const scoreRows = [1, 2, 5, 7].map((line) => ({ line, reward_a: 0, reward_b: 1 }));
 
   it('score gives them the verdict "identical", outside agreement', async () => {
-    const out = path.join(dir, 'identical-scores.jsonl');
+    const out = path.join(scratch.dir, 'identical-scores.jsonl');
     const run = await plens('score', fixture('hh-rlhf.jsonl'), '--out', out);
     assert.equal(run.code, 0, run.stderr);
     const rows = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
@@ -128,7 +117,7 @@ describe('pairs whose two responses are identical', () => {
   });
 
   it('review counts and lists them, and never as a disagreement, whatever their rewards', async () => {
-    const scores = path.join(dir, 'position-biased.jsonl');
+    const scores = path.join(scratch.dir, 'position-biased.jsonl');
     await writeFile(scores, scoreRows.map((r) => JSON.stringify(r)).join('\n') + '\n');
     const run = await plens('review', fixture('hh-rlhf.jsonl'), '--scores', scores);
     assert.equal(run.code, 0, run.stderr);
@@ -142,9 +131,9 @@ describe('pairs whose two responses are identical', () => {
   });
 
   it('export --drop unreviewed-disagreements keeps them', async () => {
-    const scores = path.join(dir, 'position-biased-export.jsonl');
+    const scores = path.join(scratch.dir, 'position-biased-export.jsonl');
     await writeFile(scores, scoreRows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    const out = path.join(dir, 'kept.jsonl');
+    const out = path.join(scratch.dir, 'kept.jsonl');
     const run = await plens('export', fixture('hh-rlhf.jsonl'), '--out', out, '--annotations', await emptySidecar(), '--drop', 'unreviewed-disagreements', '--scores', scores);
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(JSON.parse(run.stdout).dropped, { malformed: 2, 'unreviewed-disagreements': 3 });
@@ -153,14 +142,14 @@ describe('pairs whose two responses are identical', () => {
 });
 
 async function emptySidecar(): Promise<string> {
-  const file = path.join(dir, `empty-${runs++}.plens-annotations.jsonl`);
+  const file = scratch.file('empty.plens-annotations.jsonl');
   await writeFile(file, '{"plens":"annotations","version":1}\n');
   return file;
 }
 
 describe('review top_disagreements', () => {
   it('gives the whole conversation as the prompt, not only the last human turn', async () => {
-    const scores = path.join(dir, 'multi-turn.jsonl');
+    const scores = path.join(scratch.dir, 'multi-turn.jsonl');
     // Line 2 is a three-turn conversation; the model prefers the rejected response there.
     await writeFile(scores, JSON.stringify({ line: 2, reward_a: 0, reward_b: 2 }) + '\n');
     const run = await plens('review', fixture('hh-rlhf.jsonl'), '--scores', scores);
@@ -178,7 +167,7 @@ describe('review top_disagreements', () => {
 describe('--scores that belong to another dataset', () => {
   let scores: string;
   before(async () => {
-    scores = path.join(dir, 'hh-scores.jsonl');
+    scores = path.join(scratch.dir, 'hh-scores.jsonl');
     const run = await plens('score', fixture('hh-rlhf.jsonl'), '--out', scores);
     assert.equal(run.code, 0, run.stderr);
   });
@@ -194,8 +183,8 @@ describe('--scores that belong to another dataset', () => {
 
   it('review refuses the scores of another file, of an edited copy, and the dataset itself', async () => {
     // Another file of the same format whose pairs sit on the same lines.
-    const other = path.join(dir, 'other.jsonl');
-    const edited = path.join(dir, 'edited.jsonl');
+    const other = path.join(scratch.dir, 'other.jsonl');
+    const edited = path.join(scratch.dir, 'edited.jsonl');
     const original = await readFile(fixture('hh-rlhf.jsonl'), 'utf8');
     await writeFile(other, original.replaceAll('pinata', 'kite').replaceAll('joke', 'story').replaceAll('Same?', 'Why?').replaceAll('Human: ', 'Human: Well, '));
     await writeFile(edited, original.replace('papier-mache', 'paper'));
@@ -213,9 +202,9 @@ describe('--scores that belong to another dataset', () => {
   });
 
   it('export --scores refuses them too, writing nothing', async () => {
-    const other = path.join(dir, 'other-export.jsonl');
+    const other = path.join(scratch.dir, 'other-export.jsonl');
     await writeFile(other, (await readFile(fixture('hh-rlhf.jsonl'), 'utf8')).replaceAll('pinata', 'kite'));
-    const out = path.join(dir, 'not-written.jsonl');
+    const out = path.join(scratch.dir, 'not-written.jsonl');
     const run = await plens('export', other, '--out', out, '--annotations', await emptySidecar(), '--drop', 'unreviewed-disagreements', '--scores', scores);
     assert.equal(run.code, 1, run.stdout);
     assert.match(run.stderr, /hh-scores\.jsonl:1 scored another pair than the one on line 1 of .*other-export\.jsonl/);
@@ -223,7 +212,7 @@ describe('--scores that belong to another dataset', () => {
   });
 
   it('a score file from before the keys still loads, matched by line, with a warning', async () => {
-    const old = path.join(dir, 'old-scores.jsonl');
+    const old = path.join(scratch.dir, 'old-scores.jsonl');
     const rows = (await readFile(scores, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     await writeFile(old, rows.map(({ key: _key, ...row }) => JSON.stringify(row)).join('\n') + '\n');
     const withKeys = JSON.parse((await plens('review', fixture('hh-rlhf.jsonl'), '--scores', scores)).stdout);
@@ -248,16 +237,16 @@ describe('export of a JSON array', () => {
 
   it('--to same with no annotations is the file itself, byte for byte: BOM, one-line array, no final newline', async () => {
     const [a, b] = JSON.parse(await readFile(fixture('llmbar.json'), 'utf8'));
-    const oneLine = path.join(dir, 'one-line.json');
+    const oneLine = path.join(scratch.dir, 'one-line.json');
     await writeFile(oneLine, '\ufeff' + JSON.stringify([a, b, { ...a, input: 'again' }]));
-    const pretty = path.join(dir, 'pretty-crlf.json');
+    const pretty = path.join(scratch.dir, 'pretty-crlf.json');
     await writeFile(pretty, '\ufeff[\r\n    ' + [a, b].map((r) => JSON.stringify(r, null, 4).replaceAll('\n', '\r\n    ')).join(',\r\n    ') + '\r\n]\r\n');
     // JSONL keeps its BOM and its missing final newline too.
-    const lines = path.join(dir, 'bom-no-newline.jsonl');
+    const lines = path.join(scratch.dir, 'bom-no-newline.jsonl');
     await writeFile(lines, '\ufeff' + (await readFile(fixture('trl-standard-explicit.jsonl'), 'utf8')).trimEnd());
     const hh = path.join(shared, 'hh-rlhf-helpful-base-test/test.jsonl');
     for (const file of [oneLine, pretty, fixture('pandalm.json'), lines, ...sharedArrays, ...(existsSync(hh) ? [hh] : [])]) {
-      const out = path.join(dir, `copy-${runs}${path.extname(file)}`);
+      const out = scratch.file(`copy${path.extname(file)}`);
       const run = await plens('export', file, '--out', out, '--annotations', await emptySidecar());
       assert.equal(run.code, 0, run.stderr);
       assert.ok((await readFile(out)).equals(await readFile(file)), `${file}: the copy differs`);
@@ -266,7 +255,7 @@ describe('export of a JSON array', () => {
 
   it('the output follows the --out extension: an array to .jsonl writes JSONL, JSONL to .json writes an array', async () => {
     for (const file of [fixture('pandalm.json'), ...sharedArrays]) {
-      const out = path.join(dir, `as-lines-${runs}.jsonl`);
+      const out = scratch.file('as-lines.jsonl');
       const run = await plens('export', file, '--out', out, '--annotations', await emptySidecar());
       assert.equal(run.code, 0, run.stderr);
       const lines = (await readFile(out, 'utf8')).split('\n');
@@ -281,7 +270,7 @@ describe('export of a JSON array', () => {
       const reread = await loadDataset(out);
       assert.deepEqual(reread.pairs.map(({ line: _l, ...p }) => p), source.pairs.map(({ line: _l, ...p }) => p));
     }
-    const out = path.join(dir, 'as-array.json');
+    const out = path.join(scratch.dir, 'as-array.json');
     const run = await plens('export', fixture('trl-standard-explicit.jsonl'), '--out', out, '--annotations', await emptySidecar());
     assert.equal(run.code, 0, run.stderr);
     const records = JSON.parse(await readFile(out, 'utf8'));
@@ -310,7 +299,7 @@ describe('the device, on a machine without CUDA', () => {
 
   it('a broken model.onnx shows its own error first', async () => {
     const baseline = path.join(repoRoot, 'dist', 'models', 'baseline');
-    const broken = path.join(dir, 'broken-model');
+    const broken = path.join(scratch.dir, 'broken-model');
     await cp(baseline, broken, { recursive: true });
     await writeFile(path.join(broken, 'model.onnx'), (await readFile(path.join(baseline, 'model.onnx'))).subarray(0, 1000));
     const run = await plens('score', fixture('pandalm.json'), '--model', broken);

@@ -1,30 +1,17 @@
 // The plens contract, run as a user runs it: the built CLI in a child process.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { pairKeys } from '../../src/core/annotations';
 import { loadDataset } from '../../src/core/dataset';
-import { cliPath as cli, runPlens, type PlensRun as Run } from '../support/plens';
+import { cliScratch, type PlensRun as Run } from '../support/plens';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const fixture = (name: string) => path.join(repoRoot, 'test', 'fixtures', 'formats', name);
 
-let runs = 0;
-
-function plens(...args: string[]): Promise<Run> {
-  // A cache of our own: never the user's, and no run answered from an earlier test's scores.
-  return runPlens(args, { ...process.env, XDG_CACHE_HOME: path.join(dir, 'cache', String(runs++)) });
-}
-
-let dir: string;
-before(async () => {
-  assert.ok(existsSync(cli), `${cli} is missing: run \`npm run build\` first`);
-  dir = await mkdtemp(path.join(os.tmpdir(), 'plens-cli-'));
-});
-after(() => rm(dir, { recursive: true, force: true }));
+const scratch = cliScratch('plens-cli-');
+const { plens } = scratch;
 
 describe('plens inspect', () => {
   it('prints format, pair count, label counts and malformed lines as one JSON object', async () => {
@@ -50,7 +37,7 @@ describe('plens inspect', () => {
 
   it('fails with a one-line reason when the file cannot be read or no format fits', async () => {
     for (const [file, reason] of [
-      [path.join(dir, 'missing.jsonl'), /missing\.jsonl: cannot read the file/],
+      [path.join(scratch.dir, 'missing.jsonl'), /missing\.jsonl: cannot read the file/],
       [fixture('unknown.jsonl'), /no known preference format fits/],
       [fixture('kto-unpaired.jsonl'), /unpaired \(KTO-style\)/],
     ] as const) {
@@ -65,7 +52,7 @@ describe('plens inspect', () => {
 
 describe('plens score', () => {
   it('writes one line per pair in file order and a summary that agrees with them', async () => {
-    const out = path.join(dir, 'scores.jsonl');
+    const out = path.join(scratch.dir, 'scores.jsonl');
     const run = await plens('score', fixture('hh-rlhf.jsonl'), '--out', out);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /:4: skipped: invalid JSON/);
@@ -99,7 +86,7 @@ describe('plens score', () => {
   });
 
   it('re-scoring with the same cache runs no model and gives the same scores', async () => {
-    const cacheDir = path.join(dir, 'shared-cache');
+    const cacheDir = path.join(scratch.dir, 'shared-cache');
     const first = await plens('score', fixture('pandalm.json'), '--cache-dir', cacheDir);
     const second = await plens('score', fixture('pandalm.json'), '--cache-dir', cacheDir);
     const rows = (run: Run) => run.stdout.trim().split('\n').slice(0, -1);
@@ -122,7 +109,7 @@ describe('plens score', () => {
   });
 
   it('fails clearly on a model folder that is not one', async () => {
-    const run = await plens('score', fixture('pandalm.json'), '--model', dir);
+    const run = await plens('score', fixture('pandalm.json'), '--model', scratch.dir);
     assert.notEqual(run.code, 0);
     assert.match(run.stderr, /^plens: No model\.safetensors, model\.safetensors\.index\.json or model\.onnx in .*optimum-cli export onnx/);
     assert.equal(run.stderr.trim().split('\n').length, 1);
@@ -131,7 +118,7 @@ describe('plens score', () => {
 
 describe('plens review', () => {
   it('reports the agreement plens score reported, calibration, length bias and the top disagreements', async () => {
-    const out = path.join(dir, 'review-scores.jsonl');
+    const out = path.join(scratch.dir, 'review-scores.jsonl');
     const scored = await plens('score', fixture('hh-rlhf.jsonl'), '--out', out);
     const summary = JSON.parse(scored.stdout.trim());
     const run = await plens('review', fixture('hh-rlhf.jsonl'), '--scores', out, '--top', '1');
@@ -152,7 +139,7 @@ describe('plens review', () => {
   });
 
   it('counts the reviewer corrections saved in the sidecar', async () => {
-    const out = path.join(dir, 'review-scores2.jsonl');
+    const out = path.join(scratch.dir, 'review-scores2.jsonl');
     await plens('score', fixture('hh-rlhf.jsonl'), '--out', out);
     const rows = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     const dataset = await loadDataset(fixture('hh-rlhf.jsonl'));
@@ -160,7 +147,7 @@ describe('plens review', () => {
     // The reviewer sides with the model on line 7 (the model prefers b there).
     const index = dataset.pairs.findIndex((p) => p.line === 7);
     assert.equal(rows.find((r) => r.line === 7).prefers, 'b');
-    const sidecar = path.join(dir, 'corrections.jsonl');
+    const sidecar = path.join(scratch.dir, 'corrections.jsonl');
     const event = { key: keys[index], line: 7, field: 'label', from: null, to: 'b', by: 't', at: '2026-11-29T00:00:00Z' };
     await writeFile(sidecar, `{"plens":"annotations","version":1}\n${JSON.stringify(event)}\n`);
     const report = JSON.parse((await plens('review', fixture('hh-rlhf.jsonl'), '--scores', out, '--annotations', sidecar)).stdout);

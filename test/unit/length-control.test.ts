@@ -1,16 +1,14 @@
 // Length-controlled margins: the robust fit, the figures, the "preferred only for length" queue in
 // the review state, and `plens review` run as a user runs it.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { lengthControlStats, logLengthRatio, mulberry32, preferredOnlyForLength, theilSen, type LengthColumns } from '../../src/core/lengthControl';
 import type { Pair, Preference } from '../../src/core/pair';
 import { PairTable } from '../../src/core/pairTable';
 import { ReviewState } from '../../src/core/reviewState';
-import { cliPath, runPlens } from '../support/plens';
+import { cliScratch } from '../support/plens';
 
 function columns(rows: { lengths: [number, number]; margin: number }[]): LengthColumns {
   return { count: rows.length, score: (i) => ({ rewardA: rows[i].margin, rewardB: 0 }), lengths: (i) => rows[i].lengths };
@@ -139,21 +137,16 @@ describe('the fit while scores stream in', () => {
 });
 
 describe('plens review: length_control', () => {
-  let dir: string;
-  before(async () => {
-    assert.ok(existsSync(cliPath), `${cliPath} is missing: run \`npm run build\` first`);
-    dir = await mkdtemp(path.join(os.tmpdir(), 'plens-length-'));
-  });
-  after(() => rm(dir, { recursive: true, force: true }));
+  const scratch = cliScratch('plens-length-', 'shared');
 
   it('prints the fit, the agreement with and without length, and the pairs preferred only for length', async () => {
     const { pairs, margins, onlyLength } = lengthBiasedData();
-    const data = path.join(dir, 'data.jsonl');
+    const data = path.join(scratch.dir, 'data.jsonl');
     await writeFile(data, pairs.map((p) => JSON.stringify({ prompt: p.prompt[0].content, [p.label === 'a' ? 'chosen' : 'rejected']: p.a[0].content, [p.label === 'a' ? 'rejected' : 'chosen']: p.b[0].content })).join('\n') + '\n');
     // In the file the chosen response is A: flip margins where the data put the label on B.
-    const scores = path.join(dir, 'scores.jsonl');
+    const scores = path.join(scratch.dir, 'scores.jsonl');
     await writeFile(scores, pairs.map((p, i) => JSON.stringify({ line: i + 1, reward_a: p.label === 'a' ? margins[i] : -margins[i], reward_b: 0 })).join('\n') + '\n');
-    const run = await runPlens(['review', data, '--scores', scores], { ...process.env, XDG_CACHE_HOME: path.join(dir, 'cache') });
+    const run = await scratch.plens('review', data, '--scores', scores);
     assert.equal(run.code, 0, run.stderr);
     const lc = JSON.parse(run.stdout).length_control;
     assert.equal(lc.method, 'theil-sen');

@@ -2,17 +2,16 @@
 // the editor reads it, and in `plens review` run as a user runs it.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { loadDataset, openDatasetIndex } from '../../src/core/dataset';
 import { checksReport, NoiseChecks, normalizedWords, similarity, sketch } from '../../src/core/noiseChecks';
 import { mulberry32 } from '../../src/core/lengthControl';
 import type { Pair, Preference } from '../../src/core/pair';
 import { PairTable } from '../../src/core/pairTable';
 import { ReviewState } from '../../src/core/reviewState';
-import { cliPath, runPlens } from '../support/plens';
+import { cliScratch } from '../support/plens';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const fixture = path.join(repoRoot, 'test', 'fixtures', 'label-noise.jsonl');
@@ -173,18 +172,13 @@ describe('noise checks in the review editor state', () => {
 });
 
 describe('plens review: checks', () => {
-  let dir: string;
-  before(async () => {
-    assert.ok(existsSync(cliPath), `${cliPath} is missing: run \`npm run build\` first`);
-    dir = await mkdtemp(path.join(os.tmpdir(), 'plens-checks-'));
-  });
-  after(() => rm(dir, { recursive: true, force: true }));
+  const scratch = cliScratch('plens-checks-', 'shared');
 
   it('reports every check with its count and 1-based lines', async () => {
     const dataset = await loadDataset(fixture);
-    const scores = path.join(dir, 'scores.jsonl');
+    const scores = path.join(scratch.dir, 'scores.jsonl');
     await writeFile(scores, dataset.pairs.map((p, i) => JSON.stringify({ line: p.line, reward_a: i % 3, reward_b: 1 })).join('\n') + '\n');
-    const run = await runPlens(['review', fixture, '--scores', scores], { ...process.env, XDG_CACHE_HOME: path.join(dir, 'cache') });
+    const run = await scratch.plens('review', fixture, '--scores', scores);
     assert.equal(run.code, 0, run.stderr);
     const report = JSON.parse(run.stdout);
     assert.deepEqual(report.checks, {

@@ -1,18 +1,16 @@
 // The noise score: calibration of the model's margins, how the checks' evidence combines with it,
 // the review queue's order in the editor state, and `plens review`'s noise report.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { loadDataset } from '../../src/core/dataset';
 import { mulberry32 } from '../../src/core/lengthControl';
 import { CHECK_PRIORS, fitTemperature } from '../../src/core/noiseScore';
 import type { Pair, Preference } from '../../src/core/pair';
 import { PairTable } from '../../src/core/pairTable';
 import { ReviewState } from '../../src/core/reviewState';
-import { cliPath, runPlens } from '../support/plens';
+import { cliScratch } from '../support/plens';
 
 const fixture = path.resolve(__dirname, '..', 'fixtures', 'label-noise.jsonl');
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
@@ -105,19 +103,14 @@ describe('noise score of a pair', () => {
 });
 
 describe('plens review: noise', () => {
-  let dir: string;
-  before(async () => {
-    assert.ok(existsSync(cliPath), `${cliPath} is missing: run \`npm run build\` first`);
-    dir = await mkdtemp(path.join(os.tmpdir(), 'plens-noise-'));
-  });
-  after(() => rm(dir, { recursive: true, force: true }));
+  const scratch = cliScratch('plens-noise-', 'shared');
 
   it('prints the review queue in noise order with each pair’s evidence, as the editor state orders it', async () => {
     const dataset = await loadDataset(fixture);
     const rewards = dataset.pairs.map((_, i) => ({ rewardA: (i * 7) % 5 - 2, rewardB: 0 }));
-    const scores = path.join(dir, 'scores.jsonl');
+    const scores = path.join(scratch.dir, 'scores.jsonl');
     await writeFile(scores, dataset.pairs.map((p, i) => JSON.stringify({ line: p.line, reward_a: rewards[i].rewardA, reward_b: 0 })).join('\n') + '\n');
-    const run = await runPlens(['review', fixture, '--scores', scores, '--top', '50'], { ...process.env, XDG_CACHE_HOME: path.join(dir, 'cache') });
+    const run = await scratch.plens('review', fixture, '--scores', scores, '--top', '50');
     assert.equal(run.code, 0, run.stderr);
     const { noise, disagreements } = JSON.parse(run.stdout);
     assert.match(noise.method, /PrefCleanBench/);

@@ -1,17 +1,15 @@
 // Several reward models at once: the consensus figures on hand-made scores, the noise score's
 // ensemble, and `plens score` / `plens review` with two --model flags run as a user runs them.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { consensusMargins, consensusReport, ModelScores, type ModelColumn } from '../../src/core/modelConsensus';
 import type { Pair, Preference } from '../../src/core/pair';
 import { PairTable } from '../../src/core/pairTable';
 import { ReviewState } from '../../src/core/reviewState';
 import type { PairScore } from '../../src/core/verdict';
-import { cliPath, runPlens } from '../support/plens';
+import { cliScratch } from '../support/plens';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const fixture = path.join(repoRoot, 'test', 'fixtures', 'label-noise.jsonl');
@@ -140,17 +138,11 @@ describe('several models in the review state (the editor with preferenceLens.add
 });
 
 describe('plens with two --model flags', () => {
-  let dir: string;
-  before(async () => {
-    assert.ok(existsSync(cliPath), `${cliPath} is missing: run \`npm run build\` first`);
-    dir = await mkdtemp(path.join(os.tmpdir(), 'plens-models-'));
-  });
-  after(() => rm(dir, { recursive: true, force: true }));
-  const env = () => ({ ...process.env, XDG_CACHE_HOME: path.join(dir, 'cache') });
+  const scratch = cliScratch('plens-models-', 'shared');
 
   it('score writes every model’s columns; review reports each model, their agreement, the consensus and every-model disagreements', async () => {
-    const scores = path.join(dir, 'scores.jsonl');
-    const run = await runPlens(['score', fixture, '--model', baseline, '--model', demo, '--out', scores], env());
+    const scores = path.join(scratch.dir, 'scores.jsonl');
+    const run = await scratch.plens('score', fixture, '--model', baseline, '--model', demo, '--out', scores);
     assert.equal(run.code, 0, run.stderr);
     const summary = JSON.parse(run.stdout);
     assert.deepEqual(summary.models.map((m: { model: string }) => m.model), [baseline, demo]);
@@ -169,7 +161,7 @@ describe('plens with two --model flags', () => {
     assert.ok(distinct.length < rows.length, 'the fixture has a pair with identical responses');
     const same = distinct.filter((r) => Math.sign(r.models[baseline].margin) === Math.sign(r.models[demo].margin)).length / distinct.length;
 
-    const review = await runPlens(['review', fixture, '--scores', scores], env());
+    const review = await scratch.plens('review', fixture, '--scores', scores);
     assert.equal(review.code, 0, review.stderr);
     const report = JSON.parse(review.stdout).models;
     assert.deepEqual(report.models, [baseline, demo]);
@@ -179,16 +171,16 @@ describe('plens with two --model flags', () => {
     assert.equal(JSON.parse(review.stdout).noise.queue.length > 0, true);
 
     // Scoring in the review itself gives the same report.
-    const direct = await runPlens(['review', fixture, '--model', baseline, '--model', demo], env());
+    const direct = await scratch.plens('review', fixture, '--model', baseline, '--model', demo);
     assert.equal(direct.code, 0, direct.stderr);
     assert.deepEqual(JSON.parse(direct.stdout).models, report);
   });
 
   it('refuses the same model twice, and several models where one is taken', async () => {
-    const twice = await runPlens(['score', fixture, '--model', baseline, '--model', baseline], env());
+    const twice = await scratch.plens('score', fixture, '--model', baseline, '--model', baseline);
     assert.notEqual(twice.code, 0);
     assert.match(twice.stderr, /given twice/);
-    const exported = await runPlens(['export', fixture, '--model', baseline, '--model', demo, '--out', path.join(dir, 'x.jsonl')], env());
+    const exported = await scratch.plens('export', fixture, '--model', baseline, '--model', demo, '--out', path.join(scratch.dir, 'x.jsonl'));
     assert.notEqual(exported.code, 0);
     assert.match(exported.stderr, /takes one --model/);
   });
