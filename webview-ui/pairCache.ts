@@ -63,7 +63,9 @@ export class PairCache {
   }
 
   fetch(indices: readonly number[]): void {
-    const wanted = indices.filter((index) => !this.pairs.has(index) && this.asked.get(index) !== this.generation);
+    // A pair on its way is not asked for again: a change to it forgets the request (forget), so
+    // what is still asked is still wanted.
+    const wanted = indices.filter((index) => !this.pairs.has(index) && !this.asked.has(index));
     if (!wanted.length) return;
     const generation = this.generation;
     for (const index of wanted) this.asked.set(index, generation);
@@ -77,7 +79,10 @@ export class PairCache {
         this.trim();
         this.arrived();
       },
-      () => undefined, // The host has told the user why.
+      // The host has told the user why; the pairs are asked for again when next shown.
+      () => {
+        for (const index of wanted) if (this.asked.get(index) === generation) this.asked.delete(index);
+      },
     );
   }
 
