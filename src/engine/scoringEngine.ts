@@ -306,10 +306,12 @@ export class ScoringEngine {
   private async tokenizeWindow(items: readonly ScoreItem[], windowStart: number, stats: { truncated: number }, hooks: ScoreHooks): Promise<TokenizedWindow> {
     const window = items.slice(windowStart, windowStart + WINDOW_ITEMS);
     const hits: ScoreResult[] = [];
-    const toEncode: Array<{ item: ScoreItem; key: string | undefined; input: ModelInput }> = [];
+    const toEncode: Array<{ item: ScoreItem; key: string | undefined; input: ModelInput | undefined }> = [];
     for (const item of window) {
-      const input = this.failingAs(item, () => this.encoder.input(item.prompt, item.response));
-      const key = this.cache?.keyOf(input.text);
+      // The text is rendered here only when it is needed here: for the cache's key, or to tokenize
+      // on this thread; the tokenizer thread renders its own.
+      const input = this.cache || !this.tokenizer ? this.failingAs(item, () => this.encoder.input(item.prompt, item.response)) : undefined;
+      const key = input && this.cache?.keyOf(input.text);
       const hit = key === undefined ? undefined : this.cache?.get(key);
       if (hit) {
         hits.push({ id: item.id, reward: hit.reward });
@@ -331,7 +333,8 @@ export class ScoringEngine {
           if (hooks.isCancelled()) throw abortError();
         }
         // Both responses of a pair share the prompt: the encoder reuses its tokens from the previous item.
-        encoded.push(this.failingAs(item, () => input.encode()));
+        // Without a tokenizer thread every input was rendered above.
+        encoded.push(this.failingAs(item, () => input!.encode()));
       }
     }
     const misses = toEncode.map(({ item, key }, index) => {
