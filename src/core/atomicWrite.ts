@@ -7,7 +7,7 @@ import path from 'node:path';
  * mix: write a temporary file beside it, flush it to disk, rename it over the target (atomic on the
  * same filesystem), then flush the directory so the rename itself survives a power cut.
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Uint8Array, options: TemporaryCleanup = {}): Promise<void> {
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const handle = await open(temporary, 'w');
   try {
@@ -26,14 +26,23 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     throw error;
   }
   await syncDirectory(path.dirname(file));
-  await removeStaleTemporaries(file);
+  await removeStaleTemporaries(file, options);
+}
+
+export interface TemporaryCleanup {
+  /**
+   * Only this machine writes the file (the extension's own storage, never a shared folder): then a
+   * temporary whose writer's process is gone is stale at once, not after STALE_AFTER_MS. On a
+   * shared folder another machine's pid means nothing here, so age alone decides.
+   */
+  writersOnThisMachine?: boolean;
 }
 
 /** A temporary file this old was left by a writer that was killed; a live one is seconds old. */
 const STALE_AFTER_MS = 10 * 60 * 1000;
 
 /** Deletes temporaries of `file` left behind by killed writers, so they do not pile up beside the data. */
-async function removeStaleTemporaries(file: string): Promise<void> {
+export async function removeStaleTemporaries(file: string, { writersOnThisMachine = false }: TemporaryCleanup = {}): Promise<void> {
   const directory = path.dirname(file);
   const prefix = `.${path.basename(file)}.`;
   let names: string[];
@@ -44,13 +53,25 @@ async function removeStaleTemporaries(file: string): Promise<void> {
   }
   const now = Date.now();
   for (const name of names) {
-    if (!name.startsWith(prefix) || !/^\d+\.[0-9a-f]{8}\.tmp$/.test(name.slice(prefix.length))) continue;
+    const writer = /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name.slice(prefix.length));
+    if (!name.startsWith(prefix) || !writer) continue;
     const temporary = path.join(directory, name);
     try {
-      if (now - (await stat(temporary)).mtimeMs > STALE_AFTER_MS) await rm(temporary, { force: true });
+      const orphaned = writersOnThisMachine && !processIsAlive(Number(writer[1]));
+      if (orphaned || now - (await stat(temporary)).mtimeMs > STALE_AFTER_MS) await rm(temporary, { force: true });
     } catch {
       // Gone already (another writer cleaned up): nothing to do.
     }
+  }
+}
+
+/** Whether a process with this id runs here (one of another user's counts as running). */
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

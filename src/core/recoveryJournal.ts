@@ -14,12 +14,17 @@ import { createHash } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { annotationsText, readAnnotationEvents, type AnnotationEvent } from './annotations';
-import { writeFileAtomic } from './atomicWrite';
+import { removeStaleTemporaries, writeFileAtomic } from './atomicWrite';
+
+/**
+ * The pending writes of each journal file, one after another in the order asked, so a later state
+ * never loses to an earlier one. Kept per file, not per object: when VS Code opens a document again
+ * before the old one is disposed, the two objects share the file, and the old one's slow write must
+ * not land after the new one's delete.
+ */
+const queues = new Map<string, Promise<void>>();
 
 export class RecoveryJournal {
-  /** Writes one after another, in the order asked: a later state never loses to an earlier one. */
-  private queue: Promise<void> = Promise.resolve();
-
   private constructor(
     readonly file: string,
     private readonly dataset: string,
@@ -32,7 +37,7 @@ export class RecoveryJournal {
 
   /** The unsaved changes a previous session left, if any (undefined when none or unreadable). */
   async read(): Promise<AnnotationEvent[] | undefined> {
-    await this.queue;
+    await queues.get(this.file);
     const events = await readAnnotationEvents(this.file).catch(() => undefined);
     return events?.length ? events : undefined;
   }
@@ -40,12 +45,23 @@ export class RecoveryJournal {
   /** Records `events` as the unsaved changes now; none deletes the journal. */
   write(events: readonly AnnotationEvent[]): Promise<void> {
     const snapshot = [...events];
-    this.queue = this.queue.then(async () => {
-      if (snapshot.length === 0) return rm(this.file, { force: true });
+    // The journal lives in this machine's extension storage, so a temporary of a writer that is
+    // gone (an extension host killed mid-write) is swept at once: it would otherwise sit beside an
+    // emptied journal for ten minutes.
+    const cleanup = { writersOnThisMachine: true };
+    const queued = (queues.get(this.file) ?? Promise.resolve()).then(async () => {
+      if (snapshot.length === 0) {
+        await rm(this.file, { force: true });
+        return removeStaleTemporaries(this.file, cleanup);
+      }
       await mkdir(path.dirname(this.file), { recursive: true });
-      await writeFileAtomic(this.file, annotationsText(snapshot, { recoveryOf: this.dataset }));
+      await writeFileAtomic(this.file, annotationsText(snapshot, { recoveryOf: this.dataset }), cleanup);
     }).catch(() => undefined); // A journal that cannot be written must not break editing.
-    return this.queue;
+    queues.set(this.file, queued);
+    void queued.then(() => {
+      if (queues.get(this.file) === queued) queues.delete(this.file);
+    });
+    return queued;
   }
 
   delete(): Promise<void> {

@@ -332,8 +332,9 @@ async function hotExitScenario(crash: 'extension-host' | 'server' | 'no-backup')
     assert.ok(readFileSync(dataset).equals(datasetBefore), 'the dataset must stay byte-identical');
     // Saved: nothing is left to recover.
     const journalDeadline = Date.now() + 10_000;
-    while (filesUnder(vscode.server.userDataDir).some((f) => f.file.includes(`${path.sep}recovery${path.sep}`))) {
-      assert.ok(Date.now() < journalDeadline, 'the recovery journal outlived the save');
+    let left: string[];
+    while ((left = filesUnder(vscode.server.userDataDir).map((f) => f.file).filter((f) => f.includes(`${path.sep}recovery${path.sep}`))).length) {
+      assert.ok(Date.now() < journalDeadline, `the recovery journal outlived the save: ${left.map((f) => path.basename(f)).join(', ')}`);
       await vscode.page.waitForTimeout(100);
     }
   }, { settings });
