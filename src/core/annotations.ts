@@ -13,8 +13,10 @@
  * union, and events fold by their time, not their place in the file.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { writeFileAtomic } from './atomicWrite';
+import { companionPath } from './companionFiles';
 import type { Adjudication, Annotation, AnnotationEvent, AnnotationField, ReviewLabel } from './annotationTypes';
 import type { Pair } from './pair';
 
@@ -26,8 +28,8 @@ const HEADER = { plens: 'annotations', version: 1 };
 const FIELDS: readonly AnnotationField[] = ['label', 'flagged', 'note', 'reviewed'];
 const LABELS: readonly (ReviewLabel | null)[] = ['a', 'b', 'tie', 'both-bad', null];
 
-/** Where the annotations of `datasetFile` live. */
-export const sidecarPath = (datasetFile: string) => `${datasetFile}.plens-annotations.jsonl`;
+/** Where the annotations of `datasetFile` live: beside it, but not inside the Hugging Face cache (see companionFiles.ts). */
+export const sidecarPath = (datasetFile: string) => companionPath(datasetFile, '.plens-annotations.jsonl');
 
 /** The `.gitattributes` line that makes git merge every sidecar as the union of both sides' lines. */
 export const gitAttributesLine = '*.plens-annotations.jsonl merge=union';
@@ -183,6 +185,8 @@ export class AnnotationLog {
     const foreign = onDisk.filter((e) => !ours.has(JSON.stringify(e)));
     const lost = this.saved.filter((e) => !onDiskText.has(JSON.stringify(e)));
     const events = [...onDisk, ...lost, ...this.pending];
+    // The first save of a Hub file's labels makes their folder in the user data folder.
+    if (text === undefined) await mkdir(path.dirname(file), { recursive: true });
     await writeFileAtomic(file, annotationsText(events));
     this.saved = events;
     this.pending = [];

@@ -21,9 +21,6 @@ export interface Team {
 
 export class TeamFileError extends Error {}
 
-/** Where the team of `datasetFile` is described. */
-export const teamPath = (datasetFile: string) => `${datasetFile}.plens-team.json`;
-
 /**
  * murmur3 x86 32-bit over the string's UTF-8 bytes: a proper hash of whole strings (every byte
  * mixed, then finalised by ./hash's fmix32), so each name gives the key an independent weight.

@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline';
 import { syncDirectory } from './atomicWrite';
 import { PairKeyer, type Adjudication, type Annotation, type AnnotationField, type AnnotationLog, type ReviewLabel } from './annotations';
 import { isGzipFile } from './byteSource';
+import { hubCachedFile } from './companionFiles';
 import { isParquetFile } from './parquetSource';
 import { ParquetSchema, writeParquet } from './parquetWrite';
 import { DatasetStream, detectStreamFormat, type StreamedRecord } from './dataset';
@@ -188,6 +189,13 @@ export async function exportDataset(file: string, out: string, options: ExportOp
  */
 export async function applyInPlace(file: string, annotations: AnnotationLog, options: InPlaceOptions): Promise<InPlaceReport> {
   const resolve = checkPolicy(options.resolve);
+  // The cache's copy must stay the Hub's bytes: huggingface_hub and datasets reuse it as the revision's file.
+  const cached = hubCachedFile(file);
+  if (cached) {
+    throw new ExportError(
+      `${file} is the Hugging Face cache's copy of ${cached.path} in ${cached.repo} and cannot be changed in place; export a copy with --out instead`,
+    );
+  }
   const format = await detectFormat(file, options.format);
   // Record offsets are offsets in the inflated text: replacing bytes of the compressed file would ruin it.
   if (await isGzipFile(file)) {

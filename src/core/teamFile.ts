@@ -4,6 +4,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseTeam, type Team } from './assignment';
+import { companionPath } from './companionFiles';
+
+/** Where the team of `datasetFile` is described: beside it, or for a Hub cache file in the user data folder. */
+export const teamPath = (datasetFile: string) => companionPath(datasetFile, '.plens-team.json');
 
 /** The team of a dataset, from its team file; undefined when there is none. */
 export async function readTeam(teamFile: string): Promise<Team | undefined> {

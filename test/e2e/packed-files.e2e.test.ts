@@ -2,10 +2,10 @@
  * Parquet and gzip-compressed datasets in the review editor: opened by *Open Review* like a JSONL
  * file, with the pairs of their JSONL source, labelled from the keyboard, saved to the sidecar next to
  * them, and never written to themselves. And a Hugging Face dataset file by its hf:// path, found in
- * the Hugging Face cache without the network.
+ * the Hugging Face cache without the network, labelled, and saved to the user data folder, not the cache.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -35,6 +35,9 @@ test('Parquet and .jsonl.gz files open in the review editor, read-only, with ann
   copyFileSync(FILES[0].from, path.join(repo, 'snapshots', SHA, 'data', 'test.parquet'));
   process.env.HF_HUB_CACHE = cache;
   process.env.HF_ENDPOINT = 'http://127.0.0.1:1';
+  // Where the labels of a cached Hub file go (src/core/companionFiles.ts): the user data folder.
+  const dataHome = mkdtempSync(path.join(os.tmpdir(), 'plens-e2e-data-'));
+  process.env.XDG_DATA_HOME = dataHome;
   const settings = { 'preferenceLens.annotator': 'e2e-reviewer', 'preferenceLens.scoreOnOpen': false, 'files.autoSave': 'off' };
   const vscode = await launchVsCode({ workspace, vsix: findVsix(), name: 'packed-files', settings });
   try {
@@ -59,6 +62,12 @@ test('Parquet and .jsonl.gz files open in the review editor, read-only, with ann
     await vscode.waitForWebviewTexts('[data-testid="pair-count"]', (t) => t[0] === '5');
     await vscode.page.locator('.tab.active', { hasText: 'test.parquet' }).waitFor();
     await vscode.screenshot('packed-hf-cache');
+    await vscode.focusWebview('.pair[data-index="0"] .pair-id');
+    await press(vscode, '2', 'hf:// file: pair 1 = B', (v) => showsPair(0, { label: 'b', flagged: false, reviewed: true })(v));
+    const hubSidecar = path.join(dataHome, 'preference-lens', 'hf', 'datasets', 'org', 'prefs', 'data', 'test.parquet.plens-annotations.jsonl');
+    await saveReview(vscode, 'test.parquet', hubSidecar, 'the hf:// file: Ctrl+S');
+    assert.ok(foldSidecar(hubSidecar).events.some((e) => e.field === 'label' && e.line === 1 && e.to === 'b'), 'the label is in the user data folder');
+    assert.deepEqual(readdirSync(path.join(repo, 'snapshots', SHA, 'data')), ['test.parquet'], 'nothing is written into the Hugging Face cache');
   } catch (error) {
     await reportFailure(vscode, 'packed-files');
     throw error;
@@ -66,5 +75,6 @@ test('Parquet and .jsonl.gz files open in the review editor, read-only, with ann
     await vscode.stop();
     rmSync(workspace, { recursive: true, force: true });
     rmSync(cache, { recursive: true, force: true });
+    rmSync(dataHome, { recursive: true, force: true });
   }
 });

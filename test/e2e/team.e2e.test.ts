@@ -22,7 +22,8 @@ import { findVsix, launchVsCode, pollUntil, reportFailure } from './harness';
 import { press, showsPair, waitForView } from './reviewView';
 import { foldSidecar, saveReview } from './sidecar';
 import { runPlens } from '../support/plens';
-import { assignees, teamPath } from '../../src/core/assignment';
+import { assignees } from '../../src/core/assignment';
+import { teamPath } from '../../src/core/teamFile';
 import { pairKeys } from '../../src/core/annotations';
 import { loadDataset } from '../../src/core/dataset';
 

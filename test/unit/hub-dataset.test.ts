@@ -3,12 +3,13 @@
 // 127.0.0.1, reached through HF_ENDPOINT as huggingface_hub reaches a mirror).
 import assert from 'node:assert/strict';
 import { existsSync, readlinkSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { companionPath, hubCachedFile, userDataDir } from '../../src/core/companionFiles';
 import { parseHubDatasetPath } from '../../src/engine/hubDataset';
 import { cliPath as cli, runPlens } from '../support/plens';
 
@@ -154,6 +155,65 @@ describe('hf://datasets/… files', () => {
     const offline = await plens(['inspect', 'hf://datasets/org/prefs/data/train.parquet'], { HF_HOME: home, HF_ENDPOINT: NO_NETWORK });
     assert.equal(offline.code, 1);
     assert.match(offline.stderr, /cannot reach http:\/\/127\.0\.0\.1:1 .*needs no network/);
+  });
+});
+
+describe('labels of a Hugging Face dataset file', () => {
+  const cachedFile = (root: string, commit: string) => path.join(root, 'hub', 'datasets--org--prefs', 'snapshots', commit, 'data', 'train.jsonl');
+
+  it('are kept in the user data folder, not in the cache, by repo and path; a sidecar already beside the file is still used', async () => {
+    const file = cachedFile('/home/u/.cache/huggingface', SHA);
+    assert.deepEqual(hubCachedFile(file), { repo: 'org/prefs', commit: SHA, path: 'data/train.jsonl' });
+    assert.equal(hubCachedFile('/data/datasets--org--prefs/train.jsonl'), undefined, 'not a snapshot');
+    assert.equal(hubCachedFile(path.join('/data/datasets--org--prefs/snapshots/main/train.jsonl')), undefined, 'a snapshot is named by its commit');
+    const data = () => '/home/u/.local/share/preference-lens';
+    assert.equal(companionPath(file, '.plens-annotations.jsonl', data), '/home/u/.local/share/preference-lens/hf/datasets/org/prefs/data/train.jsonl.plens-annotations.jsonl');
+    assert.equal(companionPath('/work/train.jsonl', '.plens-team.json', data), '/work/train.jsonl.plens-team.json');
+    assert.equal(userDataDir({ XDG_DATA_HOME: '/x' }, 'linux', '/home/u'), '/x/preference-lens');
+    assert.equal(userDataDir({}, 'linux', '/home/u'), '/home/u/.local/share/preference-lens');
+    assert.equal(userDataDir({}, 'darwin', '/Users/u'), '/Users/u/Library/Application Support/preference-lens');
+    // Labels written next to a cached file before this rule stay where they are.
+    const legacy = cachedFile(path.join(dir, 'legacy'), SHA);
+    await mkdir(path.dirname(legacy), { recursive: true });
+    await writeFile(`${legacy}.plens-annotations.jsonl`, '{"plens":"annotations","version":1}\n');
+    assert.equal(companionPath(legacy, '.plens-annotations.jsonl', data), `${legacy}.plens-annotations.jsonl`);
+  });
+
+  it('plens annotates an hf:// file without writing into the cache; a newer revision finds the labels; --in-place is refused', async () => {
+    const root = path.join(dir, 'labels-home');
+    const env = { HF_HOME: root, HF_ENDPOINT: NO_NETWORK, XDG_DATA_HOME: path.join(dir, 'labels-data') };
+    const spec = 'hf://datasets/org/prefs/data/train.jsonl';
+    const hh = path.join(repoRoot, 'test', 'fixtures', 'formats', 'hh-rlhf.jsonl');
+    const checkout = async (commit: string) => {
+      await mkdir(path.dirname(cachedFile(root, commit)), { recursive: true });
+      await copyFile(hh, cachedFile(root, commit));
+      await mkdir(path.join(root, 'hub', 'datasets--org--prefs', 'refs'), { recursive: true });
+      await writeFile(path.join(root, 'hub', 'datasets--org--prefs', 'refs', 'main'), commit);
+    };
+    await checkout(SHA);
+    const labels = path.join(dir, 'labels.jsonl');
+    await writeFile(labels, '{"line":1,"label":"b"}\n');
+    const annotate = await plens(['annotate', spec, '--annotator', 'ann', '--import', labels], env);
+    assert.equal(annotate.code, 0, annotate.stderr);
+    const sidecar = path.join(dir, 'labels-data', 'preference-lens', 'hf', 'datasets', 'org', 'prefs', 'data', 'train.jsonl.plens-annotations.jsonl');
+    assert.equal(JSON.parse(annotate.stdout).annotations, sidecar);
+    assert.ok(existsSync(sidecar));
+    assert.deepEqual(await readdir(path.dirname(cachedFile(root, SHA))), ['train.jsonl'], 'nothing is written into the cache');
+
+    // The Hub's next revision of the same file (a cache cleanup may have removed the old one).
+    const next = 'b'.repeat(40);
+    await checkout(next);
+    await rm(path.join(root, 'hub', 'datasets--org--prefs', 'snapshots', SHA), { recursive: true });
+    const out = path.join(dir, 'labels-out.jsonl');
+    const exported = await plens(['export', spec, '--out', out], env);
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.equal(JSON.parse(exported.stdout).relabelled, 1, 'the label made on the old revision applies to the new one');
+
+    const before = await readFile(cachedFile(root, next));
+    const inPlace = await plens(['export', spec, '--in-place'], env);
+    assert.equal(inPlace.code, 1);
+    assert.match(inPlace.stderr, /is the Hugging Face cache's copy of data\/train\.jsonl in org\/prefs and cannot be changed in place; export a copy with --out instead/);
+    assert.ok((await readFile(cachedFile(root, next))).equals(before), 'the cached file is untouched');
   });
 });
 
