@@ -4,7 +4,7 @@
  * recovery journal, and follows the files when they change on disk. Scoring runs are
  * ./reviewScoring.ts's; the document tells its webviews what they change.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Disposable } from '../disposable';
@@ -42,7 +42,11 @@ const MAX_CHANGED_INDICES = 100;
 
 export class ReviewDocument extends Disposable implements vscode.CustomDocument {
   static async open(uri: vscode.Uri, backupId: string | undefined, delegate: ReviewDocumentDelegate): Promise<ReviewDocument> {
-    const annotations = await AnnotationLog.load(sidecarPath(uri.fsPath));
+    const sidecar = sidecarPath(uri.fsPath);
+    // A Hub cache file's labels live in the user data folder (companionFiles.ts): the folder must
+    // exist for the watcher to see another process (plens annotate) write them.
+    if (path.dirname(sidecar) !== path.dirname(uri.fsPath)) await mkdir(path.dirname(sidecar), { recursive: true });
+    const annotations = await AnnotationLog.load(sidecar);
     const journal = RecoveryJournal.for(delegate.recoveryDir, uri.fsPath);
     // VS Code's backup when it has one (a window restored after a crash); else what the journal kept
     // of a session that ended without closing the review (see recoveryJournal.ts).

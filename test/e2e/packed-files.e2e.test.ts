@@ -5,13 +5,14 @@
  * the Hugging Face cache without the network, labelled, and saved to the user data folder, not the cache.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from './codeServer';
 import { findVsix, launchVsCode, reportFailure } from './harness';
-import { press, showsPair } from './reviewView';
+import { press, showsPair, waitForView } from './reviewView';
 import { foldSidecar, saveReview } from './sidecar';
 
 const fixture = (name: string) => path.join(repoRoot, 'test', 'fixtures', 'formats', name);
@@ -62,11 +63,19 @@ test('Parquet and .jsonl.gz files open in the review editor, read-only, with ann
     await vscode.waitForWebviewTexts('[data-testid="pair-count"]', (t) => t[0] === '5');
     await vscode.page.locator('.tab.active', { hasText: 'test.parquet' }).waitFor();
     await vscode.screenshot('packed-hf-cache');
+    // plens labels the same hf:// file from a terminal, before the editor ever saved: the open review
+    // sees the label there (the labels' folder in the user data folder exists from the open on).
+    const hubSidecar = path.join(dataHome, 'preference-lens', 'hf', 'datasets', 'org', 'prefs', 'data', 'test.parquet.plens-annotations.jsonl');
+    const labels = path.join(workspace, 'labels.jsonl');
+    writeFileSync(labels, '{"line":2,"label":"a"}\n');
+    execFileSync(process.execPath, [path.join(repoRoot, 'dist', 'cli.js'), 'annotate', 'hf://datasets/org/prefs/data/test.parquet', '--annotator', 'e2e-reviewer', '--import', labels]);
+    await waitForView(vscode, 'the label plens wrote', (v) => v.rows.some((row) => row.index === 1 && row.label === 'a'));
     await vscode.focusWebview('.pair[data-index="0"] .pair-id');
     await press(vscode, '2', 'hf:// file: pair 1 = B', (v) => showsPair(0, { label: 'b', flagged: false, reviewed: true })(v));
-    const hubSidecar = path.join(dataHome, 'preference-lens', 'hf', 'datasets', 'org', 'prefs', 'data', 'test.parquet.plens-annotations.jsonl');
     await saveReview(vscode, 'test.parquet', hubSidecar, 'the hf:// file: Ctrl+S');
-    assert.ok(foldSidecar(hubSidecar).events.some((e) => e.field === 'label' && e.line === 1 && e.to === 'b'), 'the label is in the user data folder');
+    const saved = foldSidecar(hubSidecar).annotations;
+    assert.equal(saved.get(1)?.label, 'b', 'the label made in the editor is in the user data folder');
+    assert.equal(saved.get(2)?.label, 'a', "plens's label is kept");
     assert.deepEqual(readdirSync(path.join(repo, 'snapshots', SHA, 'data')), ['test.parquet'], 'nothing is written into the Hugging Face cache');
   } catch (error) {
     await reportFailure(vscode, 'packed-files');
