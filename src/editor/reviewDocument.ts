@@ -363,11 +363,12 @@ export class ReviewDocument extends Disposable implements vscode.CustomDocument 
   // ------------------------------------------------------------------ files changing on disk
 
   private watchFiles(): void {
-    const watch = (file: string, onChange: () => Promise<void>) => {
+    const watch = (file: string, onChange: () => Promise<void>, { deleted = false } = {}) => {
       const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(file)), path.basename(file)));
       const handler = () => void onChange().catch((error: Error) => void vscode.window.showErrorMessage(error.message));
       watcher.onDidChange(handler);
       watcher.onDidCreate(handler);
+      if (deleted) watcher.onDidDelete(handler);
       this.register(watcher);
     };
     watch(this.uri.fsPath, () => this.reloadDataset());
@@ -377,10 +378,7 @@ export class ReviewDocument extends Disposable implements vscode.CustomDocument 
       await this.loadTeam();
       this.changed();
     };
-    watch(teamPath(this.uri.fsPath), team);
-    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(this.uri.fsPath)), path.basename(teamPath(this.uri.fsPath))));
-    watcher.onDidDelete(() => void team());
-    this.register(watcher);
+    watch(teamPath(this.uri.fsPath), team, { deleted: true });
   }
 
   /**
