@@ -1,8 +1,8 @@
 /** Runs the built CLI as a user does: `node dist/cli.js …` in a child process. */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
@@ -25,7 +25,7 @@ export function runPlens(args: readonly string[], env: NodeJS.ProcessEnv = proce
 }
 
 export interface CliScratch {
-  /** The scratch folder of the suite (set once its `before` hook has run). */
+  /** The scratch folder of the suite. */
   readonly dir: string;
   /** A path in the scratch folder that no other call returns: `name` with a number in front. */
   file(name: string): string;
@@ -41,20 +41,17 @@ export interface CliScratch {
  * no run is answered from an earlier one's scores; `shared`: the suite's runs share one.
  */
 export function cliScratch(prefix: string, cache: 'per-run' | 'shared' = 'per-run'): CliScratch {
-  let dir = '';
+  // Made now, not in a hook: the suite's own `before` may start before an earlier async hook has
+  // finished, and a folder still unset was '' there, so its first file landed in the repo root.
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   let runs = 0;
   let files = 0;
-  before(async () => {
-    assert.ok(existsSync(cliPath), `${cliPath} is missing: run \`npm run build\` first`);
-    dir = await mkdtemp(path.join(os.tmpdir(), prefix));
-  });
+  before(() => assert.ok(existsSync(cliPath), `${cliPath} is missing: run \`npm run build\` first`));
   after(() => rm(dir, { recursive: true, force: true }));
   const plensWith = (env: NodeJS.ProcessEnv, ...args: string[]) =>
     runPlens(args, { ...process.env, XDG_CACHE_HOME: path.join(dir, 'cache', cache === 'shared' ? '' : String(runs++)), ...env });
   return {
-    get dir() {
-      return dir;
-    },
+    dir,
     file: (name) => path.join(dir, `${files++}-${name}`),
     plens: (...args) => plensWith({}, ...args),
     plensWith,
