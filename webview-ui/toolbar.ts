@@ -83,10 +83,20 @@ function numberInput(testId: string, label: string, value: number | undefined, o
   return el('label', { class: 'control' }, `${label} `, input);
 }
 
+/** A button that is on or off: screen readers say which, and the theme shows it pressed. */
+function toggle(b: HTMLButtonElement, on: boolean): HTMLButtonElement {
+  b.setAttribute('aria-pressed', String(on));
+  return b;
+}
+
+function primary(b: HTMLButtonElement): HTMLButtonElement {
+  b.classList.add('primary');
+  return b;
+}
+
 /** Adjudication on or off: pressed while the label keys record decisions. */
 function adjudicateToggle(view: ToolbarView): HTMLElement {
-  const b = button(`Adjudicate: ${view.status?.adjudicating ? 'on' : 'off'} (${keyHint('adjudicate')})`, view.toggleAdjudicating, 'adjudicate');
-  b.setAttribute('aria-pressed', String(view.status?.adjudicating === true));
+  const b = toggle(button(`Adjudicate: ${view.status?.adjudicating ? 'on' : 'off'} (${keyHint('adjudicate')})`, view.toggleAdjudicating, 'adjudicate'), view.status?.adjudicating === true);
   b.title = 'While on, the label keys record your decision as the adjudicator; the annotators’ own labels stay theirs';
   return b;
 }
@@ -108,7 +118,7 @@ export function renderToolbar(view: ToolbarView): HTMLElement {
   return el(
     'div',
     { class: 'toolbar', role: 'search' },
-    button(`Review queue (${keyHint('queue')})`, () => setQuery(REVIEW_QUEUE), 'queue'),
+    primary(button(`Review queue (${keyHint('queue')})`, () => setQuery(REVIEW_QUEUE), 'queue')),
     select('filter', 'Show', FILTERS, query.filter, (filter) => setQuery({ filter })),
     select('sort', 'Sort', SORTS, query.sort, (sort) => setQuery({ sort })),
     select('check', 'Check', CHECK_FILTERS, query.check ?? '', (check) => setQuery({ check: check || undefined })),
@@ -116,13 +126,13 @@ export function renderToolbar(view: ToolbarView): HTMLElement {
     numberInput('margin-min', 'Margin ≥', query.marginMin, (marginMin) => setQuery({ marginMin })),
     numberInput('margin-max', '≤', query.marginMax, (marginMax) => setQuery({ marginMax })),
     bulk,
-    button(`Blind: ${status?.blind ? 'on' : 'off'} (${keyHint('blind')})`, view.toggleBlind, 'blind'),
+    toggle(button(`Blind: ${status?.blind ? 'on' : 'off'} (${keyHint('blind')})`, view.toggleBlind, 'blind'), status?.blind === true),
     status?.annotator ? el('span', { class: 'annotator', 'data-testid': 'annotator', title: 'Labels are recorded under this name (preferenceLens.annotator, else your git user name)' }, `Annotating as ${status.annotator}`) : null,
     adjudicateToggle(view),
     status?.team
       ? el('span', { class: 'annotator', 'data-testid': 'team-file', title: 'From the team file beside the dataset (<dataset>.plens-team.json)' }, `Team: ${status.team.annotators.join(', ')} · ${status.team.overlap} per pair`)
       : null,
     status?.teamError ? el('span', { class: 'error', role: 'alert', 'data-testid': 'team-error' }, `Team file not used: ${status.teamError}`) : null,
-    button(`Text: ${view.raw ? 'as written' : 'markdown'} (${keyHint('raw')})`, view.toggleRaw, 'raw-toggle'),
+    toggle(button(`Text: ${view.raw ? 'as written' : 'markdown'} (${keyHint('raw')})`, view.toggleRaw, 'raw-toggle'), view.raw),
   );
 }
