@@ -96,7 +96,7 @@ export function renderHeader(snapshot: ReviewSnapshot, s: ReviewStatus, view: He
       {},
       snapshot.fileName,
       el('span', { class: 'format', title: snapshot.formatTitle }, snapshot.format),
-      button(`${view.showStats ? 'Hide statistics' : 'Statistics'} (${keyHint('stats')})`, view.toggleStats, 'toggle-stats'),
+      statsToggle(view.showStats, view.toggleStats),
     ),
     el(
       'div',
@@ -115,4 +115,11 @@ export function renderHeader(snapshot: ReviewSnapshot, s: ReviewStatus, view: He
     others,
     malformed,
   );
+}
+
+/** The statistics switch: pressed while the statistics show. */
+function statsToggle(shown: boolean, toggle: () => void): HTMLButtonElement {
+  const b = button(`${shown ? 'Hide statistics' : 'Statistics'} (${keyHint('stats')})`, toggle, 'toggle-stats');
+  b.setAttribute('aria-pressed', String(shown));
+  return b;
 }
