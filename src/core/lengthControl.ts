@@ -14,7 +14,9 @@
  * all n²/2. Only the slope is removed: the intercept is the model's preference for one side at
  * equal length, which is what it knows about quality, not length.
  *
- * The fit uses every scored pair, labelled or not: it describes the model, not the labels.
+ * The fit uses every scored pair, labelled or not: it describes the model, not the labels. Pairs
+ * whose two responses are identical are left out of the fit and the figures, as out of every
+ * agreement figure: they say nothing about length or about the label (see verdict.ts).
  */
 import type { Preference } from './pair';
 import type { PairScore } from './verdict';
@@ -35,6 +37,8 @@ export interface LengthColumns {
   readonly count: number;
   score(index: number): PairScore | undefined;
   lengths(index: number): [number, number];
+  /** Whether the pair's two responses are identical (then it is left out). */
+  identical?(index: number): boolean;
 }
 
 export const logLengthRatio = (lengthA: number, lengthB: number) => Math.log((lengthA + 1) / (lengthB + 1));
@@ -84,7 +88,7 @@ export function fitLengthEffect(pairs: LengthColumns): LengthFit | null {
   const y: number[] = [];
   for (let i = 0; i < pairs.count; i++) {
     const score = pairs.score(i);
-    if (!score) continue;
+    if (!score || pairs.identical?.(i)) continue;
     x.push(logLengthRatio(...pairs.lengths(i)));
     y.push(score.rewardA - score.rewardB);
   }
@@ -147,7 +151,7 @@ export function lengthControlStats(pairs: LengthColumns, labelOf: (index: number
   const credit = (value: number, label: Preference) => (value === 0 ? 0.5 : agrees(value, label) ? 1 : 0);
   for (let i = 0; i < pairs.count; i++) {
     const score = pairs.score(i);
-    if (!score) continue;
+    if (!score || pairs.identical?.(i)) continue;
     const lengths = pairs.lengths(i);
     if (preferredOnlyForLength(fit, score, lengths)) onlyLength++;
     const label = labelOf(i);

@@ -120,7 +120,7 @@ export function noiseModel(
   // Every model is a judge with its own length fit and calibration; their calibrated doubts are averaged.
   const judges = [
     { score: (i: number) => pairs.score(i), fit },
-    ...others.map((other) => ({ score: (i: number) => other.score(i), fit: fitLengthEffect({ count: pairs.count, score: other.score, lengths: (i) => pairs.lengths(i) }) })),
+    ...others.map((other) => ({ score: (i: number) => other.score(i), fit: fitLengthEffect({ count: pairs.count, score: other.score, lengths: (i) => pairs.lengths(i), identical: (i) => pairs.identical?.(i) ?? false }) })),
   ];
   const signedBy = (judge: (typeof judges)[number], index: number): number | undefined => {
     const label = labelOf(index);

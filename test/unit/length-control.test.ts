@@ -67,6 +67,17 @@ describe('length-controlled figures', () => {
     assert.equal(stats.preferredOnlyForLength, 0);
   });
 
+  it('pairs with identical responses are left out, as the raw agreement leaves them out', () => {
+    const labels: Preference[] = lengths.map((_, i) => (i % 3 === 0 ? 'b' : 'a'));
+    const rows = lengths.map((l, i) => ({ lengths: l, margin: labels[i] === 'a' ? 1 : -1 }));
+    const withIdentical = [...rows, ...Array.from({ length: 40 }, () => ({ lengths: [50, 50] as [number, number], margin: 0 }))];
+    const identical = (i: number) => i >= rows.length;
+    const stats = lengthControlStats({ ...columns(withIdentical), identical }, (i) => labels[i] ?? 'a');
+    assert.deepEqual(stats, lengthControlStats(columns(rows), (i) => labels[i]), 'as if the identical pairs were not there');
+    assert.equal(stats.agreement, 1);
+    assert.equal(stats.pairs, rows.length);
+  });
+
   it('"preferred only for length": the longer one is preferred, and the other once length is out', () => {
     const fit = { method: 'theil-sen' as const, slope: 2, intercept: 0, pairs: 10 };
     // A is four times longer: length alone gives +2·ln(4) ≈ 2.77.
