@@ -5,9 +5,10 @@
  */
 import { existsSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { AnnotationLog, PairKeyer, sidecarPath } from '../core/annotations';
 import { DatasetStream, detectStreamFormat } from '../core/dataset';
-import { DROP_RULES, EXPORT_TARGETS, ExportError, applyInPlace, exportDataset, type DropRule } from '../core/export';
+import { DROP_RULES, EXPORT_TARGETS, ExportError, applyInPlace, exportDataset, suggestedOut, type DropRule } from '../core/export';
 import type { PairScore } from '../core/verdict';
 import { RESOLVE_POLICIES, type ResolvePolicy } from '../core/labelResolution';
 import { checkOutPath } from './outPath';
@@ -43,7 +44,10 @@ export async function exportCommand(file: string, values: ExportFlags): Promise<
   const annotationsFile = values.annotations ?? sidecarPath(file);
   // A sidecar named on the command line must exist: a typo would otherwise export no corrections.
   if (values.annotations !== undefined && !existsSync(annotationsFile)) throw new ExportError(`--annotations: ${annotationsFile} does not exist`);
-  if (!existsSync(annotationsFile)) process.stderr.write(`plens: no annotations (${annotationsFile}); the file's own labels are used\n`);
+  // Said once the flags are known to be good: a refused command should print only why.
+  const noteMissingAnnotations = () => {
+    if (!existsSync(annotationsFile)) process.stderr.write(`plens: no annotations (${annotationsFile}); the file's own labels are used\n`);
+  };
   const annotations = await AnnotationLog.load(annotationsFile);
   const resolve = values.resolve ?? 'adjudicated';
   if (!isOneOf(RESOLVE_POLICIES, resolve)) throw new ExportError(`--resolve should be one of ${RESOLVE_POLICIES.join(', ')}, got "${resolve}"`);
@@ -60,15 +64,17 @@ export async function exportCommand(file: string, values: ExportFlags): Promise<
       const report = await applyInPlace(file, annotations, { by: userName(), format: values.format, signal: controller.signal, resolve });
       // The dataset is rewritten first: a failure here leaves keys to move, never labels unwritten.
       if (annotations.hasPendingChanges) await annotations.save(annotationsFile);
+      noteMissingAnnotations();
       process.stdout.write(JSON.stringify({ file, ...report }) + '\n');
       return;
     }
     if (!values.out) throw new ExportError('export needs --out <file> (or --in-place)');
-    checkOutPath(values.out);
     const to = values.to ?? 'same';
     if (!isOneOf(EXPORT_TARGETS, to)) throw new ExportError(`--to should be one of ${EXPORT_TARGETS.join(', ')}, got "${to}"`);
+    checkOutPath(values.out, { example: path.basename(suggestedOut(file, to)) });
     const drop = dropRules(values.drop ?? []);
     const scores = values.scores === undefined ? undefined : await scoresByLine(file, values.scores, values.format);
+    noteMissingAnnotations();
     const report = await exportDataset(file, values.out, {
       to,
       drop,

@@ -2,30 +2,42 @@
  * Checks an output path before any work is done: a typo in --out should cost a second, not a model
  * load and a scoring run that end in a stack trace from the write stream.
  */
-import { accessSync, constants, createWriteStream, statSync, type WriteStream } from 'node:fs';
+import { accessSync, closeSync, constants, createWriteStream, openSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 /** An output path that cannot be written; the message names the path and says what to do. */
 export class OutPathError extends Error {}
 
-/** Throws {@link OutPathError} when `out` is a folder or its folder does not exist or cannot be written to. */
-export function checkOutPath(out: string, flag = '--out'): void {
+/**
+ * Throws {@link OutPathError} when `out` is a folder or its folder does not exist or cannot be
+ * written to. `example` names a file the command would write, for the message when `out` is a folder.
+ */
+export function checkOutPath(out: string, { flag = '--out', example = 'scores.jsonl' } = {}): void {
   const target = path.resolve(out);
   const existing = statOrUndefined(target);
   if (existing?.isDirectory()) {
-    throw new OutPathError(`${flag} ${out} is a folder; give a file path, e.g. ${path.join(out, 'scores.jsonl')}`);
+    throw new OutPathError(`${flag} ${out} is a folder; give a file path, e.g. ${path.join(out, example)}`);
   }
   const folder = path.dirname(target);
   const parent = statOrUndefined(folder);
   if (!parent) throw new OutPathError(`${flag} ${out}: the folder ${folder} does not exist; create it first (mkdir -p ${folder})`);
   if (!parent.isDirectory()) throw new OutPathError(`${flag} ${out}: ${folder} is not a folder`);
-  // The file itself when it exists (read-only files), else its folder (a new file is created there).
+  // The file itself when it exists (read-only files); and the folder by creating a file there, as
+  // the output will be (a temporary renamed over the target): permission bits do not tell, for root
+  // or on a read-only or special file system.
   try {
-    accessSync(existing ? target : folder, constants.W_OK);
+    if (existing) accessSync(target, constants.W_OK);
   } catch {
-    throw new OutPathError(`${flag} ${out}: ${existing ? target : `the folder ${folder}`} is not writable`);
+    throw new OutPathError(`${flag} ${out}: ${target} is not writable`);
   }
+  const probe = path.join(folder, `.${path.basename(target)}.${process.pid}.probe`);
+  try {
+    closeSync(openSync(probe, 'wx'));
+  } catch (error) {
+    throw new OutPathError(`${flag} ${out}: cannot create a file in the folder ${folder} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  rmSync(probe, { force: true });
 }
 
 function statOrUndefined(file: string) {

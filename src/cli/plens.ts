@@ -20,7 +20,7 @@ import { summarize, verdict } from '../core/verdict';
 import { defaultCacheDir } from '../engine/scoreCache';
 import { createScorer, isEndpoint, isHubModel, isRemoteProtocol } from '../engine/createScorer';
 import { describeRecommendations } from '../engine/recommendedModels';
-import { MODEL_VARIANTS, TEMPLATE_CHOICES, type ModelVariant, type TemplateChoice } from '../engine/workerProtocol';
+import { DEVICE_CHOICES, MODEL_VARIANTS, TEMPLATE_CHOICES, type ModelVariant, type TemplateChoice } from '../engine/workerProtocol';
 import { EXPORT_OPTIONS, EXPORT_USAGE, exportCommand } from './exportCommand';
 import { isHubDatasetPath, resolveHubDatasetFile } from '../engine/hubDataset';
 import { checkOutPath, PendingOutput } from './outPath';
@@ -62,7 +62,7 @@ When --model is omitted, the bundled baseline is used: a linear bag-of-tokens mo
 better than always preferring the longer response; its disagreements are not evidence of label errors.
 An endpoint's token is read from $PLENS_REMOTE_TOKEN; KServe endpoints need --tokenizer <model folder>. Several
 endpoints of one model share the work: --model http://a:8000,http://b:8000, or a file listing one URL per line;
---concurrency is requests in flight per endpoint, --batch-size rows per request (both default to what the server allows).
+--concurrency is requests in flight per endpoint, --batch-size rows per request (defaults 4 and 16, lowered to what the server allows).
 --shard i/n scores every n-th pair from the i-th, so n machines can split a file; merge-scores joins their --out files.
 Scores are cached in --cache-dir (default ${defaultCacheDir()}); re-scoring unchanged pairs runs no model.`;
 
@@ -133,6 +133,18 @@ async function scoreAll(source: DatasetSource, values: ScoreFlags, onScored?: St
   if (variant !== undefined && !(MODEL_VARIANTS as readonly string[]).includes(variant)) {
     throw new UsageError(`--variant should be ${MODEL_VARIANTS.join(', ')}, got "${variant}"`);
   }
+  if (variant !== undefined && !values.model) {
+    throw new UsageError(`--variant picks a precision or file of the model --model names; without --model the bundled baseline is used, which has one`);
+  }
+  const device = values.device;
+  if (device !== undefined && !(DEVICE_CHOICES as readonly string[]).includes(device)) {
+    throw new UsageError(`--device should be ${DEVICE_CHOICES.join(', ')}, got "${device}"`);
+  }
+  // Every number checked before the baseline's banner or a model load: a typo fails in a second.
+  const maxLength = positiveInt(values['max-length'], '--max-length');
+  const batchTokens = positiveInt(values['batch-tokens'], '--batch-tokens');
+  const concurrency = positiveInt(values.concurrency, '--concurrency');
+  const batchSize = positiveInt(values['batch-size'], '--batch-size');
   const logit = values.logit;
   if (logit !== undefined && !/^\d+$/.test(logit)) throw new UsageError(`--logit should be a 0-based index, got "${logit}"`);
   let shard;
@@ -156,15 +168,15 @@ async function scoreAll(source: DatasetSource, values: ScoreFlags, onScored?: St
   const scorer = createScorer({
     model,
     workerPath: path.join(__dirname, 'worker.js'),
-    device: values.device,
-    maxLength: positiveInt(values['max-length'], '--max-length'),
-    batchTokens: positiveInt(values['batch-tokens'], '--batch-tokens'),
+    device,
+    maxLength,
+    batchTokens,
     cacheDir: values['no-cache'] ? undefined : path.resolve(values['cache-dir'] ?? defaultCacheDir()),
     remote: {
       protocol,
       tokenizerDir: values.tokenizer === undefined ? undefined : path.resolve(values.tokenizer),
-      concurrency: positiveInt(values.concurrency, '--concurrency'),
-      batchSize: positiveInt(values['batch-size'], '--batch-size'),
+      concurrency,
+      batchSize,
     },
     template: template as TemplateChoice | undefined,
     variant: variant as ModelVariant | undefined,
@@ -323,9 +335,12 @@ function reportSkipped(file: string, bad: Malformed): void {
 }
 
 /** Reads `plens score` output back into `table`, once it is known to be the scores of this dataset's pairs. */
-async function readScores(file: string, dataset: string, table: PairTable): Promise<void> {
-  const scores = matchScores(await readScoreFile(file), dataset, table, (message) => process.stderr.write(`plens: ${message}\n`));
+/** Puts a score file's scores into `table`; whether the bundled baseline made them. */
+async function readScores(file: string, dataset: string, table: PairTable): Promise<{ baseline: boolean }> {
+  const scoreFile = await readScoreFile(file);
+  const scores = matchScores(scoreFile, dataset, table, (message) => process.stderr.write(`plens: ${message}\n`));
   for (const [index, pairScore] of scores) table.setScore(index, pairScore);
+  return { baseline: scoreFile.baseline };
 }
 
 interface ReviewFlags extends ScoreFlags {
@@ -359,8 +374,10 @@ async function reviewTeam(file: string, values: ReviewFlags): Promise<Team | und
 }
 
 async function review(file: string, values: ReviewFlags, models: string[] = []): Promise<void> {
-  // Before scoring: a bad team should fail in a second.
+  // Before scoring: a bad team, or a named annotations file that is not there (a typo would
+  // otherwise report no corrections), should fail in a second.
   const teamConfig = await reviewTeam(file, values);
+  if (values.annotations !== undefined && !existsSync(values.annotations)) throw new UsageError(`--annotations: ${values.annotations} does not exist`);
   // First: a file none of whose lines fits should say so once, not list every line it skipped.
   const source = await openSource(file, values.format);
   let table: PairTable;
@@ -369,7 +386,7 @@ async function review(file: string, values: ReviewFlags, models: string[] = []):
   let columns: ModelColumn[] | undefined;
   if (values.scores) {
     ({ table } = await readSource(source, { table: true, onMalformed: (bad) => reportSkipped(file, bad) }));
-    await readScores(values.scores, file, table);
+    ({ baseline } = await readScores(values.scores, file, table));
     columns = readModelColumns(await readFile(values.scores, 'utf8'), table);
   } else if (models.length > 1) {
     const runs = await scoreEach(models, async (model) => scoreAll(await openSource(file, values.format), { ...values, model }));
@@ -378,7 +395,7 @@ async function review(file: string, values: ReviewFlags, models: string[] = []):
   } else ({ scores: table, baseline } = await scoreAll(source, values));
   // The reviewer's corrections count, as they do in the editor's stats view: same state, same figures.
   const annotationsFile = values.annotations ?? sidecarPath(file);
-  const annotations = values.annotations || existsSync(annotationsFile) ? await AnnotationLog.load(annotationsFile) : AnnotationLog.empty();
+  const annotations = existsSync(annotationsFile) ? await AnnotationLog.load(annotationsFile) : AnnotationLog.empty();
   const state = new ReviewState(table, annotations);
   state.team = teamConfig;
   if (columns) {

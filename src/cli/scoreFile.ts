@@ -26,6 +26,8 @@ export interface ScoreFile {
   rows: Map<number, ScoreRow>;
   /** Rows without a content key (an older plens wrote them). */
   unkeyed: number;
+  /** The summary says the bundled baseline scored (so a review of them must say so too). */
+  baseline: boolean;
 }
 
 /** Reads a score file line by line (it has a line per pair of a dataset of any size). */
@@ -33,6 +35,7 @@ export async function readScoreFile(file: string): Promise<ScoreFile> {
   const rows = new Map<number, ScoreRow>();
   let unkeyed = 0;
   let summary = false;
+  let baseline = false;
   let number = 0;
   const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
   try {
@@ -49,6 +52,7 @@ export async function readScoreFile(file: string): Promise<ScoreFile> {
       if (row.line === undefined && typeof row.scored === 'number' && typeof row.pairs === 'number') {
         // The summary `plens score` prints last when writing to stdout.
         summary = true;
+        baseline ||= row.baseline === true;
         continue;
       }
       if (typeof row.line !== 'number' || typeof row.reward_a !== 'number' || typeof row.reward_b !== 'number') {
@@ -68,7 +72,7 @@ export async function readScoreFile(file: string): Promise<ScoreFile> {
     throw error;
   }
   if (rows.size === 0 && !summary) throw new ScoreFileError(`${file}: holds no plens score lines; --scores takes what \`plens score --out\` wrote`);
-  return { file, rows, unkeyed };
+  return { file, rows, unkeyed, baseline };
 }
 
 /** What the check needs of the dataset: each pair's line and content key. */

@@ -426,11 +426,13 @@ export async function openDatasetIndex(file: string, options: DatasetIndexOption
  * {@link openDatasetIndex} detects it, or the one named; reads only as far as the sample needs.
  */
 export async function detectStreamFormat(file: string, options: { format?: string; signal?: AbortSignal } = {}): Promise<PreferenceFormat> {
+  let info: Awaited<ReturnType<typeof stat>>;
   try {
-    await stat(file);
+    info = await stat(file);
   } catch (error) {
     throw new DatasetError(`${file}: cannot read the file (${(error as Error).message})`);
   }
+  if (info.isDirectory()) throw new DatasetError(`${file} is a folder; give a dataset file in it (JSONL, JSON, Parquet, or one of them gzip-compressed)`);
   if (await isParquetFile(file)) {
     try {
       const rows = (await firstParquetRows(file, DETECTION_SAMPLE, options.signal)).map(parsedRow);

@@ -203,7 +203,7 @@ export async function applyInPlace(file: string, annotations: AnnotationLog, opt
   }
   // A Parquet file is rewritten whole or not at all: its records have no bytes of their own to replace.
   if (await isParquetFile(file)) {
-    throw new ExportError(`${file} is a Parquet file and cannot be changed in place; export a copy with --out instead (JSONL)`);
+    throw new ExportError(`${file} is a Parquet file and cannot be changed in place; export a copy with --out instead (JSONL, JSON or Parquet)`);
   }
   const before = await stat(file);
   const report: InPlaceReport = { format: format.name, relabelled: 0, unapplied: {}, rekeyed: 0 };

@@ -137,9 +137,17 @@ function filesToFetch(id: string, entries: readonly ListFileEntry[]): ListFileEn
 }
 
 /** Turns the Hub's answers into what the user should do; anything else is passed on unchanged. */
-function explain(id: string, hubUrl: string | undefined, error: unknown): unknown {
-  if (!(error instanceof HubApiError)) return error;
+function explain(id: string, hubUrl: string | undefined, error: unknown, cacheDir: string): unknown {
   const where = hubUrl ?? 'the Hugging Face Hub';
+  // fetch() rejects with a bare "fetch failed" TypeError; what went wrong is its cause.
+  if (error instanceof TypeError && (error as { cause?: Error }).cause) {
+    const cause = (error as { cause: Error }).cause;
+    return new Error(
+      `Downloading ${id}: cannot reach ${where} (${cause.message}). A model already in the Hugging Face cache (${cacheDir}) needs no network; or give a local model folder.`,
+      { cause: error },
+    );
+  }
+  if (!(error instanceof HubApiError)) return error;
   if (error.statusCode === 404) {
     return new Error(`Model ${id} not found on ${where}: check the id (org/name). A private model also answers "not found" without HF_TOKEN.`, { cause: error });
   }
@@ -214,6 +222,6 @@ export async function resolveHubModel(id: string, options: ResolveHubOptions = {
     return path.join(repo, 'snapshots', sha);
   } catch (error) {
     if (signal?.aborted) throw abortError();
-    throw explain(id, hubUrl, error);
+    throw explain(id, hubUrl, error, cacheDir);
   }
 }

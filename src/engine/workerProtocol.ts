@@ -12,6 +12,9 @@ import type { ScoreItem, ScoreResult, ScoreStats, ScorerInfo } from './scorer';
  */
 export type Device = 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu' | (string & {});
 
+/** The devices a user can name (setting `preferenceLens.device`'s enum, CLI `--device`). */
+export const DEVICE_CHOICES = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
+
 /** The prompt formats a user can pick (setting `preferenceLens.template`, CLI `--template`). */
 export const TEMPLATE_CHOICES = ['auto', 'tulu', 'chat_template', 'text-pair'] as const;
 /**

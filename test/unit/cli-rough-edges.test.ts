@@ -41,10 +41,68 @@ describe('--out that cannot be written', () => {
     assert.deepEqual((await readdir(scratch.dir)).filter((name) => name.endsWith('.tmp')), []);
   });
 
-  it('export fails the same way', async () => {
+  it('export fails the same way, and a folder as --out gets an example of an export name', async () => {
     const run = await plens('export', fixture('hh-rlhf.jsonl'), '--out', path.join(scratch.dir, 'missing', 'x.jsonl'));
     assert.equal(run.code, 1);
     assert.match(run.stderr, /^plens: --out .*missing.*x\.jsonl: the folder .*missing does not exist/m);
+    const folder = await plens('export', fixture('hh-rlhf.jsonl'), '--out', scratch.dir);
+    assert.equal(folder.code, 1);
+    assert.match(folder.stderr, /is a folder; give a file path, e\.g\. .*hh-rlhf\.cleaned\.jsonl/);
+    assert.doesNotMatch(folder.stderr, /no annotations/, 'a refused command says only why');
+  });
+
+  // A folder where no file can be made though its permission bits allow it (for root, who passes
+  // every permission check, or on a special file system): only trying tells.
+  it('a folder no file can be created in is refused at once, by score, export and merge-scores', { skip: !existsSync('/proc/self') && 'no /proc here' }, async () => {
+    for (const args of [
+      ['score', fixture('hh-rlhf.jsonl')],
+      ['export', fixture('hh-rlhf.jsonl')],
+      ['merge-scores', fixture('hh-rlhf.jsonl'), path.join(scratch.dir, 'none.jsonl')],
+    ]) {
+      const run = await plens(...args, '--out', '/proc/plens-out.jsonl');
+      assert.equal(run.code, 1, args[0]);
+      assert.match(run.stderr, /^plens: --out \/proc\/plens-out\.jsonl: cannot create a file in the folder \/proc \(\w+\)$/m, args[0]);
+      assert.doesNotMatch(run.stderr, /baseline|scored/, `${args[0]}: refused before any work`);
+    }
+  });
+});
+
+describe('flags and paths checked before any work', () => {
+  it('an unknown --device, --variant without --model, a bad number: refused before the baseline banner', async () => {
+    for (const [args, reason] of [
+      [['--device', 'bogus'], /--device should be auto, cpu, cuda, dml, coreml, webgpu, got "bogus"/],
+      [['--variant', 'int4'], /--variant picks a precision or file of the model --model names; without --model the bundled baseline is used/],
+      [['--max-length', 'abc'], /--max-length/],
+    ] as const) {
+      const run = await plens('score', fixture('hh-rlhf.jsonl'), ...args);
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, reason);
+      assert.doesNotMatch(run.stderr, /bundled baseline:/, `${args[0]}: no banner before the refusal`);
+    }
+  });
+
+  it('a folder given as the dataset is named as a folder', async () => {
+    const run = await plens('inspect', scratch.dir);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /is a folder; give a dataset file in it/);
+  });
+
+  it("review of the bundled baseline's scores kept from stdout says they are the baseline's, as review without --scores does", async () => {
+    // `plens score data.jsonl > scores.jsonl`: the summary, with "baseline": true, is the file's last line.
+    const scores = scratch.file('baseline-scores.jsonl');
+    const scored = await plens('score', fixture('hh-rlhf.jsonl'));
+    assert.equal(scored.code, 0);
+    await writeFile(scores, scored.stdout);
+    const fromFile = JSON.parse((await plens('review', fixture('hh-rlhf.jsonl'), '--scores', scores)).stdout);
+    const direct = JSON.parse((await plens('review', fixture('hh-rlhf.jsonl'))).stdout);
+    assert.match(direct.baseline.note, /bundled baseline, not a reward model/);
+    assert.deepEqual(fromFile.baseline, direct.baseline);
+  });
+
+  it('review --annotations naming a file that is not there is refused, as export refuses it', async () => {
+    const run = await plens('review', fixture('hh-rlhf.jsonl'), '--annotations', path.join(scratch.dir, 'typo.jsonl'));
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /--annotations: .*typo\.jsonl does not exist/);
   });
 });
 

@@ -203,6 +203,17 @@ describe('Hugging Face hub ids', () => {
     const cacheDir = path.join(scratch, 'cache-errors');
     await assert.rejects(resolveHubModel('org/missing', { cacheDir, hubUrl }), /Model org\/missing not found on http:\/\/127\.0\.0\.1:\d+: check the id/);
     await assert.rejects(resolveHubModel('org/pytorch-only', { cacheDir, hubUrl }), /org\/pytorch-only on the Hugging Face Hub has neither safetensors weights .* only pytorch_model\.bin, a pickle Preference Lens does not load/s);
+    // No network: fetch's bare "fetch failed" becomes what could not be reached, and what needs no network.
+    const closed = await new Promise<string>((resolve) => {
+      const server = http.createServer().listen(0, '127.0.0.1', () => {
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        server.close(() => resolve(url));
+      });
+    });
+    await assert.rejects(
+      resolveHubModel('org/anything', { cacheDir, hubUrl: closed }),
+      new RegExp(`Downloading org/anything: cannot reach ${closed.replace(/\./g, '\\.')} \\(.*ECONNREFUSED.*\\)\\. A model already in the Hugging Face cache \\(${cacheDir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\) needs no network`),
+    );
   });
 
   it('downloads a sharded safetensors checkpoint (not its pickle or ONNX copies), finds it cached, and scores it as the local folder', async () => {
