@@ -112,7 +112,7 @@ export function matchScores(scores: ScoreFile, dataset: string, pairs: KeyedPair
   }
   if (mismatched > 0) {
     throw new ScoreFileError(
-      `${first}${mismatched > 1 ? ` (and ${mismatched - 1} more)` : ''}: these scores are of another file or of an older version of this one; ` +
+      `${first}${mismatched > 1 ? ` (and ${mismatched - 1} more of its score lines)` : ''}: these scores are of another file or of an older version of this one; ` +
         `score it again with \`plens score ${dataset} --out <file>\` (unchanged pairs come from the score cache)`,
     );
   }

@@ -247,7 +247,7 @@ describe('--scores that belong to another dataset', () => {
     await writeFile(other, original.replaceAll('pinata', 'kite').replaceAll('joke', 'story').replaceAll('Same?', 'Why?').replaceAll('Human: ', 'Human: Well, '));
     await writeFile(edited, original.replace('papier-mache', 'paper'));
     for (const [dataset, scoresFile, reason] of [
-      [other, scores, /hh-scores\.jsonl:1 scored another pair than the one on line 1 of .*other\.jsonl \(and 3 more\): these scores are of another file/],
+      [other, scores, /hh-scores\.jsonl:1 scored another pair than the one on line 1 of .*other\.jsonl \(and 3 more of its score lines\): these scores are of another file/],
       [edited, scores, /hh-scores\.jsonl:1 scored another pair than the one on line 1 of .*edited\.jsonl: these scores are of another file or of an older version/],
       [fixture('hh-rlhf.jsonl'), fixture('hh-rlhf.jsonl'), /hh-rlhf\.jsonl:1: not a plens score line .*has chosen, rejected.*not the dataset/],
       [fixture('pandalm.json'), scores, /hh-scores\.jsonl:\d scored another pair than the one on line \d of .*pandalm\.json/],
