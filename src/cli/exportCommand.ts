@@ -73,6 +73,9 @@ export async function exportCommand(file: string, values: ExportFlags): Promise<
     if (!isOneOf(EXPORT_TARGETS, to)) throw new ExportError(`--to should be one of ${EXPORT_TARGETS.join(', ')}, got "${to}"`);
     checkOutPath(values.out, { example: path.basename(suggestedOut(file, to)) });
     const drop = dropRules(values.drop ?? []);
+    if (drop.includes('unreviewed-disagreements') && values.scores === undefined) {
+      throw new ExportError('--drop unreviewed-disagreements needs the reward model\'s scores: add --scores <file> (what `plens score --out <file>` wrote)');
+    }
     const scores = values.scores === undefined ? undefined : await scoresByLine(file, values.scores, values.format);
     noteMissingAnnotations();
     const report = await exportDataset(file, values.out, {

@@ -99,6 +99,14 @@ describe('flags and paths checked before any work', () => {
     assert.deepEqual(fromFile.baseline, direct.baseline);
   });
 
+  it('export --drop unreviewed-disagreements without --scores names the flag to add, and writes nothing', async () => {
+    const out = scratch.file('dropped.jsonl');
+    const run = await plens('export', fixture('hh-rlhf.jsonl'), '--out', out, '--drop', 'unreviewed-disagreements');
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /--drop unreviewed-disagreements needs the reward model's scores: add --scores <file>/);
+    assert.equal(existsSync(out), false);
+  });
+
   it('review --annotations naming a file that is not there is refused, as export refuses it', async () => {
     const run = await plens('review', fixture('hh-rlhf.jsonl'), '--annotations', path.join(scratch.dir, 'typo.jsonl'));
     assert.notEqual(run.code, 0);
