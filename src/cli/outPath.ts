@@ -2,6 +2,7 @@
  * Checks an output path before any work is done: a typo in --out should cost a second, not a model
  * load and a scoring run that end in a stack trace from the write stream.
  */
+import { randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants, createWriteStream, openSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -31,7 +32,7 @@ export function checkOutPath(out: string, { flag = '--out', example = 'scores.js
   } catch {
     throw new OutPathError(`${flag} ${out}: ${target} is not writable`);
   }
-  const probe = path.join(folder, `.${path.basename(target)}.${process.pid}.probe`);
+  const probe = path.join(folder, `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.probe`);
   try {
     closeSync(openSync(probe, 'wx'));
   } catch (error) {
