@@ -188,8 +188,13 @@ function renderKeys(): HTMLElement {
   return el(
     'p',
     { class: 'hint', 'data-testid': 'key-help' },
-    `Keys: ${k('next')} next · ${k('previous')} previous · ${k('labelLeft')} left (A) better · ${k('labelRight')} right (B) better · ` +
-      `${k('labelTie')} tie · ${k('labelBothBad')} both bad · ${k('acceptModel')} accept the model · ${k('keepLabel')} keep the label · ` +
+    // Blind review shuffles the sides and hides the model and the label: the keys say left and right,
+    // and the two that act on what is hidden are left out.
+    `Keys: ${k('next')} next · ${k('previous')} previous · ` +
+      (status?.blind
+        ? `${k('labelLeft')} left better · ${k('labelRight')} right better · ${k('labelTie')} tie · ${k('labelBothBad')} both bad · `
+        : `${k('labelLeft')} left (A) better · ${k('labelRight')} right (B) better · ${k('labelTie')} tie · ${k('labelBothBad')} both bad · ` +
+          `${k('acceptModel')} accept the model · ${k('keepLabel')} keep the label · `) +
       `${k('flag')} flag · ${k('reviewed')} reviewed · ${k('note')} note · ${k('queue')} review queue · ${k('search')} search · ` +
       `${k('blind')} blind · ${k('adjudicate')} adjudicate · ${k('adjudicationQueue')} annotators disagree · ${k('myShare')} my share · ${k('everyModelQueue')} every model disagrees · ${k('raw')} markdown / raw · ${k('stats')} statistics · ${k('pageDown')} / ${k('pageUp')} page · ` +
       'Ctrl+Z undo · Ctrl+S save ',
@@ -399,6 +404,8 @@ onHostMessage((message) => {
         renderToolbar();
         showFocusedPair(true);
       }
+      // The key hints name the sides by blind review's rules (the first status may already be blind).
+      if (!before || before.blind !== status.blind) keysSlot.replaceChildren(renderKeys());
       if (before && before.blind !== status.blind) {
         pairs.forget();
         rows.invalidate();

@@ -134,7 +134,8 @@ export class PairList {
     if (!row) return el('div', { ...attributes, class: `${attributes.class} placeholder` }, el('span', { class: 'row-id' }, `${position + 1}`), '…');
     const score = row.score;
     const verdict = row.blind ? 'blind' : !score ? 'unscored' : score.agrees === false ? 'disagrees' : score.agrees ? 'agrees' : 'no label';
-    const label = row.yours ? `you: ${reviewLabelName(row.yours)}` : row.blind ? '' : sideName(row.label);
+    // The label the verdict mark is of: yours, a colleague's or an adjudicator's (named), else the file's.
+    const label = row.blind ? '' : row.decided ? (row.decided.yours ? `you: ${reviewLabelName(row.decided.label)}` : `${reviewLabelName(row.decided.label)} · ${row.decided.by}`) : sideName(row.label);
     const marks = `${row.flagged ? '⚑' : ''}${row.reviewed ? '✓' : ''}${row.noted ? '✎' : ''}${row.adjudicated ? '⚖' : ''}`;
     return el(
       'div',
@@ -142,7 +143,7 @@ export class PairList {
         ...attributes,
         class: `${attributes.class} ${verdict.replace(' ', '-')}`,
         'data-index': String(row.index),
-        'aria-label': `Pair ${row.index + 1}, line ${row.line}, ${verdict}${score ? `, margin ${fmtSigned(score.margin)}` : ''}${label ? `, label ${label.replace('you:', 'yours,')}` : ''}${row.flagged ? ', flagged' : ''}${row.reviewed ? ', reviewed' : ''}${row.noted ? ', has a note' : ''}${row.adjudicated ? ', adjudicated' : ''}${row.checks ? `, checks: ${row.checks.join(', ')}` : ''}: ${row.preview}`,
+        'aria-label': `Pair ${row.index + 1}, line ${row.line}, ${verdict}${score ? `, margin ${fmtSigned(score.margin)}` : ''}${label ? `, label ${row.decided && !row.decided.yours ? `${reviewLabelName(row.decided.label)}, ${row.decided.by}'s` : label.replace('you:', 'yours,')}` : ''}${row.flagged ? ', flagged' : ''}${row.reviewed ? ', reviewed' : ''}${row.noted ? ', has a note' : ''}${row.adjudicated ? ', adjudicated' : ''}${row.checks ? `, checks: ${row.checks.join(', ')}` : ''}: ${row.preview}`,
       },
       el('span', { class: 'row-id' }, `#${row.index + 1}`),
       el('span', { class: 'row-verdict', title: verdict }, row.blind ? '◌' : !score ? '·' : score.agrees === false ? '≠' : score.agrees ? '=' : '–'),

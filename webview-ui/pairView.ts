@@ -227,7 +227,7 @@ export function renderPair(context: PairViewContext, row: PairRow, position: num
           : row.adjudication
             ? `Label: ${reviewLabelName(row.adjudication.label)} (adjudicated by ${row.adjudication.by}; file: ${sideName(row.label)})`
             : reviewerLabel
-            ? `Label: ${reviewLabelName(reviewerLabel)} (yours; file: ${sideName(row.label)})`
+            ? `Label: ${reviewLabelName(reviewerLabel)} (${!row.labelBy || row.labelBy.yours ? 'yours' : `${row.labelBy.name}'s`}; file: ${sideName(row.label)})`
             : `Label: ${sideName(row.label)}`,
       ),
       score

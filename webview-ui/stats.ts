@@ -92,7 +92,7 @@ function teamSection(team: TeamReport): HTMLElement {
     { class: 'team', 'data-testid': 'team' },
     el('h3', {}, 'Annotators'),
     table(
-      'Annotators',
+      'Each annotator: labels, agreement, share',
       ['annotator', 'labelled', 'agrees with the file', 'agrees with the model', ...(team.overlap !== undefined ? ['assigned', 'done of assigned'] : [])],
       team.annotators.map((a) => [
         a.name,
@@ -188,7 +188,14 @@ function lengthControlParagraph(stats: DatasetStats): HTMLElement | null {
     figure('length-agreement-only', pct(lc.agreementLengthOnly)),
     ' from length alone; length explains ',
     figure('length-explained', pct(lc.explainedByLength)),
-    ' of the agreement above chance. ',
+    ' of the agreement above chance',
+    // The share is a ratio, not a fraction: it leaves 0–100% when taking length out crosses chance.
+    lc.explainedByLength !== null && lc.explainedByLength > 1
+      ? ' (over 100%: with length taken out the model agrees less often than chance would)'
+      : lc.explainedByLength !== null && lc.explainedByLength < 0
+        ? ' (below 0%: with length taken out the model agrees more often; length worked against the labels)'
+        : '',
+    '. ',
     figure('length-only-count', String(lc.preferredOnlyForLength)),
     ' pairs are preferred only for their length.',
   );

@@ -123,6 +123,16 @@ export class AnnotationLog {
     return this.labels.get(key)?.get(by)?.label;
   }
 
+  /** Who set pair `key`'s label as it stands: the adjudicator when decided, else the annotator who labelled it last. */
+  labelSetBy(key: string): string | undefined {
+    const decided = this.decisions.get(key);
+    if (decided) return decided.by;
+    const byAnnotator = this.labels.get(key);
+    let latest: [string, number] | undefined;
+    for (const [by, { order }] of byAnnotator ?? []) if (!latest || order > latest[1]) latest = [by, order];
+    return latest?.[0];
+  }
+
   /** Pair `key`'s adjudicated label, when an adjudicator decided it. */
   adjudicationOf(key: string): Adjudication | undefined {
     return this.decisions.get(key);

@@ -372,15 +372,15 @@ export class ReviewState {
     const rows = indices.map((index, k): RowSummary => {
       const annotation = this.visibleAnnotation(index);
       const row: RowSummary = { index, line: this.table.line(index), label: this.table.fileLabel(index), preview: previews[k] };
-      // "you:" is yours: a colleague's label is not shown as one.
-      const mine = this.mine(index);
-      if (mine) row.yours = mine;
+      // The label the verdict is of, and whose it is: "you:" only when it is yours.
+      const by = annotation?.label ? this.annotations.labelSetBy(this.table.keys[index]) : undefined;
+      if (annotation?.label && by !== undefined) row.decided = { label: annotation.label, by, yours: this.annotator === undefined || by === this.annotator };
       if (annotation?.flagged) row.flagged = true;
       if (annotation?.reviewed) row.reviewed = true;
       if (annotation?.note) row.noted = true;
       const checks = this.table.checks.of(index);
       if (checks.length) row.checks = checks;
-      if (this.hidden(index)) return { ...row, label: null, blind: true };
+      if (this.hidden(index)) return { ...row, label: null, decided: undefined, blind: true };
       if (this.annotations.adjudicationOf(this.table.keys[index])) row.adjudicated = true;
       const score = this.rowScore(index);
       if (score) row.score = score;
@@ -433,10 +433,12 @@ export class ReviewState {
     return indices.map((index, k): PairRow => {
       const annotation = this.visibleAnnotation(index);
       const mine = this.mine(index);
-      const row: PairRow = { index, ...pairs[k], annotation, ...(mine ? { mine } : {}) };
+      const key = this.table.keys[index];
+      const by = annotation?.label ? this.annotations.labelSetBy(key) : undefined;
+      const labelBy = by === undefined ? undefined : { name: by, yours: this.annotator === undefined || by === this.annotator };
+      const row: PairRow = { index, ...pairs[k], annotation, ...(mine ? { mine } : {}), ...(labelBy ? { labelBy } : {}) };
       const checks = this.table.checks.of(index);
       if (checks.length) row.checks = checks;
-      const key = this.table.keys[index];
       if (this.team) row.assignees = this.assigneesAt(index);
       const decision = this.annotations.adjudicationOf(key);
       // What an adjudicator weighs: everyone's label, and the decision — not before you decide, in blind review.

@@ -34,6 +34,8 @@ export interface PairRow {
   annotation?: Annotation;
   /** This annotator's own label, when they gave one (the annotation's label may be a colleague's). */
   mine?: ReviewLabel;
+  /** Who set the annotation's label (you, a colleague, or the adjudicator), and whether that is you. */
+  labelBy?: { name: string; yours: boolean };
   score?: RowScore;
   /**
    * Blind mode: scores and the file's label are withheld until the reviewer decides, and `swapped`
@@ -67,8 +69,12 @@ export interface RowSummary {
   line: number;
   /** The label in the file; null in blind mode until the reviewer decides. */
   label: Preference;
-  /** The reviewer's label, flag, reviewed mark, and whether there is a note. */
-  yours?: ReviewLabel;
+  /**
+   * The pair's label when a reviewer set it (the adjudicated one, else the one set last: the label
+   * the verdict is of), who set it, and whether that is you; withheld in blind mode until you decide.
+   */
+  decided?: { label: ReviewLabel; by: string; yours: boolean };
+  /** Your flag, reviewed mark, and whether there is a note. */
   flagged?: boolean;
   reviewed?: boolean;
   noted?: boolean;

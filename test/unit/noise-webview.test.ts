@@ -45,6 +45,15 @@ describe('label noise in the webview', () => {
     assert.equal(text(panel, 'length-only-count'), String((await state.select({ filter: 'length-only', sort: 'file' })).length));
   });
 
+  it('a share of the agreement over 100% or below 0% says what it means', async () => {
+    const stats = (await scoredState()).stats();
+    const lc = stats.lengthControl!;
+    const said = (explainedByLength: number) => text(renderStats({ ...stats, lengthControl: { ...lc, explainedByLength } }), 'length-control')!;
+    assert.match(said(4 / 3), /explains 133\.3% of the agreement above chance \(over 100%: with length taken out the model agrees less often than chance would\)/);
+    assert.match(said(-0.5), /\(below 0%: with length taken out the model agrees more often; length worked against the labels\)/);
+    assert.doesNotMatch(said(0.4), /over 100%|below 0%/);
+  });
+
   it('a pair shows its check badges, noise score and length-controlled margin', async () => {
     const state = await scoredState();
     const [row] = await state.pairRows([1]); // line 2: identical responses

@@ -260,6 +260,32 @@ describe('the review editor’s team queues', () => {
     assert.deepEqual([report.conflicts, report.adjudicated], [2, 1]);
   });
 
+  it('a list row and the pair view say whose label the verdict is of: yours, a colleague’s, the adjudicator’s', async () => {
+    const table = PairTable.fromPairs(Array.from({ length: 3 }, (_, i) => pair(i)));
+    // The model prefers A on every pair.
+    for (let i = 0; i < 3; i++) table.setScore(i, { rewardA: 1, rewardB: 0 });
+    const own = new ReviewState(table);
+    const k = table.keys;
+    own.annotations.record(label(k[0], 'alice', 'b', 1));
+    own.annotations.record(label(k[1], 'bob', 'b', 2));
+    own.annotations.record(label(k[2], 'bob', 'b', 3));
+    own.annotations.record(label(k[2], 'carol', 'a', 4, 'adjudicator'));
+    own.annotator = 'bob';
+    const rows = (await own.rows(0, 3)).rows;
+    assert.deepEqual(rows.map((row) => row.decided), [
+      { label: 'b', by: 'alice', yours: false },
+      { label: 'b', by: 'bob', yours: true },
+      { label: 'a', by: 'carol', yours: false },
+    ]);
+    // The verdict is of that label, not of the file's (a): alice's B disagrees with the model's A.
+    assert.deepEqual(rows.map((row) => row.score?.agrees), [false, false, true]);
+    assert.deepEqual((await own.pairRows([0, 1, 2])).map((row) => row.labelBy), [
+      { name: 'alice', yours: false },
+      { name: 'bob', yours: true },
+      { name: 'carol', yours: false },
+    ]);
+  });
+
   it('hides colleagues’ labels in blind review until you decide, as adjudicator too', async () => {
     state.blind = true;
     state.annotator = 'dan';

@@ -96,11 +96,11 @@ describe('ReviewState', () => {
     const [row, plain] = (await state.rows(0, 2)).rows;
     assert.equal(row.preview.length, 160);
     assert.ok(row.preview.startsWith('second turn www'), row.preview);
-    assert.equal(row.yours, 'both-bad');
+    assert.deepEqual(row.decided, { label: 'both-bad', by: 't', yours: true });
     assert.equal(row.flagged, true);
     assert.equal(row.noted, true);
     assert.equal(row.reviewed, undefined);
-    assert.equal(plain.yours, undefined);
+    assert.equal(plain.decided, undefined);
     assert.equal(plain.label, 'b');
   });
 

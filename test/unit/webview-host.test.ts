@@ -134,4 +134,26 @@ describe('the review webview and its host', () => {
     await until('the note in the pair view', () => pairView().includes('pushed note'));
     assert.equal(requests('pairs').filter((r) => r.kind === 'pairs' && r.params.indices.includes(0)).length, pairsAsked, 'the changed pair came with the push');
   });
+
+  it("names a colleague's label as theirs, in the list and the pair view, and the verdict is of it", async () => {
+    state.annotator = 'alice';
+    state.annotations.record({ key: state.table.keys[0], line: 1, field: 'label', from: null, to: 'b', by: 'bob', at: new Date().toISOString() });
+    toWebview({ type: 'annotationsChanged', pairs: await state.pairRows([0]) });
+    // The model prefers A (margin +3); bob's B, not the file's A, is the label it disagrees with.
+    await until("bob's label in the row", () => /Pair 1, line 1, disagrees, margin \+3\.000, label B, bob's/.test(rowText(0)));
+    await until("bob's label in the pair view", () => pairView().includes("Label: B (bob's; file: A)"));
+    state.annotator = undefined;
+  });
+
+  it('key hints in blind review say left and right, and leave out the keys that act on what is hidden', async () => {
+    const keys = () => dom.window.document.querySelector('[data-testid="key-help"]')?.textContent ?? '';
+    assert.match(keys(), /1 left \(A\) better · 2 right \(B\) better .* a accept the model/);
+    state.blind = true;
+    toWebview({ type: 'status', status: state.status() });
+    await until('blind key hints', () => /1 left better · 2 right better/.test(keys()));
+    assert.doesNotMatch(keys(), /accept the model|keep the label|\(A\)/);
+    state.blind = false;
+    toWebview({ type: 'status', status: state.status() });
+    await until('the usual key hints again', () => /accept the model/.test(keys()));
+  });
 });
