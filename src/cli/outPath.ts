@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants, createWriteStream, openSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { atomicTarget } from '../core/atomicWrite';
 
 /** An output path that cannot be written; the message names the path and says what to do. */
 export class OutPathError extends Error {}
@@ -26,12 +27,14 @@ export function checkOutPath(out: string, { flag = '--out', example = 'scores.js
   if (!parent.isDirectory()) throw new OutPathError(`${flag} ${out}: ${folder} is not a folder`);
   // The file itself when it exists (read-only files); and the folder by creating a file there, as
   // the output will be (a temporary renamed over the target): permission bits do not tell, for root
-  // or on a read-only or special file system.
+  // or on a read-only or special file system. Not for a device or pipe (/dev/null): it is written
+  // straight to (see atomicTarget).
   try {
     if (existing) accessSync(target, constants.W_OK);
   } catch {
     throw new OutPathError(`${flag} ${out}: ${target} is not writable`);
   }
+  if (existing && !existing.isFile()) return;
   const probe = path.join(folder, `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.probe`);
   try {
     closeSync(openSync(probe, 'wx'));
@@ -56,12 +59,17 @@ function statOrUndefined(file: string) {
  */
 export class PendingOutput {
   readonly stream: WriteStream;
-  private readonly temporary: string;
+  /** Undefined when the target is written straight to: /dev/null, a pipe (see atomicTarget). */
+  private readonly temporary: string | undefined;
+  /** The file renamed over: the target, or the file a symbolic link at it points to. */
+  private readonly file: string;
   private error: Error | undefined;
 
   constructor(readonly target: string) {
-    this.temporary = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.tmp`);
-    this.stream = createWriteStream(this.temporary);
+    const { path: file, direct } = atomicTarget(target);
+    this.file = file;
+    this.temporary = direct ? undefined : path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+    this.stream = createWriteStream(this.temporary ?? file);
     // A write stream reports failures as an 'error' event, which would crash with a stack trace unheard.
     this.stream.on('error', (error) => (this.error ??= error));
   }
@@ -77,11 +85,11 @@ export class PendingOutput {
       await this.abort();
       throw new OutPathError(`cannot write ${this.target}: ${this.error.message}`);
     }
-    await rename(this.temporary, this.target);
+    if (this.temporary !== undefined) await rename(this.temporary, this.file);
   }
 
   async abort(): Promise<void> {
     if (!this.stream.destroyed) this.stream.destroy();
-    await rm(this.temporary, { force: true });
+    if (this.temporary !== undefined) await rm(this.temporary, { force: true });
   }
 }

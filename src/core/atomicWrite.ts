@@ -1,13 +1,42 @@
 import { randomBytes } from 'node:crypto';
-import { open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { realpathSync, statSync } from 'node:fs';
+import { open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+
+/** Where an atomic write of a path goes (see {@link atomicTarget}). */
+export interface AtomicTarget {
+  /** The file to write: the path, or the file a symbolic link at it points to. */
+  path: string;
+  /** Not a regular file (a device such as /dev/null, a named pipe, /dev/stdout): written straight to. */
+  direct: boolean;
+}
+
+/**
+ * Where a write of `target` by temporary-and-rename must go. Through a symbolic link to the file it
+ * points at: a rename over the link would replace the link with a plain file, cutting it from its
+ * target (a Hugging Face cache snapshot's link to its blob, a dataset linked into a project). And
+ * straight to anything that is not a regular file: a rename over /dev/null replaces the device with
+ * a plain file (root may rename in /dev), and every later `> /dev/null` on the machine writes into it.
+ */
+export function atomicTarget(target: string): AtomicTarget {
+  let real: string;
+  try {
+    real = realpathSync(target);
+  } catch {
+    return { path: target, direct: false }; // Not there yet: a new file.
+  }
+  return { path: real, direct: !statSync(real).isFile() };
+}
 
 /**
  * Writes a file so that a crash at any moment leaves either the old content or the new, never a
  * mix: write a temporary file beside it, flush it to disk, rename it over the target (atomic on the
- * same filesystem), then flush the directory so the rename itself survives a power cut.
+ * same filesystem), then flush the directory so the rename itself survives a power cut. A symbolic
+ * link stays one, and what is not a regular file is written straight to (see {@link atomicTarget}).
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, options: TemporaryCleanup = {}): Promise<void> {
+export async function writeFileAtomic(target: string, data: string | Uint8Array, options: TemporaryCleanup = {}): Promise<void> {
+  const { path: file, direct } = atomicTarget(target);
+  if (direct) return writeFile(file, data);
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const handle = await open(temporary, 'w');
   try {

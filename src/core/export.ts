@@ -11,7 +11,7 @@ import { mkdtemp, open, rename, rm, stat, type FileHandle } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { syncDirectory } from './atomicWrite';
+import { atomicTarget, syncDirectory } from './atomicWrite';
 import { PairKeyer, type Adjudication, type Annotation, type AnnotationField, type AnnotationLog, type ReviewLabel } from './annotations';
 import { isGzipFile } from './byteSource';
 import { hubCachedFile } from './companionFiles';
@@ -709,21 +709,30 @@ class AtomicOutput {
   private pendingBytes = 0;
   private closed = false;
 
+  /** `temporary`: undefined when the target is written straight to (not a regular file, see atomicTarget). */
   private constructor(
     private readonly target: string,
-    private readonly temporary: string,
+    private readonly temporary: string | undefined,
     private readonly handle: FileHandle,
   ) {}
 
   /** `mode`: the permissions to give the file (an in-place rewrite keeps the dataset's). */
-  static async create(target: string, mode?: number): Promise<AtomicOutput> {
+  static async create(out: string, mode?: number): Promise<AtomicOutput> {
+    const { path: target, direct } = atomicTarget(out);
+    if (direct) {
+      try {
+        return new AtomicOutput(target, undefined, await open(target, 'w'));
+      } catch (error) {
+        throw new ExportError(`cannot write ${out}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      }
+    }
     const temporary = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
     let handle: FileHandle;
     try {
       handle = await open(temporary, 'wx');
     } catch (error) {
       // The temporary file's name would only puzzle: the target's folder is what cannot be written.
-      throw new ExportError(`cannot write ${target}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      throw new ExportError(`cannot write ${out}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
     try {
       if (mode !== undefined) await handle.chmod(mode & 0o7777);
@@ -751,6 +760,10 @@ class AtomicOutput {
 
   async commit(): Promise<void> {
     await this.flush();
+    if (this.temporary === undefined) {
+      this.closed = true;
+      return this.handle.close();
+    }
     await this.handle.sync();
     this.closed = true;
     await this.handle.close();
@@ -764,7 +777,7 @@ class AtomicOutput {
       this.closed = true;
       await this.handle.close().catch(() => undefined);
     }
-    await rm(this.temporary, { force: true });
+    if (this.temporary !== undefined) await rm(this.temporary, { force: true });
   }
 
   private async flush(): Promise<void> {

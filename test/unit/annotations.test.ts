@@ -131,4 +131,18 @@ describe('writeFileAtomic', () => {
     assert.equal(await readFile(file, 'utf8'), 'new content\n');
     assert.deepEqual((await list(dir)).sort(), [path.basename(fresh), path.basename(unrelated), path.basename(file)].sort());
   });
+
+  it('writes through a symbolic link, which stays a link (a sidecar kept in another folder)', async () => {
+    const { writeFileAtomic } = await import('../../src/core/atomicWrite.js');
+    const { lstat, symlink } = await import('node:fs/promises');
+    const elsewhere = await mkdtemp(path.join(os.tmpdir(), 'plens-link-'));
+    const real = path.join(elsewhere, 'labels.jsonl');
+    const link = path.join(dir, 'linked.plens-annotations.jsonl');
+    await writeFile(real, 'old\n');
+    await symlink(real, link);
+    await writeFileAtomic(link, 'new\n');
+    assert.ok((await lstat(link)).isSymbolicLink());
+    assert.equal(await readFile(real, 'utf8'), 'new\n');
+    await rm(elsewhere, { recursive: true, force: true });
+  });
 });

@@ -1,6 +1,7 @@
 // The rough edges a new user hit with plens (issue 11), each run as a user runs it: the built CLI in a child process.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, readdirSync, symlinkSync } from 'node:fs';
 import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -64,6 +65,33 @@ describe('--out that cannot be written', () => {
       assert.match(run.stderr, /^plens: --out \/proc\/plens-out\.jsonl: cannot create a file in the folder \/proc \(\w+\)$/m, args[0]);
       assert.doesNotMatch(run.stderr, /baseline|scored/, `${args[0]}: refused before any work`);
     }
+  });
+});
+
+describe('--out that is not a plain file', () => {
+  // `--out /dev/null` renamed a plain file over the device: as root, /dev/null itself became a file
+  // that every later `> /dev/null` on the machine wrote into. A null device of our own stands in.
+  const asRoot = process.getuid?.() === 0;
+  it('a device (/dev/null) is written to, never replaced, by score and export', { skip: !asRoot && 'making a device node needs root' }, async () => {
+    const device = path.join(scratch.dir, 'null');
+    execFileSync('mknod', ['-m', '666', device, 'c', '1', '3']);
+    for (const args of [['score', fixture('hh-rlhf.jsonl')], ['export', fixture('hh-rlhf.jsonl')], ['export', fixture('hh-rlhf.jsonl'), '--to', 'trl-standard']]) {
+      const run = await plens(...args, '--out', device);
+      assert.equal(run.code, 0, run.stderr);
+      assert.ok(lstatSync(device).isCharacterDevice(), `${args.join(' ')}: still a device`);
+    }
+    assert.deepEqual(readdirSync(scratch.dir).filter((name) => name.startsWith('.null')), [], 'no temporary left beside it');
+  });
+
+  it('a symbolic link stays a link, and the file it points to gets the output', async () => {
+    const real = scratch.file('real-scores.jsonl');
+    const link = scratch.file('linked-scores.jsonl');
+    await writeFile(real, 'old\n');
+    symlinkSync(real, link);
+    const run = await plens('score', fixture('hh-rlhf.jsonl'), '--out', link);
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(lstatSync(link).isSymbolicLink(), 'the link is kept');
+    assert.match(await readFile(real, 'utf8'), /"reward_a"/);
   });
 });
 
