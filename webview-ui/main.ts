@@ -406,6 +406,12 @@ onHostMessage((message) => {
       }
       // The key hints name the sides by blind review's rules (the first status may already be blind).
       if (!before || before.blind !== status.blind) keysSlot.replaceChildren(renderKeys());
+      // Pairs were reviewed: a filtered list may hold other pairs now. The annotationsChanged push
+      // says so too, but this status is posted at once, so the last of fast keys never waits on it.
+      if (before && before.reviewed !== status.reviewed && !isPlainQuery(query)) {
+        rows.invalidate();
+        list.schedule();
+      }
       if (before && before.blind !== status.blind) {
         pairs.forget();
         rows.invalidate();

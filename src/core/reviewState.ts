@@ -248,10 +248,12 @@ export class ReviewState {
 
   private async selection(query: RowQuery): Promise<readonly number[]> {
     const fingerprint = this.fingerprint(query);
-    if (this.selected?.fingerprint === fingerprint && this.selected.annotationsLog === this.annotations) return this.selected.indices;
+    const annotationsLog = this.annotations;
+    if (this.selected?.fingerprint === fingerprint && this.selected.annotationsLog === annotationsLog) return this.selected.indices;
     const indices = await this.computeSelection(query);
-    // The log may have been replaced (revert, reload) while the search read the file.
-    this.selected = { fingerprint: this.fingerprint(query), annotationsLog: this.annotations, indices };
+    // Kept under the state it was computed from: an edit (or a new log: revert, reload) made while a
+    // search read the file makes the next call compute again, not take these indices as current.
+    this.selected = { fingerprint, annotationsLog, indices };
     return indices;
   }
 
@@ -367,8 +369,17 @@ export class ReviewState {
 
   /** List rows `offset`… of the query's list, and the list's length. */
   async rows(offset: number, count: number, query: RowQuery = DEFAULT_QUERY): Promise<{ total: number; rows: RowSummary[] }> {
-    const { total, indices } = await this.window(offset, count, query);
-    const previews = await this.previews(indices);
+    // Edits made while the previews are read (keys typed fast) may change which pairs the list
+    // holds: read again until the window and its rows are of one state, never the old list with its
+    // rows' new annotations (each read after the first takes the previews from the cache).
+    let state = this.fingerprint(query);
+    let { total, indices } = await this.window(offset, count, query);
+    let previews = await this.previews(indices);
+    for (let tries = 0; tries < 3 && this.fingerprint(query) !== state; tries++) {
+      state = this.fingerprint(query);
+      ({ total, indices } = await this.window(offset, count, query));
+      previews = await this.previews(indices);
+    }
     const rows = indices.map((index, k): RowSummary => {
       const annotation = this.visibleAnnotation(index);
       const row: RowSummary = { index, line: this.table.line(index), label: this.table.fileLabel(index), preview: previews[k] };

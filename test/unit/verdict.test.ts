@@ -188,3 +188,24 @@ describe('ReviewState queries', () => {
     assert.ok(swapped > 5 && swapped < 35, `${swapped} of 40 swapped`);
   });
 });
+
+describe('list rows while edits land', () => {
+  it('a reply is of one state: a pair reviewed while the previews were read has left the "not reviewed" list', async () => {
+    const state = new ReviewState(PairTable.fromPairs(Array.from({ length: 10 }, (_, i) => pair('a', i + 1))));
+    const query = { filter: 'unreviewed', sort: 'file' } as const;
+    // A key typed fast: pair 1 is marked reviewed while this request reads its previews.
+    const internals = state as unknown as { previews(indices: number[]): Promise<string[]> };
+    const read = internals.previews.bind(state);
+    let edited = false;
+    internals.previews = async (indices) => {
+      if (!edited) {
+        edited = true;
+        state.annotations.record({ key: state.table.keys[0], line: 1, field: 'reviewed', from: null, to: true, by: 't', at: 'now' });
+      }
+      return read(indices);
+    };
+    const { total, rows } = await state.rows(0, 10, query);
+    assert.equal(total, 9);
+    assert.deepEqual(rows.map((row) => row.index), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+});
