@@ -93,6 +93,17 @@ async function inspect(file: string, format: string | undefined): Promise<void> 
   process.stdout.write(JSON.stringify(report) + '\n');
 }
 
+/** A download's progress on stderr, on one line: each whole percent once. */
+function downloadProgress(what: string): (progress: { loaded: number; total: number }) => void {
+  let shownPercent = -1;
+  return ({ loaded, total }) => {
+    const percent = total > 0 ? Math.floor((100 * loaded) / total) : 100;
+    if (percent === shownPercent) return;
+    shownPercent = percent;
+    process.stderr.write(`\rplens: downloading ${what}: ${percent}% of ${(total / 1e6).toFixed(1)} MB${percent === 100 ? '\n' : ''}`);
+  };
+}
+
 function positiveInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
@@ -155,7 +166,6 @@ async function scoreAll(source: DatasetSource, values: ScoreFlags, onScored?: St
   }
   // Made before the scorer: Ctrl-C also cancels a Hub download in load().
   const controller = new AbortController();
-  let shownPercent = -1;
   const protocol = values['remote-protocol'];
   if (protocol !== undefined && !isRemoteProtocol(protocol)) throw new UsageError(`--remote-protocol should be vllm, tei or kserve, got "${protocol}"`);
   if (!values.model) {
@@ -193,12 +203,7 @@ async function scoreAll(source: DatasetSource, values: ScoreFlags, onScored?: St
     // A cache hit reports nothing; a download reports each whole percent, on one line.
     hub: {
       signal: controller.signal,
-      onProgress: ({ loaded, total }) => {
-        const percent = total > 0 ? Math.floor((100 * loaded) / total) : 100;
-        if (percent === shownPercent) return;
-        shownPercent = percent;
-        process.stderr.write(`\rplens: downloading ${model}: ${percent}% of ${(total / 1e6).toFixed(1)} MB${percent === 100 ? '\n' : ''}`);
-      },
+      onProgress: downloadProgress(model),
     },
   });
   const onSigint = () => controller.abort();
@@ -334,8 +339,10 @@ function reportSkipped(file: string, bad: Malformed): void {
   process.stderr.write(`${file}:${bad.line}: skipped: ${bad.error}\n`);
 }
 
-/** Reads `plens score` output back into `table`, once it is known to be the scores of this dataset's pairs. */
-/** Puts a score file's scores into `table`; whether the bundled baseline made them. */
+/**
+ * Reads `plens score` output back into `table`, once it is known to be the scores of this dataset's
+ * pairs; says whether the bundled baseline made them.
+ */
 async function readScores(file: string, dataset: string, table: PairTable): Promise<{ baseline: boolean }> {
   const scoreFile = await readScoreFile(file);
   const scores = matchScores(scoreFile, dataset, table, (message) => process.stderr.write(`plens: ${message}\n`));
@@ -586,16 +593,10 @@ async function datasetFile(file: string): Promise<string> {
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
-  let shownPercent = -1;
   try {
     const local = await resolveHubDatasetFile(file, {
       signal: controller.signal,
-      onProgress: ({ loaded, total }) => {
-        const percent = total > 0 ? Math.floor((100 * loaded) / total) : 100;
-        if (percent === shownPercent) return;
-        shownPercent = percent;
-        process.stderr.write(`\rplens: downloading ${file}: ${percent}% of ${(total / 1e6).toFixed(1)} MB${percent === 100 ? '\n' : ''}`);
-      },
+      onProgress: downloadProgress(file),
     });
     process.stderr.write(`plens: ${file} is ${local}\n`);
     return local;
