@@ -125,12 +125,14 @@ export class AnnotationLog {
 
   /** Who set pair `key`'s label as it stands: the adjudicator when decided, else the annotator who labelled it last. */
   labelSetBy(key: string): string | undefined {
-    const decided = this.decisions.get(key);
-    if (decided) return decided.by;
-    const byAnnotator = this.labels.get(key);
-    let latest: [string, number] | undefined;
-    for (const [by, { order }] of byAnnotator ?? []) if (!latest || order > latest[1]) latest = [by, order];
-    return latest?.[0];
+    return this.decisions.get(key)?.by ?? this.latestLabel(key)?.by;
+  }
+
+  /** The annotator label of pair `key` set last, and by whom. */
+  private latestLabel(key: string): { by: string; label: ReviewLabel } | undefined {
+    let latest: { by: string; label: ReviewLabel; order: number } | undefined;
+    for (const [by, { label, order }] of this.labels.get(key) ?? []) if (!latest || order > latest.order) latest = { by, label, order };
+    return latest;
   }
 
   /** Pair `key`'s adjudicated label, when an adjudicator decided it. */
@@ -237,10 +239,7 @@ export class AnnotationLog {
 
   /** The pair's label: the adjudicated one when there is one, else the annotator label set last. */
   private setPairLabel(key: string, annotation: Annotation): void {
-    const decided = this.decisions.get(key);
-    const byAnnotator = this.labels.get(key);
-    const latest = byAnnotator && [...byAnnotator.values()].reduce<{ label: ReviewLabel; order: number } | undefined>((best, entry) => (best && best.order > entry.order ? best : entry), undefined);
-    const label = decided?.label ?? latest?.label;
+    const label = this.decisions.get(key)?.label ?? this.latestLabel(key)?.label;
     if (label) annotation.label = label;
     else delete annotation.label;
   }

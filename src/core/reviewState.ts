@@ -359,6 +359,12 @@ export class ReviewState {
     return this.blind && !this.mine(index) && !(this.annotator !== undefined && this.annotations.adjudicationOf(this.table.keys[index])?.by === this.annotator);
   }
 
+  /** Who set the label of `annotation` (pair `index`'s, as shown), and whether that is you; undefined without a label. */
+  private labelAuthor(index: number, annotation: Annotation | undefined): { name: string; yours: boolean } | undefined {
+    const name = annotation?.label ? this.annotations.labelSetBy(this.table.keys[index]) : undefined;
+    return name === undefined ? undefined : { name, yours: this.annotator === undefined || name === this.annotator };
+  }
+
   /** The annotation as this annotator may see it: in blind review, a colleague's label stays hidden until you decide. */
   private visibleAnnotation(index: number): Annotation | undefined {
     const annotation = this.annotation(index);
@@ -384,8 +390,8 @@ export class ReviewState {
       const annotation = this.visibleAnnotation(index);
       const row: RowSummary = { index, line: this.table.line(index), label: this.table.fileLabel(index), preview: previews[k] };
       // The label the verdict is of, and whose it is: "you:" only when it is yours.
-      const by = annotation?.label ? this.annotations.labelSetBy(this.table.keys[index]) : undefined;
-      if (annotation?.label && by !== undefined) row.decided = { label: annotation.label, by, yours: this.annotator === undefined || by === this.annotator };
+      const author = this.labelAuthor(index, annotation);
+      if (annotation?.label && author) row.decided = { label: annotation.label, by: author.name, yours: author.yours };
       if (annotation?.flagged) row.flagged = true;
       if (annotation?.reviewed) row.reviewed = true;
       if (annotation?.note) row.noted = true;
@@ -445,8 +451,7 @@ export class ReviewState {
       const annotation = this.visibleAnnotation(index);
       const mine = this.mine(index);
       const key = this.table.keys[index];
-      const by = annotation?.label ? this.annotations.labelSetBy(key) : undefined;
-      const labelBy = by === undefined ? undefined : { name: by, yours: this.annotator === undefined || by === this.annotator };
+      const labelBy = this.labelAuthor(index, annotation);
       const row: PairRow = { index, ...pairs[k], annotation, ...(mine ? { mine } : {}), ...(labelBy ? { labelBy } : {}) };
       const checks = this.table.checks.of(index);
       if (checks.length) row.checks = checks;
