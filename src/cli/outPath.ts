@@ -2,11 +2,10 @@
  * Checks an output path before any work is done: a typo in --out should cost a second, not a model
  * load and a scoring run that end in a stack trace from the write stream.
  */
-import { randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants, createWriteStream, openSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { atomicTarget } from '../core/atomicWrite';
+import { atomicTarget, temporaryBeside } from '../core/atomicWrite';
 
 /** An output path that cannot be written; the message names the path and says what to do. */
 export class OutPathError extends Error {}
@@ -35,7 +34,7 @@ export function checkOutPath(out: string, { flag = '--out', example = 'scores.js
     throw new OutPathError(`${flag} ${out}: ${target} is not writable`);
   }
   if (existing && !existing.isFile()) return;
-  const probe = path.join(folder, `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.probe`);
+  const probe = temporaryBeside(target, 'probe');
   try {
     closeSync(openSync(probe, 'wx'));
   } catch (error) {
@@ -68,7 +67,7 @@ export class PendingOutput {
   constructor(readonly target: string) {
     const { path: file, direct } = atomicTarget(target);
     this.file = file;
-    this.temporary = direct ? undefined : path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+    this.temporary = direct ? undefined : temporaryBeside(file);
     this.stream = createWriteStream(this.temporary ?? file);
     // A write stream reports failures as an 'error' event, which would crash with a stack trace unheard.
     this.stream.on('error', (error) => (this.error ??= error));

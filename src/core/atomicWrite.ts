@@ -29,6 +29,14 @@ export function atomicTarget(target: string): AtomicTarget {
 }
 
 /**
+ * A fresh name beside `file` for its temporary (`.name.<pid>.<random>.tmp`): the pid says whose it
+ * is, and removeStaleTemporaries knows the pattern, so what a killed writer leaves is swept.
+ */
+export function temporaryBeside(file: string, extension = 'tmp'): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.${extension}`);
+}
+
+/**
  * Writes a file so that a crash at any moment leaves either the old content or the new, never a
  * mix: write a temporary file beside it, flush it to disk, rename it over the target (atomic on the
  * same filesystem), then flush the directory so the rename itself survives a power cut. A symbolic
@@ -37,7 +45,7 @@ export function atomicTarget(target: string): AtomicTarget {
 export async function writeFileAtomic(target: string, data: string | Uint8Array, options: TemporaryCleanup = {}): Promise<void> {
   const { path: file, direct } = atomicTarget(target);
   if (direct) return writeFile(file, data);
-  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const temporary = temporaryBeside(file);
   const handle = await open(temporary, 'w');
   try {
     await handle.writeFile(data);

@@ -5,13 +5,12 @@
  * temporary file beside the target that replaces it only once complete: an interrupted or failed run
  * leaves the target as it was.
  */
-import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { atomicTarget, syncDirectory } from './atomicWrite';
+import { atomicTarget, syncDirectory, temporaryBeside } from './atomicWrite';
 import { PairKeyer, type Adjudication, type Annotation, type AnnotationField, type AnnotationLog, type ReviewLabel } from './annotations';
 import { isGzipFile } from './byteSource';
 import { hubCachedFile } from './companionFiles';
@@ -726,7 +725,7 @@ class AtomicOutput {
         throw new ExportError(`cannot write ${out}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
       }
     }
-    const temporary = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    const temporary = temporaryBeside(target);
     let handle: FileHandle;
     try {
       handle = await open(temporary, 'wx');
