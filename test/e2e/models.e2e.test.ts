@@ -22,7 +22,7 @@ import { runPlens } from '../support/plens';
 import { lightVllmFake } from '../support/servingFakes';
 import { repoRoot } from './codeServer';
 import { findVsix, launchVsCode, pollUntil, reportFailure } from './harness';
-import type { CliLabelNoise } from './cliReview';
+import { LENGTH_CONTROL_READ, lengthControlShown, pct, type CliLabelNoise } from './cliReview';
 
 const FIXTURE = path.join(repoRoot, 'test/fixtures/hh-rlhf-sample.jsonl');
 /** The fixture's 40 pairs and the two label-noise cases the test appends (see withNoise). */
@@ -55,7 +55,6 @@ function withNoise(text: string): string {
   return [...lines, JSON.stringify(swapped), JSON.stringify(same)].join('\n') + '\n';
 }
 
-const pct = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)}%`);
 
 /** The CLI's figures as the statistics view writes them; the first model named as the editor names it. */
 function displayed(cli: CliReview) {
@@ -75,14 +74,7 @@ function displayed(cli: CliReview) {
     lengthControl:
       lc.slope === null
         ? null
-        : {
-            slope: lc.slope.toFixed(3),
-            raw: pct(lc.agreement),
-            controlled: pct(lc.agreement_length_controlled),
-            only: pct(lc.agreement_length_only),
-            explained: pct(lc.explained_by_length),
-            onlyForLength: String(lc.preferred_only_for_length.count),
-          },
+        : lengthControlShown(lc),
   };
 }
 
@@ -105,16 +97,7 @@ const READ_SHOWN = `(() => {
     },
     checks: Object.fromEntries(all('[data-testid^="stats-check-"]').map((e) => [e.dataset.testid.slice('stats-check-'.length), e.textContent.trim()])),
     suspects: one('stats-noise-suspects'),
-    lengthControl: document.querySelector('[data-testid="length-control"]')
-      ? {
-          slope: one('length-slope'),
-          raw: one('length-agreement-raw'),
-          controlled: one('length-agreement-controlled'),
-          only: one('length-agreement-only'),
-          explained: one('length-explained'),
-          onlyForLength: one('length-only-count'),
-        }
-      : null,
+    lengthControl: document.querySelector('[data-testid="length-control"]') ? ${LENGTH_CONTROL_READ} : null,
   };
 })()`;
 

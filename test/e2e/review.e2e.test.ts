@@ -18,7 +18,7 @@ import { runPlens } from '../support/plens';
 import { repoRoot } from './codeServer';
 import { findVsix, launchVsCode, pollUntil, reportFailure } from './harness';
 import { waitForDirty } from './sidecar';
-import type { CliLabelNoise } from './cliReview';
+import { LENGTH_CONTROL_READ, lengthControlShown, pct, type CliLabelNoise } from './cliReview';
 
 const shared = path.resolve(repoRoot, '../shared');
 const source = path.join(shared, 'data/hh-rlhf-helpful-base-test/test.jsonl');
@@ -55,7 +55,6 @@ interface CliReview extends CliLabelNoise {
 }
 
 /** A share as the review editor shows it: one decimal, or a dash when there is nothing to share. */
-const pct = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)}%`);
 
 /** The CLI's figures written the way the header and the statistics view write them. */
 function displayed(cli: CliReview) {
@@ -76,14 +75,7 @@ function displayed(cli: CliReview) {
       flagged: String(cli.review.flagged),
       notes: String(cli.review.notes),
     },
-    lengthControl: {
-      slope: cli.length_control.slope?.toFixed(3),
-      raw: pct(cli.length_control.agreement),
-      controlled: pct(cli.length_control.agreement_length_controlled),
-      only: pct(cli.length_control.agreement_length_only),
-      explained: pct(cli.length_control.explained_by_length),
-      onlyForLength: String(cli.length_control.preferred_only_for_length.count),
-    },
+    lengthControl: lengthControlShown(cli.length_control),
     noise: {
       checks: Object.fromEntries(Object.entries(cli.checks).map(([name, c]) => [name, String(c.count)])),
       suspects: String(cli.noise.suspects),
@@ -124,14 +116,7 @@ const READ_SHOWN = `(() => {
       flagged: one('review-flagged'),
       notes: one('review-notes'),
     },
-    lengthControl: {
-      slope: one('length-slope'),
-      raw: one('length-agreement-raw'),
-      controlled: one('length-agreement-controlled'),
-      only: one('length-agreement-only'),
-      explained: one('length-explained'),
-      onlyForLength: one('length-only-count'),
-    },
+    lengthControl: ${LENGTH_CONTROL_READ},
     noise: {
       checks: Object.fromEntries(all('[data-testid^="stats-check-"]').map((e) => [e.dataset.testid.slice('stats-check-'.length), e.textContent.trim()])),
       suspects: one('stats-noise-suspects'),

@@ -19,6 +19,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from './codeServer';
 import { findVsix, launchVsCode, pollUntil, reportFailure } from './harness';
+import { pct } from './cliReview';
 import { press, showsPair, waitForView } from './reviewView';
 import { foldSidecar, saveReview } from './sidecar';
 import { runPlens } from '../support/plens';
@@ -42,7 +43,6 @@ interface CliTeam {
   adjudication: { conflicts: number; adjudicated: number };
   inter_annotator: { pairs_multiply_labelled: number; percent_agreement: number | null; krippendorff_alpha: number | null; pairwise: Array<{ a: string; b: string; pairs: number; percent_agreement: number | null; cohen_kappa: number | null }> };
 }
-const pct = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)}%`);
 const fixed = (x: number | null) => (x === null ? '—' : x.toFixed(3));
 function displayed(cli: CliTeam) {
   return {
